@@ -1,0 +1,36 @@
+"""mathdl: the helper package of the mathdl course on the mathematics of deep learning.
+
+Two layers, one source of truth per derivative:
+
+* by hand, in NumPy: :mod:`mathdl.activations`, :mod:`mathdl.losses`, :mod:`mathdl.init`;
+* a tiny autograd engine with PyTorch's API: :class:`Tensor`, :mod:`mathdl.functional`,
+  :mod:`mathdl.nn`, :mod:`mathdl.optim`.
+
+``import mathdl`` loads NumPy only. torch (:mod:`mathdl.device`), matplotlib
+(:mod:`mathdl.plots`) and ipywidgets (:mod:`mathdl.playground`) load when those modules
+are used.
+"""
+
+from . import activations, data, functional, init, losses, nn, optim
+from .gradcheck import gradcheck, numerical_grad
+from .tensor import Tensor, enable_grad, is_grad_enabled, no_grad, tensor
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Tensor", "tensor", "no_grad", "enable_grad", "is_grad_enabled",
+    "numerical_grad", "gradcheck",
+    "activations", "losses", "functional", "nn", "optim", "init", "data",
+    "device", "plots", "playground",
+]
+
+_LAZY = {"device", "plots", "playground", "surfaces"}
+
+
+def __getattr__(name):
+    # mathdl.device / mathdl.plots / mathdl.playground import heavy libraries: load on first use.
+    if name in _LAZY:
+        import importlib
+
+        return importlib.import_module(f"{__name__}.{name}")
+    raise AttributeError(f"module 'mathdl' has no attribute {name!r}")

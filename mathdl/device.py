@@ -1,0 +1,27 @@
+"""Pick the best torch device. torch is imported only when these functions are called."""
+
+__all__ = ["get_device", "describe_device"]
+
+
+def get_device():
+    """``torch.device('cuda')`` when a CUDA GPU is usable, else ``'mps'`` (Apple), else ``'cpu'``."""
+    import torch
+
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    mps = getattr(torch.backends, "mps", None)
+    if mps is not None and mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+def describe_device(device=None):
+    """A sentence saying which device torch cells will use, and plainly when that is a CPU fallback."""
+    import torch
+
+    device = get_device() if device is None else torch.device(device)
+    if device.type == "cuda":
+        return f"Using CUDA GPU: {torch.cuda.get_device_name(device)}"
+    if device.type == "mps":
+        return "Using Apple GPU (MPS)"
+    return "No GPU found (neither CUDA nor Apple MPS): falling back to the CPU"

@@ -1,0 +1,95 @@
+"""Check analytic gradients against finite differences."""
+
+import numpy as np
+
+from .tensor import Tensor
+
+__all__ = ["numerical_grad", "gradcheck", "GradcheckResult"]
+
+
+def numerical_grad(f, x, eps=1e-6):
+    """Central differences: df/dx_i ~= (f(x + eps e_i) - f(x - eps e_i)) / (2 eps).
+
+    ``f`` maps an array of ``x``'s shape to a scalar; returns an array of ``x``'s shape.
+    The error is O(eps^2) from truncation plus O(machine_eps / eps) from rounding, so
+    eps = 1e-6 in float64 gives about 1e-9 to 1e-10 absolute accuracy for smooth f.
+    """
+    x = np.array(x, dtype=np.float64)
+    grad = np.zeros_like(x)
+    flat, gflat = x.reshape(-1), grad.reshape(-1)
+    for i in range(flat.size):
+        orig = flat[i]
+        flat[i] = orig + eps
+        f_plus = float(f(x))
+        flat[i] = orig - eps
+        f_minus = float(f(x))
+        flat[i] = orig
+        gflat[i] = (f_plus - f_minus) / (2 * eps)
+    return grad
+
+
+class GradcheckResult:
+    """Outcome of :func:`gradcheck`; truthy when every entry agrees within tolerance."""
+
+    def __init__(self, ok, worst):
+        self.ok, self.worst = ok, worst
+
+    def __bool__(self):
+        return self.ok
+
+    def __repr__(self):
+        w = self.worst
+        if w is None:
+            return "GradcheckResult(ok=True, no inputs require grad)"
+        return (f"GradcheckResult(ok={self.ok}, worst entry: input {w['input']} at index {w['index']}: "
+                f"autograd {w['analytic']:.10g} vs numerical {w['numerical']:.10g}, "
+                f"|difference| {w['abs_error']:.3g})")
+
+
+def gradcheck(f, *tensors, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=True):
+    """Compare autograd gradients of ``f(*tensors)`` with central differences.
+
+    ``f`` returns a Tensor; a non-scalar output is reduced to a scalar by a fixed random
+    weighting (seed 0), so every output entry takes part. An entry passes when
+    |analytic - numerical| <= atol + rtol * |numerical|. On failure, raises AssertionError
+    naming the worst entry (or returns a falsy result when ``raise_exception=False``).
+    """
+    tensors = [t if isinstance(t, Tensor) else Tensor(t, requires_grad=True) for t in tensors]
+    probe = f(*tensors)
+    weights = None if probe.data.size == 1 else np.random.default_rng(0).standard_normal(probe.shape)
+
+    def scalar(out):
+        return out.sum() if weights is None else (out * weights).sum()
+
+    for t in tensors:
+        t.grad = None
+    scalar(f(*tensors)).backward()
+
+    worst, ok = None, True
+    for k, t in enumerate(tensors):
+        if not t.requires_grad:
+            continue
+        analytic = np.zeros_like(t.data) if t.grad is None else t.grad
+        saved = t.data.copy()
+
+        def f_of(x, k=k):
+            args = [Tensor(x) if i == k else Tensor(s.data) for i, s in enumerate(tensors)]
+            return scalar(f(*args)).item()
+
+        numeric = numerical_grad(f_of, saved, eps=eps)
+        t.data = saved
+        err = np.abs(analytic - numeric)
+        excess = err - (atol + rtol * np.abs(numeric))
+        idx = np.unravel_index(int(np.argmax(excess)), excess.shape) if excess.size else ()
+        entry = dict(input=k, index=tuple(int(i) for i in idx), analytic=float(analytic[idx]),
+                     numerical=float(numeric[idx]), abs_error=float(err[idx]))
+        if worst is None or excess[idx] > worst["_excess"]:
+            worst = dict(entry, _excess=float(excess[idx]))
+        if excess.size and excess[idx] > 0:
+            ok = False
+    if worst is not None:
+        worst.pop("_excess")
+    result = GradcheckResult(ok, worst)
+    if not ok and raise_exception:
+        raise AssertionError(f"gradcheck failed: {result!r}")
+    return result

@@ -1,0 +1,131 @@
+"""Loss functions and their gradients, written out by hand in NumPy.
+
+All losses are means over the batch, as PyTorch's default ``reduction='mean'``.
+Each ``*_gradient`` returns dLoss/dInput with the input's shape; the autograd
+engine calls these, so each gradient is written exactly once.
+"""
+
+import numpy as np
+
+from .activations import log_softmax, sigmoid, softmax
+
+__all__ = [
+    "mse", "mse_gradient",
+    "cross_entropy", "cross_entropy_gradient",
+    "binary_cross_entropy", "binary_cross_entropy_gradient",
+    "binary_cross_entropy_with_logits", "binary_cross_entropy_with_logits_gradient",
+    "check_class_targets",
+]
+
+
+def _same_shape(name, pred, target):
+    pred = np.asarray(pred, dtype=np.float64)
+    target = np.asarray(target, dtype=np.float64)
+    if pred.shape != target.shape:
+        raise ValueError(
+            f"{name}: prediction shape {pred.shape} and target shape {target.shape} differ; "
+            "reshape one so they match (no silent broadcasting)"
+        )
+    return pred, target
+
+
+def mse(pred, target):
+    """Mean squared error: L = (1/N) sum_i (pred_i - target_i)^2 over all N entries."""
+    pred, target = _same_shape("mse", pred, target)
+    d = pred - target
+    return float(np.mean(d * d))
+
+
+def mse_gradient(pred, target):
+    """dL/dpred = 2 (pred - target) / N, same shape as pred."""
+    pred, target = _same_shape("mse_gradient", pred, target)
+    return 2.0 * (pred - target) / pred.size
+
+
+def check_class_targets(logits, targets, name="cross_entropy"):
+    """Validate (N, C) logits against (N,) integer class targets; return them as arrays.
+
+    Raises ValueError naming the shapes or the offending class, TypeError for non-integer
+    targets.
+    """
+    logits = np.asarray(logits, dtype=np.float64)
+    targets = np.asarray(targets)
+    if logits.ndim != 2:
+        raise ValueError(f"{name}: logits must have shape (N, C), got {logits.shape}")
+    if targets.dtype == bool or not np.issubdtype(targets.dtype, np.integer):
+        raise TypeError(
+            f"{name}: targets must be integer class indices, got dtype {targets.dtype}"
+            " (use y.astype(int); one-hot or probability targets are not accepted)"
+        )
+    if targets.ndim != 1:
+        raise ValueError(f"{name}: targets must have shape (N,), got {targets.shape}")
+    n, c = logits.shape
+    if targets.shape[0] != n:
+        raise ValueError(
+            f"{name}: {n} rows of logits {logits.shape} but {targets.shape[0]} targets {targets.shape}"
+        )
+    if n and (targets.min() < 0 or targets.max() >= c):
+        bad = targets[(targets < 0) | (targets >= c)][0]
+        raise ValueError(f"{name}: class target {bad} is out of range for {c} classes (0..{c - 1})")
+    return logits, targets
+
+
+def cross_entropy(logits, targets):
+    """Softmax cross-entropy, mean over the batch.
+
+    L = (1/N) sum_n [ logsumexp(z_n) - z_{n, y_n} ] = -(1/N) sum_n log softmax(z_n)_{y_n}.
+    logits: (N, C) floats; targets: (N,) integers in [0, C). Stable for logits of any size.
+    """
+    logits, targets = check_class_targets(logits, targets, "cross_entropy")
+    n = logits.shape[0]
+    return float(-log_softmax(logits, axis=1)[np.arange(n), targets].mean())
+
+
+def cross_entropy_gradient(logits, targets):
+    """dL/dlogits = (softmax(z) - onehot(y)) / N, shape (N, C)."""
+    logits, targets = check_class_targets(logits, targets, "cross_entropy_gradient")
+    n = logits.shape[0]
+    g = softmax(logits, axis=1)
+    g[np.arange(n), targets] -= 1.0
+    return g / n
+
+
+def _check_binary_targets(name, x, target):
+    x, target = _same_shape(name, x, target)
+    if np.any((target < 0) | (target > 1)):
+        raise ValueError(f"{name}: targets must lie in [0, 1]")
+    return x, target
+
+
+def binary_cross_entropy(probs, target):
+    """BCE on probabilities: L = -(1/N) sum [y log p + (1 - y) log(1 - p)].
+
+    As in PyTorch, each log is clamped at -100 so p = 0 or 1 gives a large finite loss.
+    """
+    p, y = _check_binary_targets("binary_cross_entropy", probs, target)
+    if np.any((p < 0) | (p > 1)):
+        raise ValueError("binary_cross_entropy: probabilities must lie in [0, 1]; for raw scores use "
+                         "binary_cross_entropy_with_logits")
+    with np.errstate(divide="ignore"):
+        log_p = np.maximum(np.log(p), -100.0)
+        log_1mp = np.maximum(np.log1p(-p), -100.0)
+    return float(-np.mean(y * log_p + (1 - y) * log_1mp))
+
+
+def binary_cross_entropy_gradient(probs, target):
+    """dL/dp = (p - y) / (p (1 - p)) / N, with the denominator kept >= 1e-12 (as PyTorch)."""
+    p, y = _check_binary_targets("binary_cross_entropy_gradient", probs, target)
+    return (p - y) / np.maximum(p * (1 - p), 1e-12) / p.size
+
+
+def binary_cross_entropy_with_logits(logits, target):
+    """BCE on raw scores z, p = sigma(z), computed stably:
+    L = (1/N) sum [ max(z, 0) - z y + log(1 + e^{-|z|}) ]."""
+    z, y = _check_binary_targets("binary_cross_entropy_with_logits", logits, target)
+    return float(np.mean(np.maximum(z, 0) - z * y + np.log1p(np.exp(-np.abs(z)))))
+
+
+def binary_cross_entropy_with_logits_gradient(logits, target):
+    """dL/dz = (sigma(z) - y) / N."""
+    z, y = _check_binary_targets("binary_cross_entropy_with_logits_gradient", logits, target)
+    return (sigmoid(z) - y) / z.size
