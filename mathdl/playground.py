@@ -1,0 +1,196 @@
+"""Interactive playgrounds for the lessons: controls wired to a matplotlib picture.
+
+UI code lives here (and in :mod:`mathdl.plots`), never in the math modules.
+
+Usage in a notebook::
+
+    from mathdl.playground import Playground, Diverged, lr_slider, init_dropdown, seed_slider
+
+    def draw(ax, lr, init, seed):
+        ax.clear()
+        ...                       # compute with lr / init / seed and plot on ax
+        if not np.isfinite(loss):
+            raise Diverged("loss overflowed")   # the picture says "diverged"
+
+    Playground(draw, lr=lr_slider(0.1), init=init_dropdown(), seed=seed_slider())
+
+Each change of a control calls ``draw(axes, **values)`` and re-renders the figure into an
+``ipywidgets.Image`` (no pyplot figure, no flicker). The figure is created once; ``draw``
+may clear and redraw the axes or update artists kept in a closure (faster). Divergence
+(``Diverged``, ``OverflowError``, ``FloatingPointError``) is shown as "diverged" in the
+picture, never as a traceback. Any other exception is recorded in ``.errors`` and shown in
+the picture, so the tests that drive every control can fail on it.
+"""
+
+import io
+import time
+
+import ipywidgets as widgets
+import numpy as np
+from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.figure import Figure
+
+from .init import SCHEMES
+
+__all__ = [
+    "Playground", "Diverged", "instances",
+    "lr_slider", "init_dropdown", "scale_slider", "seed_slider", "INIT_CHOICES",
+]
+
+#: The initialization schemes offered in every lesson's widget.
+INIT_CHOICES = ("zeros", "small normal", "xavier", "he")
+
+_INSTANCES = []
+
+
+def instances():
+    """Every Playground created in this kernel (the widget tests drive them all)."""
+    return list(_INSTANCES)
+
+
+class Diverged(Exception):
+    """Raise from a draw function when the computation blew up (inf/nan loss)."""
+
+
+_LAYOUT = dict(width="420px")
+_STYLE = dict(description_width="110px")
+
+
+def lr_slider(value=0.1, min=1e-4, max=10.0, description="learning rate"):
+    """A log-scale slider for the learning rate (steps of 10^0.1)."""
+    return widgets.FloatLogSlider(value=value, base=10, min=np.log10(min), max=np.log10(max), step=0.1,
+                                  description=description, readout_format=".2g",
+                                  continuous_update=True, layout=_LAYOUT, style=_STYLE)
+
+
+def init_dropdown(value="he", options=INIT_CHOICES, description="initialization"):
+    """A choice of weight-initialization scheme (names from :data:`mathdl.init.SCHEMES`)."""
+    unknown = [o for o in options if o not in SCHEMES]
+    if unknown:
+        raise ValueError(f"unknown initialization scheme(s) {unknown}; choose from {sorted(SCHEMES)}")
+    return widgets.Dropdown(value=value, options=list(options), description=description,
+                            layout=_LAYOUT, style=_STYLE)
+
+
+def scale_slider(value=1.0, min=0.01, max=10.0, description="init scale"):
+    """A log-scale slider for a multiplier on the initial weights (or starting point)."""
+    return widgets.FloatLogSlider(value=value, base=10, min=np.log10(min), max=np.log10(max), step=0.05,
+                                  description=description, readout_format=".2g",
+                                  continuous_update=True, layout=_LAYOUT, style=_STYLE)
+
+
+def seed_slider(value=0, max=20, description="seed"):
+    """The random seed: the same seed gives the same numbers."""
+    return widgets.IntSlider(value=value, min=0, max=max, description=description,
+                             continuous_update=True, layout=_LAYOUT, style=_STYLE)
+
+
+class Playground:
+    """A picture that redraws whenever one of its controls changes.
+
+    Parameters
+    ----------
+    draw : callable(axes, **values)
+        Draws on ``axes`` (one Axes, or an array when ``nrows * ncols > 1``) for the current
+        control values, passed by the names given in ``controls``. A ``Button`` control passes
+        how many times it has been clicked.
+    setup : callable(axes), optional
+        Draws the parts that never change (contours, data points) once. Then ``draw`` only
+        updates artists (``line.set_data(...)``), which keeps each redraw well under 100 ms.
+    figsize, nrows, ncols, dpi :
+        The figure, created once.
+    **controls : ipywidgets widgets
+        Named controls, e.g. ``lr=lr_slider()``.
+    """
+
+    def __init__(self, draw, *, setup=None, figsize=(6.5, 3.6), nrows=1, ncols=1, dpi=72, **controls):
+        if not controls:
+            raise ValueError("a Playground needs at least one control")
+        self.draw = draw
+        self.controls = controls
+        self.figure = Figure(figsize=figsize, dpi=dpi, layout="constrained")
+        FigureCanvasAgg(self.figure)
+        self.axes = self.figure.subplots(nrows, ncols)
+        if setup is not None:
+            setup(self.axes)
+        self._banner = None
+        self._clicks = {}
+        self.errors = []
+        self.latencies = []
+        self.image = widgets.Image(format="png")
+        for name, w in controls.items():
+            if isinstance(w, widgets.Button):
+                self._clicks[name] = 0
+                w.on_click(lambda _b, name=name: self._clicked(name))
+            else:
+                w.observe(self._on_change, names="value")
+        boxes = [widgets.HBox(list(controls.values())[i:i + 2]) for i in range(0, len(controls), 2)]
+        self.widget = widgets.VBox([*boxes, self.image])
+        _INSTANCES.append(self)
+        self.refresh()
+
+    # ----- values -------------------------------------------------------------------------
+    def values(self):
+        """Current control values by name."""
+        return {name: (self._clicks[name] if name in self._clicks else w.value)
+                for name, w in self.controls.items()}
+
+    def _on_change(self, _change):
+        self.refresh()
+
+    def _clicked(self, name):
+        self._clicks[name] += 1
+        self.refresh()
+
+    # ----- drawing ------------------------------------------------------------------------
+    def refresh(self):
+        """Recompute and redraw for the current values; records the latency in seconds."""
+        t0 = time.perf_counter()
+        message = None
+        try:
+            with np.errstate(all="ignore"):
+                self.draw(self.axes, **self.values())
+        except (Diverged, OverflowError, FloatingPointError) as exc:
+            message = "diverged" + (f": {exc}" if str(exc) else "")
+        except Exception as exc:  # recorded for the tests, shown instead of a traceback
+            self.errors.append(exc)
+            message = f"error: {type(exc).__name__}: {exc}"
+        self._show_banner(message)
+        buf = io.BytesIO()
+        self.figure.savefig(buf, format="png")
+        self.image.value = buf.getvalue()
+        self.latencies.append(time.perf_counter() - t0)
+
+    def _show_banner(self, message):
+        if self._banner is not None:
+            self._banner.remove()
+            self._banner = None
+        if message:
+            self._banner = self.figure.text(
+                0.5, 0.5, message[:80], ha="center", va="center", fontsize=16, color="white",
+                bbox=dict(boxstyle="round", facecolor="crimson", alpha=0.9), zorder=10)
+
+    @property
+    def diverged(self):
+        """True when the picture currently shows the "diverged" banner."""
+        return self._banner is not None and self._banner.get_text().startswith("diverged")
+
+    def set(self, **values):
+        """Set controls programmatically (tests, benchmarks); raises if a draw failed."""
+        n = len(self.errors)
+        for name, v in values.items():
+            if name not in self.controls:
+                raise KeyError(f"no control named {name!r}; controls: {list(self.controls)}")
+            w = self.controls[name]
+            if isinstance(w, widgets.Button):
+                for _ in range(int(v)):
+                    w.click()
+            else:
+                w.value = v
+        if len(self.errors) > n:
+            raise self.errors[-1]
+
+    def _ipython_display_(self):
+        from IPython.display import display
+
+        display(self.widget)
