@@ -1,0 +1,70 @@
+"""Every lesson executes headless without error, and every widget survives its whole range.
+
+Each notebook runs once (module-scoped cache) in a fresh kernel; then, in the same kernel,
+every slider goes to its minimum and maximum, every dropdown through every option and every
+button is clicked (tools/nbrun.py). Time and widget latency are benchmark figures
+(benchmarks/bench_notebooks.py), not asserted here; memory is deterministic enough to assert.
+"""
+
+import json
+
+import pytest
+
+from tools.nbrun import LESSONS, NOTEBOOKS, run_notebook
+
+_RESULTS = {}
+
+
+def result(name):
+    if name not in _RESULTS:
+        _RESULTS[name] = run_notebook(name)
+    return _RESULTS[name]
+
+
+def test_every_lesson_exists():
+    present = sorted(p.stem for p in NOTEBOOKS.glob("*.ipynb"))
+    assert present == LESSONS
+
+
+@pytest.mark.parametrize("name", LESSONS)
+def test_lesson_executes_without_error(name):
+    r = result(name)
+    assert r["errors"] == [], f"{name}: " + "; ".join(r["errors"])
+
+
+@pytest.mark.parametrize("name", LESSONS)
+def test_lesson_widgets_survive_their_whole_range(name):
+    r = result(name)
+    assert "playgrounds" in r, f"{name}: the widget driver did not report ({r['errors']})"
+    assert r["playgrounds"], f"{name} has no Playground"
+    assert r["widget_errors"] == [], "\n".join(r["widget_errors"])
+    for pg in r["playgrounds"]:
+        assert pg["errors"] == [], f"{name}: a draw callback raised: {pg['errors']}"
+        assert pg["n_redraws"] > 1
+
+
+@pytest.mark.parametrize("name", LESSONS)
+def test_lesson_has_learning_rate_and_initialization_controls(name):
+    controls = [c for pg in result(name)["playgrounds"] for c in pg["controls"].values()]
+    descriptions = [d.lower() for _, d in controls]
+    assert any(t == "FloatLogSlider" and d.lower() == "learning rate" for t, d in controls), controls
+    assert any(("init" in d) or ("start" in d) for d in descriptions), controls
+    assert any("seed" in d for d in descriptions), controls
+
+
+@pytest.mark.parametrize("name", LESSONS)
+def test_lesson_kernel_stays_under_1_gb(name):
+    assert result(name)["peak_rss_mb"] < 1024
+
+
+def _notebook_files():
+    root = NOTEBOOKS.parent
+    return sorted([*NOTEBOOKS.glob("*.ipynb"), *root.glob("exercises/*/*.ipynb"), *root.glob("solutions/*/*.ipynb")])
+
+
+@pytest.mark.parametrize("path", _notebook_files(), ids=lambda p: str(p.relative_to(NOTEBOOKS.parent)))
+def test_notebooks_are_committed_without_outputs(path):
+    nb = json.loads(path.read_text())
+    dirty = [i for i, c in enumerate(nb["cells"]) if c["cell_type"] == "code"
+             and (c.get("outputs") or c.get("execution_count") is not None)]
+    assert dirty == [], f"{path.name}: cells {dirty} have outputs; clear them before committing"
