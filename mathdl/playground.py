@@ -35,6 +35,7 @@ from .init import SCHEMES
 __all__ = [
     "Playground", "Diverged", "instances",
     "lr_slider", "init_dropdown", "scale_slider", "seed_slider", "INIT_CHOICES",
+    "float_slider", "choice_slider",
 ]
 
 #: The initialization schemes offered in every lesson's widget.
@@ -83,6 +84,20 @@ def seed_slider(value=0, max=20, description="seed"):
     """The random seed: the same seed gives the same numbers."""
     return widgets.IntSlider(value=value, min=0, max=max, description=description,
                              continuous_update=True, layout=_LAYOUT, style=_STYLE)
+
+
+def float_slider(value, min, max, step=0.1, description="value"):
+    """A linear slider for any other real control (a starting point that may be negative, a curvature, noise)."""
+    return widgets.FloatSlider(value=value, min=min, max=max, step=step, description=description,
+                               readout_format=".3g", continuous_update=True, layout=_LAYOUT, style=_STYLE)
+
+
+def choice_slider(options, value=None, description="choice"):
+    """A slider over a few discrete values (e.g. batch sizes 1, 2, 4, ... 256) in the course's layout."""
+    options = list(options)
+    return widgets.SelectionSlider(options=options, value=options[0] if value is None else value,
+                                   description=description, continuous_update=True,
+                                   layout=_LAYOUT, style=_STYLE)
 
 
 class Playground:
