@@ -80,7 +80,7 @@ def gelu(x):
     GELU(x) = x * Phi(x) ~= 0.5 x (1 + tanh(u)),  u = sqrt(2/pi) (x + 0.044715 x^3).
     """
     x = np.asarray(x, dtype=np.float64)
-    u = _GELU_C * (x + 0.044715 * x**3)
+    u = _GELU_C * (x + 0.044715 * (x * x * x))
     return 0.5 * x * (1.0 + np.tanh(u))
 
 
@@ -88,8 +88,8 @@ def gelu_derivative(x):
     """d/dx of :func:`gelu`: 0.5 (1 + tanh u) + 0.5 x (1 - tanh^2 u) du/dx,
     with du/dx = sqrt(2/pi) (1 + 3 * 0.044715 x^2)."""
     x = np.asarray(x, dtype=np.float64)
-    t = np.tanh(_GELU_C * (x + 0.044715 * x**3))
-    du = _GELU_C * (1.0 + 3 * 0.044715 * x**2)
+    t = np.tanh(_GELU_C * (x + 0.044715 * (x * x * x)))
+    du = _GELU_C * (1.0 + 3 * 0.044715 * (x * x))
     return 0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * du
 
 
