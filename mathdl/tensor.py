@@ -326,10 +326,10 @@ class Tensor:
             A = a.data[None, :] if a.ndim == 1 else a.data
             B = b.data[:, None] if b.ndim == 1 else b.data
             G = g
+            if b.ndim == 1:  # first: for vector @ vector, g is 0-d and becomes (1,) then (1, 1)
+                G = np.expand_dims(G, -1)
             if a.ndim == 1:
                 G = np.expand_dims(G, -2)
-            if b.ndim == 1:
-                G = np.expand_dims(G, -1)
             ga = gb = None
             if a.requires_grad:
                 ga = _unbroadcast(G @ np.swapaxes(B, -1, -2), A.shape)
