@@ -1,0 +1,250 @@
+"""The by-hand NumPy layer: mathdl.activations and mathdl.losses.
+
+Values are compared with torch in float64; every hand-written derivative is compared with
+torch autograd under a random upstream gradient (its vector-Jacobian product) and with an
+independent central difference of the by-hand function itself.
+"""
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as TF
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from mathdl import activations as A
+from mathdl import losses as L
+
+from _refs import ATOL, RTOL, central_difference, random_upstream, torch_vjp
+
+
+def _t64(a):
+    return torch.tensor(np.asarray(a, dtype=np.float64))
+
+
+ELEMENTWISE = [
+    # name, value fn, derivative fn, torch fn
+    ("relu", A.relu, A.relu_derivative, torch.relu),
+    ("leaky_relu", A.leaky_relu, A.leaky_relu_derivative, TF.leaky_relu),
+    ("leaky_relu_0.2", lambda x: A.leaky_relu(x, 0.2), lambda x: A.leaky_relu_derivative(x, 0.2),
+     lambda x: TF.leaky_relu(x, 0.2)),
+    ("sigmoid", A.sigmoid, A.sigmoid_derivative, torch.sigmoid),
+    ("tanh", A.tanh, A.tanh_derivative, torch.tanh),
+    ("gelu", A.gelu, A.gelu_derivative, lambda x: TF.gelu(x, approximate="tanh")),
+]
+EIDS = [e[0] for e in ELEMENTWISE]
+
+
+def _sample(rng, shape=(4, 5), scale=3.0):
+    # values away from 0 (kinks) plus a spread of magnitudes
+    x = scale * rng.standard_normal(shape)
+    return np.where(np.abs(x) < 1e-3, 0.5, x)
+
+
+@pytest.mark.parametrize("name, f, df, tf", ELEMENTWISE, ids=EIDS)
+def test_activation_values_match_torch(name, f, df, tf):
+    x = _sample(np.random.default_rng(0))
+    x = np.concatenate([x.ravel(), [0.0, -0.0, 1e-8, -1e-8, 20.0, -20.0]])
+    np.testing.assert_allclose(f(x), tf(_t64(x)).numpy(), rtol=RTOL, atol=ATOL)
+
+
+@pytest.mark.parametrize("name, f, df, tf", ELEMENTWISE, ids=EIDS)
+def test_activation_derivative_vjp_matches_torch_with_random_upstream(name, f, df, tf):
+    rng = np.random.default_rng(1)
+    x = _sample(rng)
+    # include the kinks exactly: torch's conventions are ReLU'(0) = 0, LeakyReLU'(0) = slope
+    x[0, :3] = [0.0, -0.0, 0.0]
+    up = random_upstream(rng, x.shape)
+    _, (g_t,) = torch_vjp(tf, [x], up)
+    np.testing.assert_allclose(up * df(x), g_t, rtol=RTOL, atol=ATOL)
+
+
+@pytest.mark.parametrize("name, f, df, tf", ELEMENTWISE, ids=EIDS)
+def test_activation_derivative_matches_central_difference(name, f, df, tf):
+    x = _sample(np.random.default_rng(2))
+    numeric = central_difference(lambda v: np.sum(f(v)), x)  # element-wise: d/dx_i sum f = f'(x_i)
+    np.testing.assert_allclose(df(x), numeric, rtol=1e-6, atol=1e-8)
+
+
+@pytest.mark.parametrize("name, f, df, tf", ELEMENTWISE, ids=EIDS)
+def test_activations_keep_shape_including_scalars(name, f, df, tf):
+    for shape in [(), (1,), (3, 1), (2, 1, 4)]:
+        x = np.random.default_rng(3).standard_normal(shape) + 0.1
+        assert np.shape(f(x)) == shape
+        assert np.shape(df(x)) == shape
+    assert float(f(np.float64(1.5))) == pytest.approx(float(tf(_t64(1.5))), rel=1e-12)
+
+
+def test_kink_conventions_are_torchs():
+    x = np.array([0.0])
+    assert A.relu_derivative(x)[0] == 0.0
+    assert A.leaky_relu_derivative(x, 0.05)[0] == pytest.approx(0.05)
+    # the ones torch actually uses
+    for fn, expected in [(torch.relu, 0.0), (lambda t: TF.leaky_relu(t, 0.05), 0.05)]:
+        t = torch.zeros(1, dtype=torch.float64, requires_grad=True)
+        fn(t).backward(torch.ones(1, dtype=torch.float64))
+        assert t.grad.item() == pytest.approx(expected)
+
+
+@settings(max_examples=30, deadline=None)
+@given(shape=st.lists(st.integers(1, 5), max_size=3).map(tuple), scale=st.sampled_from([0.1, 1.0, 10.0, 100.0]),
+       seed=st.integers(0, 2**32 - 1))
+def test_activation_identities(shape, scale, seed):
+    x = scale * np.random.default_rng(seed).standard_normal(shape)
+    s = A.sigmoid(x)
+    assert np.all((s >= 0) & (s <= 1))
+    np.testing.assert_allclose(A.sigmoid(-x), 1 - s, rtol=0, atol=1e-15)
+    np.testing.assert_allclose(A.tanh(x), 2 * A.sigmoid(2 * x) - 1, rtol=0, atol=1e-14)
+    assert np.all(A.sigmoid_derivative(x) <= 0.25)
+    assert np.all(A.tanh_derivative(x) <= 1.0) and np.all(A.tanh_derivative(x) >= 0.0)
+    assert set(np.unique(A.relu_derivative(x))) <= {0.0, 1.0}
+    np.testing.assert_array_equal(A.relu(x) - A.relu(-x), x)  # relu(x) - relu(-x) = x exactly
+
+
+# ----- softmax / log_softmax and their vector-Jacobian products ------------------------------
+
+SOFTMAX_CASES = [((3, 5), -1), ((3, 5), 1), ((3, 5), 0), ((2, 3, 4), 1), ((2, 3, 4), -1), ((6,), 0), ((1, 1), -1)]
+
+
+@pytest.mark.parametrize("shape, axis", SOFTMAX_CASES)
+def test_softmax_values_and_backward_match_torch(shape, axis):
+    rng = np.random.default_rng(4)
+    z = 2.0 * rng.standard_normal(shape)
+    up = random_upstream(rng, shape)
+    s = A.softmax(z, axis=axis)
+    out_t, (g_t,) = torch_vjp(lambda t: torch.softmax(t, dim=axis), [z], up)
+    np.testing.assert_allclose(s, out_t, rtol=RTOL, atol=ATOL)
+    np.testing.assert_allclose(A.softmax_backward(s, up, axis=axis), g_t, rtol=RTOL, atol=ATOL)
+    numeric = central_difference(lambda v: np.sum(A.softmax(v, axis=axis) * up), z)
+    np.testing.assert_allclose(A.softmax_backward(s, up, axis=axis), numeric, rtol=1e-6, atol=1e-8)
+
+
+@pytest.mark.parametrize("shape, axis", SOFTMAX_CASES)
+def test_log_softmax_values_and_backward_match_torch(shape, axis):
+    rng = np.random.default_rng(5)
+    z = 2.0 * rng.standard_normal(shape)
+    up = random_upstream(rng, shape)
+    ls = A.log_softmax(z, axis=axis)
+    out_t, (g_t,) = torch_vjp(lambda t: torch.log_softmax(t, dim=axis), [z], up)
+    np.testing.assert_allclose(ls, out_t, rtol=RTOL, atol=ATOL)
+    np.testing.assert_allclose(A.log_softmax_backward(ls, up, axis=axis), g_t, rtol=RTOL, atol=ATOL)
+    numeric = central_difference(lambda v: np.sum(A.log_softmax(v, axis=axis) * up), z)
+    np.testing.assert_allclose(A.log_softmax_backward(ls, up, axis=axis), numeric, rtol=1e-6, atol=1e-8)
+
+
+def test_softmax_default_axis_is_last():
+    z = np.random.default_rng(6).standard_normal((3, 4))
+    np.testing.assert_allclose(A.softmax(z).sum(axis=-1), 1.0, atol=1e-15)
+    np.testing.assert_allclose(A.softmax(z), A.softmax(z, axis=-1))
+    np.testing.assert_allclose(A.log_softmax(z), A.log_softmax(z, axis=1))
+
+
+# ----- losses ---------------------------------------------------------------------------------
+
+def _loss_and_grad_torch(fn, x, *consts, scale=1.0):
+    """torch value and d(scale * loss)/dx: the upstream gradient of a scalar loss is a random scalar."""
+    out, (g,) = torch_vjp(lambda t: fn(t, *consts), [x], np.array(scale))
+    return float(out), g
+
+
+def test_mse_and_gradient_match_torch():
+    rng = np.random.default_rng(7)
+    pred, target = rng.standard_normal((6, 3)), rng.standard_normal((6, 3))
+    c = rng.standard_normal()
+    val_t, g_t = _loss_and_grad_torch(TF.mse_loss, pred, _t64(target), scale=c)
+    assert isinstance(L.mse(pred, target), float)
+    assert L.mse(pred, target) == pytest.approx(val_t, rel=1e-12)
+    np.testing.assert_allclose(c * L.mse_gradient(pred, target), g_t, rtol=RTOL, atol=ATOL)
+    np.testing.assert_allclose(L.mse_gradient(pred, target),
+                               central_difference(lambda p: L.mse(p, target), pred), rtol=1e-6, atol=1e-9)
+    # closed form on a tiny example: errors (1, -2, 0, 3) -> mean of squares 14/4
+    assert L.mse(np.array([1.0, 0.0, 2.0, 3.0]), np.array([0.0, 2.0, 2.0, 0.0])) == pytest.approx(3.5)
+
+
+@pytest.mark.parametrize("n, c", [(5, 4), (1, 3), (8, 2), (3, 1)])
+def test_cross_entropy_and_gradient_match_torch(n, c):
+    rng = np.random.default_rng(8 + n)
+    logits = 3.0 * rng.standard_normal((n, c))
+    targets = rng.integers(0, c, size=n)
+    scale = rng.standard_normal()
+    val_t, g_t = _loss_and_grad_torch(TF.cross_entropy, logits, torch.tensor(targets), scale=scale)
+    assert isinstance(L.cross_entropy(logits, targets), float)
+    assert L.cross_entropy(logits, targets) == pytest.approx(val_t, rel=1e-12, abs=1e-14)
+    g = L.cross_entropy_gradient(logits, targets)
+    assert g.shape == (n, c)
+    np.testing.assert_allclose(scale * g, g_t, rtol=RTOL, atol=ATOL)
+    np.testing.assert_allclose(g, central_difference(lambda z: L.cross_entropy(z, targets), logits),
+                               rtol=1e-6, atol=1e-9)
+    # it is a mean over the batch, and the gradient rows each sum to 0
+    np.testing.assert_allclose(g.sum(axis=1), 0.0, atol=1e-15)
+
+
+def test_cross_entropy_accepts_lists_and_any_integer_dtype():
+    logits = [[1.0, 2.0, 0.5], [0.0, -1.0, 3.0]]
+    ref = TF.cross_entropy(_t64(logits), torch.tensor([1, 2])).item()
+    for targets in ([1, 2], np.array([1, 2], dtype=np.int32), np.array([1, 2], dtype=np.uint8)):
+        assert L.cross_entropy(logits, targets) == pytest.approx(ref, rel=1e-12)
+
+
+BCE_TARGETS = np.array([[0.0, 1.0, 1.0, 0.0], [1.0, 0.0, 0.25, 0.7]])
+
+
+def test_binary_cross_entropy_and_gradient_match_torch():
+    rng = np.random.default_rng(9)
+    p = rng.uniform(0.02, 0.98, size=BCE_TARGETS.shape)
+    scale = rng.standard_normal()
+    val_t, g_t = _loss_and_grad_torch(TF.binary_cross_entropy, p, _t64(BCE_TARGETS), scale=scale)
+    assert L.binary_cross_entropy(p, BCE_TARGETS) == pytest.approx(val_t, rel=1e-12)
+    np.testing.assert_allclose(scale * L.binary_cross_entropy_gradient(p, BCE_TARGETS), g_t, rtol=RTOL, atol=ATOL)
+    np.testing.assert_allclose(L.binary_cross_entropy_gradient(p, BCE_TARGETS),
+                               central_difference(lambda q: L.binary_cross_entropy(q, BCE_TARGETS), p),
+                               rtol=1e-6, atol=1e-9)
+
+
+def test_binary_cross_entropy_at_probabilities_0_and_1_matches_torchs_clamping():
+    # torch clamps each log at -100 and the gradient's denominator at 1e-12
+    p = np.array([0.0, 1.0, 0.0, 1.0, 0.5])
+    y = np.array([1.0, 0.0, 0.0, 1.0, 1.0])
+    val_t, g_t = _loss_and_grad_torch(TF.binary_cross_entropy, p, _t64(y))
+    assert np.isfinite(L.binary_cross_entropy(p, y))
+    assert L.binary_cross_entropy(p, y) == pytest.approx(val_t, rel=1e-12)
+    g = L.binary_cross_entropy_gradient(p, y)
+    assert np.all(np.isfinite(g))
+    # torch stores its 1e-12 as a float32 constant (9.99999996e-13), hence rtol 1e-8, not 1e-12
+    np.testing.assert_allclose(g, g_t, rtol=1e-8)
+
+
+def test_binary_cross_entropy_with_logits_and_gradient_match_torch():
+    rng = np.random.default_rng(10)
+    z = 4.0 * rng.standard_normal(BCE_TARGETS.shape)
+    scale = rng.standard_normal()
+    val_t, g_t = _loss_and_grad_torch(TF.binary_cross_entropy_with_logits, z, _t64(BCE_TARGETS), scale=scale)
+    assert L.binary_cross_entropy_with_logits(z, BCE_TARGETS) == pytest.approx(val_t, rel=1e-12)
+    g = L.binary_cross_entropy_with_logits_gradient(z, BCE_TARGETS)
+    np.testing.assert_allclose(scale * g, g_t, rtol=RTOL, atol=ATOL)
+    np.testing.assert_allclose(g, central_difference(lambda v: L.binary_cross_entropy_with_logits(v, BCE_TARGETS), z),
+                               rtol=1e-6, atol=1e-9)
+    # the logits form equals BCE on sigmoid probabilities (where those are not clamped)
+    assert L.binary_cross_entropy_with_logits(z, BCE_TARGETS) == pytest.approx(
+        L.binary_cross_entropy(A.sigmoid(z), BCE_TARGETS), rel=1e-9)
+
+
+@settings(max_examples=30, deadline=None)
+@given(n=st.integers(1, 6), c=st.integers(1, 5), scale=st.sampled_from([0.01, 1.0, 50.0]),
+       seed=st.integers(0, 2**32 - 1))
+def test_cross_entropy_properties(n, c, scale, seed):
+    rng = np.random.default_rng(seed)
+    z = scale * rng.standard_normal((n, c))
+    y = rng.integers(0, c, size=n)
+    loss = L.cross_entropy(z, y)
+    assert loss >= 0.0
+    # the loss of uniform logits is log C
+    assert L.cross_entropy(np.zeros((n, c)), y) == pytest.approx(np.log(c), abs=1e-12)
+    # equal to the mean negative log of the softmax probability of the target class
+    p = A.softmax(z, axis=1)[np.arange(n), y]
+    if np.all(p > 1e-300):
+        assert loss == pytest.approx(float(np.mean(-np.log(p))), rel=1e-9, abs=1e-12)
+    g = L.cross_entropy_gradient(z, y)
+    val_t, g_t = _loss_and_grad_torch(TF.cross_entropy, z, torch.tensor(y))
+    assert loss == pytest.approx(val_t, rel=1e-10, abs=1e-12)
+    np.testing.assert_allclose(g, g_t, rtol=RTOL, atol=ATOL)
