@@ -8,6 +8,10 @@ tests compare mathdl against these, never against values copied from mathdl itse
 import numpy as np
 import torch
 
+# The tests' tensors are tiny: extra threads only contend for the shared cores (and make
+# torch's autograd engine orders of magnitude slower under load). Results do not depend on it.
+torch.set_num_threads(1)
+
 # Tolerances for comparisons with torch in float64: both sides do the same math in a
 # possibly different order, so they agree to a few ulps times the conditioning.
 RTOL = 1e-10
