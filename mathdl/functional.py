@@ -114,7 +114,11 @@ def cross_entropy(logits, targets):
     Backward: :func:`mathdl.losses.cross_entropy_gradient`, i.e. (softmax - onehot) / N.
     """
     logits = _t(logits)
-    t = targets.data.astype(np.int64) if isinstance(targets, Tensor) else np.asarray(targets)
+    t = targets.data if isinstance(targets, Tensor) else np.asarray(targets)
+    if isinstance(targets, Tensor):  # a Tensor is float64: accept it only if it holds whole numbers
+        if not np.array_equal(t, np.trunc(t)):
+            raise TypeError(f"cross_entropy: targets must be integer class indices, got non-integer values {t}")
+        t = t.astype(np.int64)
     value = np.array(_loss.cross_entropy(logits.data, t))
     return Tensor._make(value, (logits,), lambda g: (g * _loss.cross_entropy_gradient(logits.data, t),),
                         "CrossEntropyLoss")
