@@ -93,10 +93,10 @@ def _normalize_dims(dim, ndim):
     dims = (dim,) if isinstance(dim, (int, np.integer)) else tuple(dim)
     out = []
     for d in dims:
-        if not -ndim <= d < max(ndim, 1):
+        if not -max(ndim, 1) <= d < max(ndim, 1):
             raise ValueError(f"dim {d} is out of range for a tensor with {ndim} dimensions")
         out.append(int(d) % max(ndim, 1))
-    return tuple(out)
+    return tuple(out) if ndim else ()  # a 0-d tensor accepts dim 0 or -1, as torch, and has no axis
 
 
 class Tensor:
