@@ -98,6 +98,16 @@ TENSOR_OPS = [
     ("relu", lambda a: a.relu(), SAME, _inputs(_away_from_zero(3, 4))),
     ("sigmoid", lambda a: a.sigmoid(), SAME, _inputs(_normal(3, 4))),
     ("tanh", lambda a: a.tanh(), SAME, _inputs(_normal(3, 4))),
+    # the further methods the engine offers
+    ("sqrt", lambda a: a.sqrt(), SAME, _inputs(_positive(3, 4))),
+    ("abs", lambda a: a.abs(), SAME, _inputs(_away_from_zero(3, 4))),
+    ("leaky_relu_method", lambda a: a.leaky_relu(0.1), lambda a: TF.leaky_relu(a, 0.1),
+     _inputs(_away_from_zero(3, 4))),
+    ("gelu_method", lambda a: a.gelu(), lambda a: TF.gelu(a, approximate="tanh"), _inputs(_normal(3, 4))),
+    ("transpose_dims", lambda a: a.transpose(0, 2), SAME, _inputs(_normal(2, 3, 4))),
+    ("getitem_slice", lambda a: a[1:, ::2], SAME, _inputs(_normal(3, 4))),
+    ("getitem_repeated_rows", lambda a: a[np.array([0, 2, 0, 0])], lambda a: a[torch.tensor([0, 2, 0, 0])],
+     _inputs(_normal(3, 4))),
     # a composite expression reusing an input (gradients add up over both uses)
     ("composite_reuse", lambda a, b: ((a * b).exp() + a / (1 + b * b)).sum(1).mean(),
      SAME, _inputs(_normal(3, 4), _normal(3, 4))),
@@ -337,8 +347,8 @@ def test_broadcast_binary_gradients_have_input_shapes_and_match_torch(shapes, op
 
 @st.composite
 def _shape_and_dims(draw):
-    shape = draw(st.lists(st.integers(1, 4), min_size=1, max_size=3).map(tuple))
-    ndim = len(shape)
+    shape = draw(st.lists(st.integers(1, 4), min_size=0, max_size=3).map(tuple))
+    ndim = max(len(shape), 1)  # a 0-d tensor takes dim 0 or -1, as in torch
     dims = draw(st.none() | st.integers(-ndim, ndim - 1)
                 | st.sets(st.integers(0, ndim - 1), min_size=1).map(lambda s: tuple(sorted(s))))
     return shape, dims
@@ -347,6 +357,10 @@ def _shape_and_dims(draw):
 @settings(max_examples=40, deadline=None)
 @given(shape_dims=_shape_and_dims(), keepdim=st.booleans(), reduction=st.sampled_from(["sum", "mean"]),
        seed=st.integers(0, 2**32 - 1))
+@example(shape_dims=((), 0), keepdim=False, reduction="sum", seed=0)
+@example(shape_dims=((), -1), keepdim=True, reduction="mean", seed=0)
+@example(shape_dims=((3, 1), 1), keepdim=False, reduction="mean", seed=0)
+@example(shape_dims=((1,), (0,)), keepdim=True, reduction="sum", seed=0)
 def test_reduction_gradients_match_torch(shape_dims, keepdim, reduction, seed):
     shape, dims = shape_dims
     rng = np.random.default_rng(seed)
