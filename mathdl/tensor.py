@@ -275,8 +275,8 @@ class Tensor:
         return Tensor._make(-self.data, (self,), lambda g: (-g,), "Neg")
 
     def __pow__(self, exponent):
-        if isinstance(exponent, Tensor):
-            return self._pow_tensor(exponent)
+        if isinstance(exponent, Tensor) or np.ndim(exponent) != 0:  # a Tensor or an array of exponents
+            return self._pow_tensor(self._lift(exponent))
         p = float(exponent)
         x = self
 
