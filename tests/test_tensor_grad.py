@@ -228,7 +228,9 @@ MIXED = [
     ("T / number", lambda t, c: t / 4.0),
     ("array @ T", lambda t, c: c.T @ t if isinstance(c, np.ndarray) else c.T @ t),
     ("T @ array", lambda t, c: t @ c.T),
-    ("number ** T", lambda t, c: 3.0 ** t),
+    ("number ** T", lambda t, c: 3.0 ** t), ("T ** number", lambda t, c: t ** 1.5),
+    ("array ** T", lambda t, c: c ** t), ("T ** array", lambda t, c: t ** c),
+    ("T ** broadcast array", lambda t, c: t ** c[0]), ("broadcast array + T", lambda t, c: c[:, :1] + t),
 ]
 
 
