@@ -533,3 +533,41 @@ def test_ten_thousand_op_chain_backward_has_no_recursion_error():
         v = np.tanh(v)
         expected *= 1 - v * v
     np.testing.assert_allclose(x2.grad, expected, rtol=1e-9)
+
+
+# ----- the Tensor itself ------------------------------------------------------------------------
+
+def test_tensor_construction_is_a_float64_copy():
+    src = np.array([[1, 2, 3]], dtype=np.int32)
+    t = Tensor(src)
+    assert t.data.dtype == np.float64 and t.shape == (1, 3) and t.ndim == 2
+    assert t.requires_grad is False and t.grad is None
+    src[0, 0] = 100
+    assert t.data[0, 0] == 1.0  # copied, as torch.tensor copies
+    assert Tensor(np.float32(2.5)).data.dtype == np.float64 and Tensor(2.5).shape == ()
+    assert Tensor([[1.0, 2.0]], requires_grad=True).requires_grad is True
+    u = mathdl.tensor([1, 2], requires_grad=True)
+    assert isinstance(u, Tensor) and u.requires_grad and u.data.dtype == np.float64
+
+
+def test_only_leaves_keep_grad_like_torch():
+    x = Tensor(np.array([1.0, -2.0, 3.0]), requires_grad=True)
+    y = x * 3.0
+    kept = (x * 2.0).retain_grad()
+    loss = (y * y).sum() + kept.sum()
+    loss.backward()
+    assert x.is_leaf and not y.is_leaf
+    assert y.grad is None           # torch also leaves a non-leaf's .grad unset
+    np.testing.assert_allclose(kept.grad, np.ones(3))
+    np.testing.assert_allclose(x.grad, 2 * 9.0 * np.array([1.0, -2.0, 3.0]) + 2.0)
+    c = Tensor([1.0, 2.0])          # a constant in the graph gets no gradient
+    (x[:2] * c).sum().backward()
+    assert c.grad is None
+
+
+def test_detach_cuts_the_graph():
+    x = Tensor(np.array([2.0]), requires_grad=True)
+    d = x.detach()
+    assert d.requires_grad is False and d.is_leaf
+    (x * d).sum().backward()       # d is a constant: d/dx (x * d) = d = 2
+    np.testing.assert_allclose(x.grad, [2.0])
