@@ -21,3 +21,42 @@ c.CourseDirectory.db_url = "sqlite:///" + os.path.join(HERE, "gradebook.db")
 
 c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
 c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
+
+# --- Execution and autograding (docs/instructors.md) -------------------------------------
+# Per-cell time limit (nbgrader validate and autograde); a cell that runs longer is
+# interrupted and its tests score 0. `make grade` can override it (GRADE_TIMEOUT / --timeout).
+c.Execute.timeout = 30
+c.Execute.interrupt_on_timeout = True
+# At most this many lines of output per cell are kept in the graded notebook and feedback.
+c.LimitOutput.max_lines = 1000
+c.LimitOutput.max_traceback = 100
+
+# The robust preprocessors live in tools/mathdl_grading (not needed by students: without
+# tools/ on disk, e.g. in a copy holding only exercises/, nbgrader's defaults are used).
+import sys as _sys  # noqa: E402
+
+_TOOLS = os.path.join(HERE, "tools")
+if os.path.isdir(os.path.join(_TOOLS, "mathdl_grading")):
+    if _TOOLS not in _sys.path:
+        _sys.path.insert(0, _TOOLS)
+    from nbconvert.preprocessors import ClearMetadataPreprocessor  # noqa: E402
+    from nbgrader.preprocessors import (  # noqa: E402
+        AssignLatePenalties, CheckCellMetadata, IgnorePattern, LimitOutput, SaveAutoGrades)
+
+    from mathdl_grading.preprocessors import (  # noqa: E402
+        InjectGuard, NeutralizeGradeOutputs, RobustExecute)
+
+    # nbgrader's default list, plus: the guard call around every test cell (InjectGuard),
+    # execution that survives dead or hung kernels and caps output (RobustExecute), and
+    # test scores that depend on errors only, not on warnings (NeutralizeGradeOutputs).
+    c.Autograde.autograde_preprocessors = [
+        InjectGuard,
+        RobustExecute,
+        IgnorePattern,
+        ClearMetadataPreprocessor,
+        LimitOutput,
+        NeutralizeGradeOutputs,
+        SaveAutoGrades,
+        AssignLatePenalties,
+        CheckCellMetadata,
+    ]
