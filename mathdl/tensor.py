@@ -280,8 +280,8 @@ class Tensor:
         p = float(exponent)
         x = self
 
-        def backward(g):  # d(x^p)/dx = p x^(p-1)
-            return (g * p * x.data ** (p - 1),)
+        def backward(g):  # d(x^p)/dx = p x^(p-1); exactly 0 for p = 0 (not 0 * inf at x = 0), as torch
+            return (np.zeros_like(g) if p == 0 else g * p * x.data ** (p - 1),)
 
         return Tensor._make(self.data**p, (self,), backward, "Pow")
 
@@ -291,11 +291,14 @@ class Tensor:
         out_data = a.data**b.data
 
         def backward(g):  # d(a^b)/da = b a^(b-1); d(a^b)/db = a^b ln a (nan for a < 0, as torch)
-            ga = _unbroadcast(g * b.data * a.data ** (b.data - 1), a.data.shape) if a.requires_grad else None
-            gb = None
-            if b.requires_grad:
-                with np.errstate(divide="ignore", invalid="ignore"):
-                    gb = _unbroadcast(g * out_data * np.log(a.data), b.data.shape)
+            # torch's rules where 0 * inf would give nan: d/da is 0 where b = 0, d/db is 0 where a = 0 <= b
+            ga = gb = None
+            with np.errstate(divide="ignore", invalid="ignore"):
+                if a.requires_grad:
+                    ga = _unbroadcast(np.where(b.data == 0, 0.0, g * b.data * a.data ** (b.data - 1)), a.data.shape)
+                if b.requires_grad:
+                    gb = _unbroadcast(np.where((a.data == 0) & (b.data >= 0), 0.0, g * out_data * np.log(a.data)),
+                                      b.data.shape)
             return ga, gb
 
         return Tensor._make(out_data, (a, b), backward, "Pow")
