@@ -119,8 +119,9 @@ def cross_entropy(logits, targets):
         if not np.array_equal(t, np.trunc(t)):
             raise TypeError(f"cross_entropy: targets must be integer class indices, got non-integer values {t}")
         t = t.astype(np.int64)
-    value = np.array(_loss.cross_entropy(logits.data, t))
-    return Tensor._make(value, (logits,), lambda g: (g * _loss.cross_entropy_gradient(logits.data, t),),
+    z, t = _loss.check_class_targets(logits.data, t, "cross_entropy")  # once; the loss and its gradient skip it
+    value = np.array(_loss.cross_entropy(z, t, check=False))
+    return Tensor._make(value, (logits,), lambda g: (g * _loss.cross_entropy_gradient(z, t, check=False),),
                         "CrossEntropyLoss")
 
 

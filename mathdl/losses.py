@@ -70,24 +70,29 @@ def check_class_targets(logits, targets, name="cross_entropy"):
     return logits, targets
 
 
-def cross_entropy(logits, targets):
+def cross_entropy(logits, targets, check=True):
     """Softmax cross-entropy, mean over the batch.
 
     L = (1/N) sum_n [ logsumexp(z_n) - z_{n, y_n} ] = -(1/N) sum_n log softmax(z_n)_{y_n}.
     logits: (N, C) floats; targets: (N,) integers in [0, C). Stable for logits of any size.
+    ``check=False`` skips :func:`check_class_targets`, for callers that already ran it on
+    these arrays (the autograd engine checks once per forward pass).
     """
-    logits, targets = check_class_targets(logits, targets, "cross_entropy")
+    if check:
+        logits, targets = check_class_targets(logits, targets, "cross_entropy")
     n = logits.shape[0]
     return float(-log_softmax(logits, axis=1)[np.arange(n), targets].mean())
 
 
-def cross_entropy_gradient(logits, targets):
-    """dL/dlogits = (softmax(z) - onehot(y)) / N, shape (N, C)."""
-    logits, targets = check_class_targets(logits, targets, "cross_entropy_gradient")
+def cross_entropy_gradient(logits, targets, check=True):
+    """dL/dlogits = (softmax(z) - onehot(y)) / N, shape (N, C). ``check`` as in :func:`cross_entropy`."""
+    if check:
+        logits, targets = check_class_targets(logits, targets, "cross_entropy_gradient")
     n = logits.shape[0]
     g = softmax(logits, axis=1)
     g[np.arange(n), targets] -= 1.0
-    return g / n
+    g /= n
+    return g
 
 
 def _check_binary_targets(name, x, target):

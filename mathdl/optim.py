@@ -40,7 +40,9 @@ class Optimizer:
         """Update every parameter that has a gradient, in place (``p.data`` changes)."""
         for p, state in zip(self.params, self.state):
             if p.grad is not None:
-                p.data[...] = self._update(p.data, np.asarray(p.grad, dtype=np.float64), state)
+                new = self._update(p.data, np.asarray(p.grad, dtype=np.float64), state)
+                if new is not p.data:  # SGD updates p.data in place already
+                    p.data[...] = new
 
     def _update(self, theta, g, state):  # pragma: no cover - abstract
         raise NotImplementedError
@@ -80,7 +82,8 @@ class SGD(Optimizer):
             buf = g.copy() if buf is None else self.momentum * buf + (1 - self.dampening) * g
             state["momentum_buffer"] = buf
             g = g + self.momentum * buf if self.nesterov else buf
-        return theta - self.lr * g
+        theta -= self.lr * g  # in place: no new array per step
+        return theta
 
 
 class RMSprop(Optimizer):
