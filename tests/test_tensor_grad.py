@@ -590,3 +590,22 @@ def test_gradient_of_one_input_when_the_others_are_constants(case):
                 np.testing.assert_allclose(g_md[i], g_t[i], rtol=RTOL, atol=ATOL)
             else:
                 assert g_md[i] is None
+
+
+@pytest.mark.parametrize("p", [0.0, 0.5, 1.0, 2.0, 3.0])
+def test_pow_at_base_zero_follows_torch(p):
+    # where the formulas would multiply 0 by inf, torch defines the gradient as 0
+    x = np.array([0.0, 0.0, 1.5, 2.0])
+    up = np.array([0.7, -1.3, 0.4, 2.0])
+    for md, tt in [(lambda a: a ** p, lambda a: a ** p),
+                   (lambda a, e: a ** e, lambda a, e: a ** e)]:
+        arrays = [x] if md.__code__.co_argcount == 1 else [x, np.full(4, p)]
+        out_m, g_m = mathdl_vjp(md, arrays, up)
+        out_t, g_t = torch_vjp(tt, arrays, up)
+        np.testing.assert_allclose(out_m, out_t, rtol=RTOL, atol=ATOL)
+        for a, b in zip(g_m, g_t):
+            np.testing.assert_allclose(a, b, rtol=RTOL, atol=ATOL)  # equal infinities compare equal
+    # a scalar exponent tensor broadcast over the base collects 0 from the base-0 entries
+    _, (_, ge) = mathdl_vjp(lambda a, e: a ** e, [x, np.array(p)], up)
+    _, (_, ge_t) = torch_vjp(lambda a, e: a ** e, [x, np.array(p)], up)
+    np.testing.assert_allclose(ge, ge_t, rtol=RTOL, atol=ATOL)
