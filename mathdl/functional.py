@@ -65,20 +65,20 @@ def linear(x, W, b=None):
     Backward: dx = G W^T, dW = x^T G, db = sum of G over the batch.
     """
     x, W = _t(x), _t(W)
-    if W.ndim != 2:
-        raise ValueError(f"linear: weight must have shape (in_features, out_features), got {W.shape}")
-    if x.ndim not in (1, 2) or x.shape[-1] != W.shape[0]:
-        raise ValueError(f"linear: input shape {x.shape} does not match weight shape {W.shape} "
-                         f"(expected (N, {W.shape[0]}) or ({W.shape[0]},))")
+    xd, Wd = x.data, W.data
+    if Wd.ndim != 2:
+        raise ValueError(f"linear: weight must have shape (in_features, out_features), got {Wd.shape}")
+    if xd.ndim not in (1, 2) or xd.shape[-1] != Wd.shape[0]:
+        raise ValueError(f"linear: input shape {xd.shape} does not match weight shape {Wd.shape} "
+                         f"(expected (N, {Wd.shape[0]}) or ({Wd.shape[0]},))")
     if b is not None:
         b = _t(b)
-        if b.shape != (W.shape[1],):
-            raise ValueError(f"linear: bias shape {b.shape} does not match weight shape {W.shape} "
-                             f"(expected ({W.shape[1]},))")
-    xd, Wd = x.data, W.data
+        if b.data.shape != (Wd.shape[1],):
+            raise ValueError(f"linear: bias shape {b.data.shape} does not match weight shape {Wd.shape} "
+                             f"(expected ({Wd.shape[1]},))")
     z = xd @ Wd
     if b is not None:
-        z += b.data
+        z += b.data  # in place: one array for the output, not two
 
     def backward(g):
         gx = g @ Wd.T if x.requires_grad else None

@@ -52,7 +52,7 @@ def check_class_targets(logits, targets, name="cross_entropy"):
     targets = np.asarray(targets)
     if logits.ndim != 2:
         raise ValueError(f"{name}: logits must have shape (N, C), got {logits.shape}")
-    if targets.dtype == bool or not np.issubdtype(targets.dtype, np.integer):
+    if targets.dtype.kind not in "iu":  # signed or unsigned integers only (bool is kind "b")
         raise TypeError(
             f"{name}: targets must be integer class indices, got dtype {targets.dtype}"
             " (use y.astype(int); one-hot or probability targets are not accepted)"

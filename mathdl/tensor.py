@@ -218,10 +218,12 @@ class Tensor:
     def __add__(self, other):
         other = self._lift(other)
         _broadcast_shape("add", self, other)
-        a_shape, b_shape = self.data.shape, other.data.shape
+        a, b = self, other
 
-        def backward(g):
-            return _unbroadcast(g, a_shape), _unbroadcast(g, b_shape)
+        def backward(g):  # d(a+b)/da = d(a+b)/db = 1; skip the side that needs no gradient
+            ga = _unbroadcast(g, a.data.shape) if a.requires_grad else None
+            gb = _unbroadcast(g, b.data.shape) if b.requires_grad else None
+            return ga, gb
 
         return Tensor._make(self.data + other.data, (self, other), backward, "Add")
 
@@ -231,10 +233,12 @@ class Tensor:
     def __sub__(self, other):
         other = self._lift(other)
         _broadcast_shape("sub", self, other)
-        a_shape, b_shape = self.data.shape, other.data.shape
+        a, b = self, other
 
-        def backward(g):
-            return _unbroadcast(g, a_shape), _unbroadcast(-g, b_shape)
+        def backward(g):  # d(a-b)/da = 1, d(a-b)/db = -1
+            ga = _unbroadcast(g, a.data.shape) if a.requires_grad else None
+            gb = _unbroadcast(-g, b.data.shape) if b.requires_grad else None
+            return ga, gb
 
         return Tensor._make(self.data - other.data, (self, other), backward, "Sub")
 
