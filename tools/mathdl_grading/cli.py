@@ -172,7 +172,24 @@ class Settings:
         self.quiet = quiet
 
 
+_CONFIG_CACHE = {}
+
+
 def load_config(settings, assignment, **extra):
+    """nbgrader_config.py plus the grading settings (read once per run, in the parent)."""
+    key = (str(settings.root), assignment)
+    if key not in _CONFIG_CACHE:
+        _CONFIG_CACHE[key] = _load_config(settings, assignment)
+    import copy
+
+    cfg = copy.deepcopy(_CONFIG_CACHE[key])
+    for k, value in extra.items():
+        section, name = k.split("__")
+        setattr(getattr(cfg, section), name, value)
+    return cfg
+
+
+def _load_config(settings, assignment):
     from traitlets.config import Config
     from traitlets.config.loader import PyFileConfigLoader
 
@@ -189,18 +206,25 @@ def load_config(settings, assignment, **extra):
     cfg.Execute.interrupt_on_timeout = True
     cfg.Execute.startup_timeout = 60
     cfg.RobustExecute.max_output_chars = settings.max_output_chars
-    for key, value in extra.items():
-        section, name = key.split("__")
-        setattr(getattr(cfg, section), name, value)
     return cfg
 
 
 def write_kernelspec(settings, work):
     """The kernelspec the grading kernels use (see :mod:`mathdl_grading.kernel`)."""
+    import importlib.util
+
     kdir = work / "jupyter" / "kernels" / KERNEL_NAME
     kdir.mkdir(parents=True, exist_ok=True)
+    # The kernels import private copies of mathdl and of the launcher: whatever a submission
+    # does to them is undone before the next one runs, and the course's own files are never
+    # touched (or restored over someone's edits).
+    site = work / "site"
+    mathdl_dir = Path(importlib.util.find_spec("mathdl").origin).parent
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
+    shutil.copytree(mathdl_dir, site / "mathdl", ignore=ignore)
+    shutil.copytree(TOOLS / "mathdl_grading", site / "mathdl_grading", ignore=ignore)
     env = {
-        "PYTHONPATH": os.pathsep.join([str(TOOLS), str(settings.root)]),
+        "PYTHONPATH": str(site),
         "IPYTHONDIR": str(work / "ipython"),
         "MPLBACKEND": "agg",
         "PYTHONDONTWRITEBYTECODE": "1",
@@ -426,11 +450,7 @@ def grade(assignment, settings=None, students=None):
 
     # 3. read, repair, stage, scan; remember every submission's bytes
     staged = {}
-    import importlib.util
-
-    mathdl_dir = Path(importlib.util.find_spec("mathdl").origin).parent
-    protected_files = [p for p in mathdl_dir.rglob("*.py")] + \
-        [p for p in (TOOLS / "mathdl_grading").glob("*.py")] + \
+    protected_files = [p for p in (work / "site").rglob("*") if p.is_file()] + \
         [root / "nbgrader_config.py", source_path, work / "jupyter" / "kernels" / KERNEL_NAME / "kernel.json"]
     for s, res in results.items():
         folder = submitted / s / assignment
