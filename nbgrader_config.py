@@ -39,24 +39,9 @@ _TOOLS = os.path.join(HERE, "tools")
 if os.path.isdir(os.path.join(_TOOLS, "mathdl_grading")):
     if _TOOLS not in _sys.path:
         _sys.path.insert(0, _TOOLS)
-    from nbconvert.preprocessors import ClearMetadataPreprocessor  # noqa: E402
-    from nbgrader.preprocessors import (  # noqa: E402
-        AssignLatePenalties, CheckCellMetadata, IgnorePattern, LimitOutput, SaveAutoGrades)
-
-    from mathdl_grading.preprocessors import (  # noqa: E402
-        InjectGuard, NeutralizeGradeOutputs, RobustExecute)
+    from mathdl_grading.preprocessors import autograde_preprocessors  # noqa: E402
 
     # nbgrader's default list, plus: the guard call around every test cell (InjectGuard),
     # execution that survives dead or hung kernels and caps output (RobustExecute), and
     # test scores that depend on errors only, not on warnings (NeutralizeGradeOutputs).
-    c.Autograde.autograde_preprocessors = [
-        InjectGuard,
-        RobustExecute,
-        IgnorePattern,
-        ClearMetadataPreprocessor,
-        LimitOutput,
-        NeutralizeGradeOutputs,
-        SaveAutoGrades,
-        AssignLatePenalties,
-        CheckCellMetadata,
-    ]
+    c.Autograde.autograde_preprocessors = autograde_preprocessors()

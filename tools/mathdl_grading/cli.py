@@ -34,6 +34,7 @@ import signal
 import sys
 import time
 import traceback
+import warnings
 from pathlib import Path
 
 import nbformat
@@ -84,92 +85,127 @@ def _kill_tree(pid):
                 pass
 
 
-def run_forked(job, timeout, log_path=None, memory_mb=0):
-    """Run ``job()`` (returns a JSON-able dict) in a forked child; kill it after ``timeout`` s.
+class ForkedJob:
+    """``job()`` (returning a JSON-able dict) running in a forked child, killed after ``timeout`` s."""
 
-    Returns ``(result_dict, note)``; ``result_dict`` is None when the child died or timed out.
-    """
-    sys.stdout.flush()
-    sys.stderr.flush()
-    r, w = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # child
-        code = 0
-        try:
-            os.close(r)
-            os.setpgid(0, 0)
-            if log_path is not None:
-                fd = os.open(str(log_path), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
-                os.dup2(fd, 1)
-                os.dup2(fd, 2)
-                os.close(fd)
-            if memory_mb:
-                import resource
-
-                resource.setrlimit(resource.RLIMIT_AS, (memory_mb * 1024 * 1024, resource.RLIM_INFINITY))
+    def __init__(self, job, timeout, log_path=None, memory_mb=0):
+        sys.stdout.flush()
+        sys.stderr.flush()
+        r, w = os.pipe()
+        pid = os.fork()
+        if pid == 0:  # child
+            code = 0
             try:
-                result = job()
-            except BaseException:  # noqa: BLE001  (report everything to the parent)
-                result = {"success": False, "error": traceback.format_exc()}
-            data = json.dumps(result, default=str).encode()
-            view = memoryview(data)
-            while view:
-                n = os.write(w, view)
-                view = view[n:]
-        except BaseException:  # noqa: BLE001
-            code = 1
-        finally:
-            os._exit(code)
-    os.close(w)
-    chunks, deadline, note = [], time.monotonic() + timeout, None
-    try:
-        while True:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                note = f"stopped by the grader's watchdog after {timeout:.0f} s"
-                _kill_tree(pid)
+                os.close(r)
+                os.setpgid(0, 0)
+                if log_path is not None:
+                    fd = os.open(str(log_path), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+                    os.dup2(fd, 1)
+                    os.dup2(fd, 2)
+                    os.close(fd)
+                if memory_mb:
+                    import resource
+
+                    resource.setrlimit(resource.RLIMIT_AS, (memory_mb * 1024 * 1024, resource.RLIM_INFINITY))
+                try:
+                    result = job()
+                except BaseException:  # noqa: BLE001  (report everything to the parent)
+                    result = {"success": False, "error": traceback.format_exc()}
+                view = memoryview(json.dumps(result, default=str).encode())
+                while view:
+                    view = view[os.write(w, view):]
+            except BaseException:  # noqa: BLE001
+                code = 1
+            finally:
+                os._exit(code)
+        os.close(w)
+        self.pid, self.fd = pid, r
+        self.started = time.monotonic()
+        self.deadline = self.started + timeout
+        self.timeout = timeout
+        self.chunks = []
+        self.note = None
+        self.done = False
+        self.result = None
+
+    def fileno(self):
+        return self.fd
+
+    def poll(self):
+        """Read what is available; True once the child has finished (or was killed)."""
+        if self.done:
+            return True
+        if time.monotonic() >= self.deadline:
+            self.note = f"stopped by the grader's watchdog after {self.timeout:.0f} s"
+            _kill_tree(self.pid)
+            return self._finish()
+        ready, _, _ = select.select([self.fd], [], [], 0)
+        if ready:
+            chunk = os.read(self.fd, 1 << 20)
+            if not chunk:
+                return self._finish()
+            self.chunks.append(chunk)
+        return False
+
+    def _finish(self):
+        os.close(self.fd)
+        end = time.monotonic() + 10
+        status = None
+        while time.monotonic() < end:  # reap the child; kill what is left of it
+            done, status = os.waitpid(self.pid, os.WNOHANG)
+            if done:
                 break
-            ready, _, _ = select.select([r], [], [], min(left, 1.0))
-            if ready:
-                chunk = os.read(r, 1 << 20)
-                if not chunk:
-                    break
-                chunks.append(chunk)
-    finally:
-        os.close(r)
-    # reap the child (and make sure nothing it started is left running)
-    end = time.monotonic() + 10
-    status = None
-    while time.monotonic() < end:
-        done, status = os.waitpid(pid, os.WNOHANG)
-        if done:
-            break
-        time.sleep(0.02)
-    else:
-        _kill_tree(pid)
-        _, status = os.waitpid(pid, 0)
-    if status is not None and os.WIFSIGNALED(status) and note is None:
-        note = f"the grading process was killed by signal {os.WTERMSIG(status)}"
-    try:
-        result = json.loads(b"".join(chunks).decode()) if chunks else None
-    except ValueError:
-        result = None
-    if result is None and note is None:
-        note = "the grading process ended without a result"
-    return result, note
+            time.sleep(0.02)
+        else:
+            _kill_tree(self.pid)
+            _, status = os.waitpid(self.pid, 0)
+        if status is not None and os.WIFSIGNALED(status) and self.note is None:
+            self.note = f"the grading process was killed by signal {os.WTERMSIG(status)}"
+        try:
+            self.result = json.loads(b"".join(self.chunks).decode()) if self.chunks else None
+        except ValueError:
+            self.result = None
+        if self.result is None and self.note is None:
+            self.note = "the grading process ended without a result"
+        self.done = True
+        return True
+
+
+def wait_any(jobs, timeout=1.0):
+    """Block until one of ``jobs`` has output or the timeout passes."""
+    live = [j for j in jobs if not j.done]
+    if live:
+        left = max(0.0, min(j.deadline for j in live) - time.monotonic())
+        select.select(live, [], [], min(timeout, left))
+
+
+def run_forked(job, timeout, log_path=None, memory_mb=0):
+    """Run ``job()`` in a forked child and wait; returns ``(result_dict or None, note or None)``."""
+    fj = ForkedJob(job, timeout, log_path, memory_mb)
+    while not fj.poll():
+        wait_any([fj])
+    return fj.result, fj.note
 
 
 # ----------------------------------------------------------------------------- nbgrader config
 
+def default_jobs():
+    """Students graded at once: GRADE_JOBS, else the CPU count (at most 4)."""
+    if os.environ.get("GRADE_JOBS"):
+        return max(1, int(os.environ["GRADE_JOBS"]))
+    return max(1, min(4, os.cpu_count() or 1))
+
+
 class Settings:
     def __init__(self, root=ROOT, timeout=30, memory_mb=2048, cpu_seconds=600,
-                 max_output_chars=200_000, quiet=False):
+                 max_output_chars=200_000, quiet=False, jobs=None):
         self.root = Path(root).resolve()
         self.timeout = int(timeout)
         self.memory_mb = int(memory_mb)
         self.cpu_seconds = int(cpu_seconds)
         self.max_output_chars = int(max_output_chars)
         self.quiet = quiet
+        self.jobs = int(jobs) if jobs else default_jobs()
 
 
 _CONFIG_CACHE = {}
@@ -205,7 +241,11 @@ def _load_config(settings, assignment):
     cfg.Execute.timeout = settings.timeout
     cfg.Execute.interrupt_on_timeout = True
     cfg.Execute.startup_timeout = 60
+    cfg.Execute.shutdown_kernel = "immediate"   # a busy or hostile kernel is killed, not asked
     cfg.RobustExecute.max_output_chars = settings.max_output_chars
+    from .preprocessors import autograde_preprocessors
+
+    cfg.Autograde.autograde_preprocessors = autograde_preprocessors()
     return cfg
 
 
@@ -325,6 +365,16 @@ class Integrity:
         self.saved = _hash_tree(sorted(set(files)))
         self.digests = {p: None if b is None else hashlib.sha256(b).digest() for p, b in self.saved.items()}
 
+    def add(self, files):
+        for path in files:
+            if path not in self.saved:
+                try:
+                    data = path.read_bytes()
+                except OSError:
+                    continue
+                self.saved[path] = data
+                self.digests[path] = hashlib.sha256(data).digest()
+
     def check_and_restore(self):
         changed = []
         for path, data in self.saved.items():
@@ -394,6 +444,13 @@ def _say(settings, msg):
 
 def grade(assignment, settings=None, students=None):
     """Grade every submission of ``assignment``; returns the report dict."""
+    with warnings.catch_warnings():
+        # nbgrader's gradebook API triggers SQLAlchemy warnings that say nothing to an instructor
+        warnings.simplefilter("ignore")
+        return _grade(assignment, settings, students)
+
+
+def _grade(assignment, settings=None, students=None):
     settings = settings or Settings()
     root = settings.root
     t_start = time.monotonic()
@@ -487,7 +544,7 @@ def grade(assignment, settings=None, students=None):
         if ts.is_file():
             shutil.copy(ts, dest.parent / "timestamp.txt")
         staged[s] = dest.read_bytes()
-        res.findings = tscan.scan_cells(prep.student_code(nb, source_nb), context_sources, test_sources)
+        res.findings = tscan.scan_cells(prep.student_code(nb, source_nb, release_nb), context_sources, test_sources)
         # the staged copies are graded one at a time; keep them out of reach until then
         dest.unlink()
         if (dest.parent / "timestamp.txt").exists():
@@ -496,30 +553,82 @@ def grade(assignment, settings=None, students=None):
 
     integrity = Integrity(protected_files)
 
-    # 4. autograde, one student at a time
+    # 4. autograde: each student in a child process, up to settings.jobs at a time
     watchdog = 90 + n_code * (settings.timeout + 10)
-    for s in [k for k in staged if "/" not in k]:
-        res = results[s]
-        t0 = time.monotonic()
+    order = [k for k in staged if "/" not in k]
+
+    def launch(s):
         dest = work / "submitted" / s / assignment / f"{assignment}.ipynb"
+        dest.parent.mkdir(parents=True, exist_ok=True)
         dest.write_bytes(staged[s])
         if s + "/timestamp" in staged:
             (dest.parent / "timestamp.txt").write_bytes(staged[s + "/timestamp"])
         _say(settings, f"[grade] {assignment}: autograding {s}")
-        result, note = run_forked(job_autograde(settings, assignment, s), timeout=watchdog,
-                                  log_path=work / "logs" / f"{s}.log", memory_mb=0)
-        if note:
-            res.errors.append(note)
-        if result and not result.get("success"):
-            res.errors.append("nbgrader reported an error (see " +
-                              str((work / "logs" / f"{s}.log").relative_to(root)) + ")")
+        return ForkedJob(job_autograde(settings, assignment, s), timeout=watchdog,
+                         log_path=work / "logs" / f"{s}.log")
+
+    def settle(s, fj):
+        """Record one finished run; returns False when it must be repeated alone."""
+        res = results[s]
+        res.seconds = time.monotonic() - fj.started
+        res.errors = [fj.note] if fj.note else []
+        failed = bool(fj.note) or not (fj.result and fj.result.get("success"))
+        if fj.result and not fj.result.get("success"):
+            res.errors.append("nbgrader reported an error (see "
+                              + str((work / "logs" / f"{s}.log").relative_to(root)) + ")")
             with open(work / "logs" / f"{s}.log", "a") as fh:
-                fh.write("\n" + (result.get("log") or "") + "\n" + (result.get("error") or ""))
+                fh.write("\n" + (fj.result.get("log") or "") + "\n" + (fj.result.get("error") or ""))
+        return failed
+
+    def protect_outputs(s):
+        out = root / "autograded" / s / assignment
+        if out.is_dir():
+            integrity.add(p for p in out.rglob("*") if p.is_file())
+
+    pending, running, solo, tainted = list(order), {}, [], set()
+    jobs = max(1, int(settings.jobs))
+    while pending or running:
+        while pending and len(running) < jobs:
+            s = pending.pop(0)
+            running[s] = launch(s)
+        wait_any(list(running.values()))
+        for s, fj in list(running.items()):
+            if not fj.poll():
+                continue
+            del running[s]
+            failed = settle(s, fj)
+            changed = integrity.check_and_restore()
+            if changed:
+                # files changed while these ran: grade each of them again, alone, to find out who
+                suspects = {s} | set(running)
+                tainted |= set(running)
+                results[s].notes.append("course files changed during a parallel run; graded again alone")
+                solo += [x for x in suspects if x not in solo and x not in running]
+                for x in running:
+                    results[x].notes.append("course files changed during a parallel run; graded again alone")
+            elif s in tainted or (failed and jobs > 1):
+                if s not in solo:
+                    solo.append(s)
+            else:
+                protect_outputs(s)
+        for x in list(tainted):
+            if x not in running and x not in solo:
+                solo.append(x)
+        tainted &= set(running)
+    for s in solo:
+        fj = launch(s)
+        while not fj.poll():
+            wait_any([fj])
+        settle(s, fj)
         changed = integrity.check_and_restore()
         if changed:
+            res = results[s]
             res.zeroed = res.zeroed or "course files were changed while this notebook ran"
-            res.notes.append("changed (and restored): " + ", ".join(str(p.relative_to(root)) for p in changed[:10]))
-        res.seconds = time.monotonic() - t0
+            res.notes.append("changed (and restored): "
+                             + ", ".join(str(p.relative_to(root)) if p.is_relative_to(root) else str(p)
+                                         for p in changed[:10]))
+        else:
+            protect_outputs(s)
 
     # 5. verify, zero tampered notebooks, collect scores
     autograded = root / "autograded"
@@ -675,11 +784,13 @@ def main(argv=None):
     ap.add_argument("--memory-mb", type=int, default=int(os.environ.get("GRADE_MEMORY_MB", 2048)),
                     help="address-space cap of each grading kernel in MiB (default 2048)")
     ap.add_argument("--cpu-seconds", type=int, default=600, help="CPU-time cap of each kernel (default 600)")
+    ap.add_argument("--jobs", type=int, default=None,
+                    help="students graded at once (default: GRADE_JOBS, else the CPU count, at most 4)")
     ap.add_argument("--root", default=str(ROOT), help="course root (default: this repository)")
     ap.add_argument("--quiet", action="store_true")
     args = ap.parse_args(argv)
     settings = Settings(root=args.root, timeout=args.timeout, memory_mb=args.memory_mb,
-                        cpu_seconds=args.cpu_seconds, quiet=args.quiet)
+                        cpu_seconds=args.cpu_seconds, quiet=args.quiet, jobs=args.jobs)
     grade(args.assignment, settings, students=args.student)
     return 0
 

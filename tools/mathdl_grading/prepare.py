@@ -184,15 +184,22 @@ def align(nb, source_nb, release_nb):
     return notes
 
 
-def student_code(nb, source_nb):
-    """(index, source) of the code cells whose content the student controls when graded."""
+def student_code(nb, source_nb, release_nb=None):
+    """(index, source) of the code cells whose content the student controls when graded.
+
+    Locked cells are skipped (nbgrader restores their source before running them), and so are
+    exact copies of the instructor's cells (a duplicated test cell is the instructor's code).
+    """
     locked_ids = {grade_id(c) for c in source_nb.cells if grade_id(c) and is_locked_cell(c)}
+    known = {c.source.strip() for c in source_nb.cells if c.cell_type == "code"}
+    if release_nb is not None:
+        known |= {c.source.strip() for c in release_nb.cells if c.cell_type == "code" and is_locked_cell(c)}
     out = []
     for i, cell in enumerate(nb.cells):
         if cell.cell_type != "code":
             continue
-        if grade_id(cell) in locked_ids:
-            continue  # nbgrader restores the source of locked cells before running them
+        if grade_id(cell) in locked_ids or cell.source.strip() in known:
+            continue
         out.append((i, cell.source))
     return out
 

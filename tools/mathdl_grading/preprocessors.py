@@ -129,3 +129,13 @@ class NeutralizeGradeOutputs(NbGraderPreprocessor):
         cell.outputs = [o for o in outputs if o.output_type == "error"] + \
                        [o for o in outputs if o.output_type != "error"]
         return cell, resources
+
+
+def autograde_preprocessors():
+    """nbgrader's autograde list with the robust preprocessors (see nbgrader_config.py)."""
+    from nbconvert.preprocessors import ClearMetadataPreprocessor
+    from nbgrader.preprocessors import (
+        AssignLatePenalties, CheckCellMetadata, IgnorePattern, LimitOutput, SaveAutoGrades)
+
+    return [InjectGuard, RobustExecute, IgnorePattern, ClearMetadataPreprocessor, LimitOutput,
+            NeutralizeGradeOutputs, SaveAutoGrades, AssignLatePenalties, CheckCellMetadata]

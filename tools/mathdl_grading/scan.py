@@ -69,13 +69,11 @@ INTERNAL_ATTRS = {
     "__setattr__", "__delattr__", "__setitem__", "__delitem__", "__getattribute__",
 }
 SYS_FORBIDDEN = {"modules", "meta_path", "path_hooks", "path_importer_cache", "settrace",
-                 "setprofile", "_getframe", "addaudithook", "setrecursionlimit", "path",
-                 "displayhook", "excepthook", "stdout", "stderr", "stdin", "exit", "monitoring",
-                 "_current_frames", "set_asyncgen_hooks"}
+                 "setprofile", "_getframe", "addaudithook", "monitoring", "_current_frames",
+                 "set_asyncgen_hooks", "builtin_module_names"}
 OS_FORBIDDEN = {"kill", "killpg", "system", "popen", "fork", "forkpty", "setsid", "remove", "unlink",
                 "rmdir", "removedirs", "rename", "renames", "replace", "truncate", "ftruncate",
-                "chmod", "chown", "symlink", "link", "putenv", "unsetenv", "environ", "_exit",
-                "abort", "write", "open", "dup2", "execv", "execve", "execl", "execlp", "execvp",
+                "chmod", "chown", "symlink", "link", "putenv", "unsetenv", "environ", "write", "open", "dup2", "execv", "execve", "execl", "execlp", "execvp",
                 "execvpe", "spawnl", "spawnv", "spawnve", "posix_spawn", "posix_spawnp",
                 "chdir", "makedirs", "mkdir", "utime", "setpgid", "nice", "sched_setaffinity",
                 "register_at_fork"}
