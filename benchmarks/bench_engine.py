@@ -20,10 +20,15 @@ a different order each round, and the medians are reported. Finally it times
 ``import mathdl`` against ``import numpy`` in fresh subprocesses (mathdl's figure
 includes NumPy's import, since mathdl imports NumPy).
 
-NumPy's BLAS and torch get the same number of threads (``--threads``, default: all
-cores this process may use). The BLAS reads its thread count when NumPy is first
-imported, so the environment variables are set at the very top of this file, before
-anything imports NumPy (torch imports it too).
+NumPy's BLAS and torch get the same number of threads: ``--threads N`` (default 1) sets
+OMP_NUM_THREADS, OPENBLAS_NUM_THREADS and MKL_NUM_THREADS and ``torch.set_num_threads(N)``.
+The BLAS reads its thread count when NumPy is first imported, so the environment variables
+are set at the very top of this file, before anything imports NumPy (torch imports it too).
+Why 1 by default: on a small machine shared with other work (2 cores here), multi-threaded
+BLAS and OpenMP timings swing by 10x from run to run, and in an interleaved run the idle
+worker threads of one library (OpenBLAS spins for a while after each call) steal the cores
+of the next one, which penalises whichever runs second. One thread each compares the work
+of one step on equal terms; ``--threads 2`` (torch's default here) is there for a quiet machine.
 """
 
 import os
@@ -36,7 +41,7 @@ def _threads_from_argv(argv):
             return int(argv[i + 1])
         if a.startswith("--threads="):
             return int(a.split("=", 1)[1])
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return 1
 
 
 THREADS = _threads_from_argv(sys.argv)
@@ -50,6 +55,7 @@ import gc  # noqa: E402
 import platform  # noqa: E402
 import statistics  # noqa: E402
 import subprocess  # noqa: E402
+import tempfile  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
@@ -269,18 +275,32 @@ def time_steps(sizes, batch, rounds, inner, warmup):
 
 
 def time_imports(reps):
-    """Seconds to import a module in a fresh interpreter, interleaved, ``reps`` times each."""
+    """Seconds to import a module in a fresh interpreter, interleaved, ``reps`` times each.
+
+    Both imports read compiled bytecode, as a user's second import does: the subprocesses
+    share a temporary bytecode cache (PYTHONPYCACHEPREFIX), filled by a warm-up import,
+    even where PYTHONDONTWRITEBYTECODE is set (then mathdl, installed in editable mode,
+    would be compiled from source on every import while NumPy ships its .pyc files).
+    """
     code = ("import time; t0 = time.perf_counter(); import {mod}; "
             "print(time.perf_counter() - t0)")
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH", "")]))
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     samples = {"numpy": [], "mathdl": []}
-    for i in range(reps):
-        mods = ("numpy", "mathdl") if i % 2 == 0 else ("mathdl", "numpy")
-        for mod in mods:
+    with tempfile.TemporaryDirectory(prefix="mathdl-bench-pycache-") as cache:
+        env["PYTHONPYCACHEPREFIX"] = cache
+
+        def run(mod):
             out = subprocess.run([sys.executable, "-c", code.format(mod=mod)], env=env, cwd=str(ROOT),
                                  check=True, capture_output=True, text=True).stdout
-            samples[mod].append(float(out.strip()))
+            return float(out.strip())
+
+        for mod in ("numpy", "mathdl", "numpy", "mathdl"):  # warm-up: fill the bytecode cache
+            run(mod)
+        for i in range(reps):
+            for mod in (("numpy", "mathdl") if i % 2 == 0 else ("mathdl", "numpy")):
+                samples[mod].append(run(mod))
     return samples
 
 
@@ -299,7 +319,7 @@ def main():
                                  formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--quick", action="store_true", help="fast smoke run (few rounds)")
     ap.add_argument("--threads", type=int, default=THREADS,
-                    help="threads for torch and NumPy's BLAS (default: all usable cores)")
+                    help="threads for torch and for NumPy's BLAS (default 1, see the module docstring)")
     ap.add_argument("--rounds", type=int, default=None, help="rounds for the course MLP (default 300)")
     args = ap.parse_args()
 
@@ -314,7 +334,7 @@ def main():
 
     print(f"mathdl {mathdl.__version__} engine benchmark: one SGD training step, float64")
     print(f"python {platform.python_version()}, numpy {np.__version__}, torch {torch.__version__}, "
-          f"{platform.machine()}, {os.cpu_count()} CPU cores")
+          f"{platform.machine()}, {os.cpu_count()} CPU cores, load average {os.getloadavg()[0]:.1f}")
     print(f"threads: torch {torch.get_num_threads()}, numpy BLAS "
           + ", ".join(f"{v}={os.environ[v]}" for v in _THREAD_VARS)
           + ("   [--quick: few rounds, figures are rough]" if args.quick else ""))
