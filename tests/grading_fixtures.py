@@ -167,9 +167,13 @@ def hostile_batch(root):
 
     nb = solution()   # duplicated grade ids (a test cell and a solution cell copied)
     i = nb.cells.index(cell(nb, "grad_test"))
-    nb.cells.insert(i, dict(copy.deepcopy(cell(nb, "grad_test")), id="copy-of-grad-test"))
+    dup = copy.deepcopy(cell(nb, "grad_test"))
+    dup["id"] = "copy-of-grad-test"
+    nb.cells.insert(i, dup)
     j = nb.cells.index(cell(nb, "gd_sol"))
-    nb.cells.insert(j, dict(copy.deepcopy(cell(nb, "gd_sol")), id="copy-of-gd-sol"))
+    dup = copy.deepcopy(cell(nb, "gd_sol"))
+    dup["id"] = "copy-of-gd-sol"
+    nb.cells.insert(j, dup)
     case("duplicated_ids", nb, AUTO_MAX)
 
     nb = solution()   # hundreds of thousands of lines of output

@@ -198,7 +198,7 @@ def default_jobs():
 
 class Settings:
     def __init__(self, root=ROOT, timeout=30, memory_mb=2048, cpu_seconds=600,
-                 max_output_chars=200_000, quiet=False, jobs=None):
+                 max_output_chars=200_000, quiet=False, jobs=None, feedback=True):
         self.root = Path(root).resolve()
         self.timeout = int(timeout)
         self.memory_mb = int(memory_mb)
@@ -206,6 +206,7 @@ class Settings:
         self.max_output_chars = int(max_output_chars)
         self.quiet = quiet
         self.jobs = int(jobs) if jobs else default_jobs()
+        self.feedback = bool(feedback)
 
 
 _CONFIG_CACHE = {}
@@ -473,6 +474,16 @@ def _grade(assignment, settings=None, students=None):
     import nbgrader.converters  # noqa: F401  (import once here; children inherit it by fork)
     from nbgrader.api import Gradebook, MissingEntry
 
+    from .nbgrader_fast import install
+
+    install()
+    # warm what every child needs, so each fork starts ready
+    import jupyter_client.manager  # noqa: F401
+    import nbclient  # noqa: F401
+    import nbconvert.exporters  # noqa: F401
+
+    from . import preprocessors  # noqa: F401
+
     # 1. the assignment in the gradebook
     result, note = run_forked(job_generate(settings, assignment), timeout=300,
                               log_path=work / "logs" / "_generate_assignment.log")
@@ -552,6 +563,20 @@ def _grade(assignment, settings=None, students=None):
             (dest.parent / "timestamp.txt").unlink()
 
     integrity = Integrity(protected_files)
+
+    # results of an earlier run must not survive for a student who has nothing gradable now
+    with Gradebook(db_url, course_id) as gb:
+        for s, res in results.items():
+            if res.status == "graded":
+                continue
+            for leftover in (root / "autograded" / s / assignment, root / "feedback" / s / assignment):
+                if leftover.exists():
+                    shutil.rmtree(leftover, ignore_errors=True)
+            if res.status == "missing":
+                try:
+                    gb.remove_submission(assignment, s)
+                except MissingEntry:
+                    pass
 
     # 4. autograde: each student in a child process, up to settings.jobs at a time
     watchdog = 90 + n_code * (settings.timeout + 10)
@@ -705,14 +730,16 @@ def _grade(assignment, settings=None, students=None):
         gb.db.commit()
 
     # 6. feedback, grades.csv, report
-    _say(settings, f"[grade] {assignment}: writing feedback")
-    fb_result, fb_note = run_forked(job_feedback(settings, assignment), timeout=600,
-                                    log_path=work / "logs" / "_feedback.log")
-    feedback_ok = bool(fb_result and fb_result.get("success"))
-    for s, res in results.items():
-        html_path = root / "feedback" / s / assignment / f"{assignment}.html"
-        if res.status != "graded" or not html_path.exists():
-            _write_plain_feedback(html_path, assignment, res)
+    feedback_ok, fb_note = True, None
+    if settings.feedback:
+        _say(settings, f"[grade] {assignment}: writing feedback")
+        fb_result, fb_note = run_forked(job_feedback(settings, assignment), timeout=600,
+                                        log_path=work / "logs" / "_feedback.log")
+        feedback_ok = bool(fb_result and fb_result.get("success"))
+        for s, res in results.items():
+            html_path = root / "feedback" / s / assignment / f"{assignment}.html"
+            if res.status != "graded" or not html_path.exists():
+                _write_plain_feedback(html_path, assignment, res)
     export_csv(root, db_url, course_id)
     report = {
         "assignment": assignment,
@@ -787,10 +814,12 @@ def main(argv=None):
     ap.add_argument("--jobs", type=int, default=None,
                     help="students graded at once (default: GRADE_JOBS, else the CPU count, at most 4)")
     ap.add_argument("--root", default=str(ROOT), help="course root (default: this repository)")
+    ap.add_argument("--no-feedback", action="store_true", help="skip the HTML feedback")
     ap.add_argument("--quiet", action="store_true")
     args = ap.parse_args(argv)
     settings = Settings(root=args.root, timeout=args.timeout, memory_mb=args.memory_mb,
-                        cpu_seconds=args.cpu_seconds, quiet=args.quiet, jobs=args.jobs)
+                        cpu_seconds=args.cpu_seconds, quiet=args.quiet, jobs=args.jobs,
+                        feedback=not args.no_feedback)
     grade(args.assignment, settings, students=args.student)
     return 0
 

@@ -34,6 +34,9 @@ def generate(root=ROOT, dest=None, names=None, quiet=True):
     from nbgrader.coursedir import CourseDirectory
     from nbgrader.utils import capture_log
 
+    from .nbgrader_fast import install
+
+    install()
     root = Path(root).resolve()
     dest = Path(dest).resolve() if dest else root / "exercises"
     names = list(names) if names else assignments(root)

@@ -278,6 +278,10 @@ class _CellScanner(ast.NodeVisitor):
     def visit_Name(self, node):
         if node.id in FORBIDDEN_NAMES:
             self.add(TAMPER, node, "forbidden-name", f"uses {node.id}")
+        elif node.id == "get_ipython":
+            # the magics translate to get_ipython().run_line_magic(...), judged in visit_Call;
+            # any other use reaches IPython's hooks (input transformers, events, user_ns ...)
+            self.add(TAMPER, node, "ipython-hook", "uses get_ipython() (IPython's hooks)")
         self.generic_visit(node)
 
     def visit_Attribute(self, node):
