@@ -39,9 +39,12 @@ _TOOLS = os.path.join(HERE, "tools")
 if os.path.isdir(os.path.join(_TOOLS, "mathdl_grading")):
     if _TOOLS not in _sys.path:
         _sys.path.insert(0, _TOOLS)
-    from mathdl_grading.preprocessors import autograde_preprocessors  # noqa: E402
+    from mathdl_grading.preprocessors import autograde_preprocessors, feedback_preprocessors  # noqa: E402
 
     # nbgrader's default list, plus: the guard call around every test cell (InjectGuard),
     # execution that survives dead or hung kernels and caps output (RobustExecute), and
     # test scores that depend on errors only, not on warnings (NeutralizeGradeOutputs).
     c.Autograde.autograde_preprocessors = autograde_preprocessors()
+    # Feedback shows that hidden tests ran and what failed, not their code (nbgrader shows it
+    # by default, jupyter/nbgrader#917). Set c.HideHiddenTests.enabled = False to show it.
+    c.GenerateFeedback.preprocessors = feedback_preprocessors()

@@ -122,6 +122,9 @@ def test_every_student_gets_feedback(hostile):
     for student, exp in expected.items():
         page = root / "feedback" / student / gf.ASSIGNMENT / f"{gf.ASSIGNMENT}.html"
         assert page.is_file(), student
+        text = page.read_text()
+        assert "BEGIN HIDDEN TESTS" not in text and "_final_distance" not in text, \
+            f"{student}: the feedback shows hidden tests"
         if exp["status"] != "graded":
             assert "could not be graded" in page.read_text()
     assert report["feedback_ok"], report.get("feedback_note")

@@ -244,9 +244,11 @@ def _load_config(settings, assignment):
     cfg.Execute.startup_timeout = 60
     cfg.Execute.shutdown_kernel = "immediate"   # a busy or hostile kernel is killed, not asked
     cfg.RobustExecute.max_output_chars = settings.max_output_chars
-    from .preprocessors import autograde_preprocessors
+    from .preprocessors import autograde_preprocessors, feedback_preprocessors
 
     cfg.Autograde.autograde_preprocessors = autograde_preprocessors()
+    if "preprocessors" not in cfg.GenerateFeedback:
+        cfg.GenerateFeedback.preprocessors = feedback_preprocessors()
     return cfg
 
 

@@ -13,15 +13,18 @@ Configured in nbgrader_config.py (so a plain ``nbgrader autograde`` uses them to
   timeout interrupt marks the remaining cells "not run" (no points for their tests) and the
   notebook is still written and graded. Output beyond ``max_output_chars`` per cell is dropped
   while it arrives, so a print loop cannot fill the grader's memory.
+* :class:`HideHiddenTests` (feedback) keeps the hidden tests' code out of the students' HTML.
 * :class:`NeutralizeGradeOutputs` makes a test cell's score depend on errors only: stderr
   (warnings) no longer costs the points, and an ``execute_result`` emitted from inside a test
   (nbgrader would read it as partial credit) is turned into plain display output.
 """
 
+import re
+
 import nbformat
 from nbclient.exceptions import CellControlSignal, CellTimeoutError, DeadKernelError
 from nbformat.notebooknode import NotebookNode
-from traitlets import Integer, Unicode
+from traitlets import Bool, Integer, Unicode
 
 from nbgrader import utils
 from nbgrader.preprocessors import Execute, NbGraderPreprocessor
@@ -139,3 +142,37 @@ def autograde_preprocessors():
 
     return [InjectGuard, RobustExecute, IgnorePattern, ClearMetadataPreprocessor, LimitOutput,
             NeutralizeGradeOutputs, SaveAutoGrades, AssignLatePenalties, CheckCellMetadata]
+
+
+class HideHiddenTests(NbGraderPreprocessor):
+    """In the HTML feedback, show that hidden tests ran and what failed, not their code.
+
+    nbgrader 0.9 puts the hidden tests back for grading and then shows them in the feedback
+    (jupyter/nbgrader#917), which would publish the tests, and often the answers, to every
+    student. This replaces each hidden block by a one-line note and shortens tracebacks of
+    test cells to their last line (e.g. ``AssertionError: dW1 disagrees with finite
+    differences``). Set ``c.HideHiddenTests.enabled = False`` to show everything.
+    """
+
+    enabled = Bool(True, help="Hide hidden tests and test tracebacks in the feedback").tag(config=True)
+    begin = Unicode("### BEGIN HIDDEN TESTS").tag(config=True)
+    end = Unicode("### END HIDDEN TESTS").tag(config=True)
+
+    def preprocess_cell(self, cell, resources, index):
+        if not self.enabled or cell.cell_type != "code" or not utils.is_grade(cell) or utils.is_solution(cell):
+            return cell, resources
+        pattern = re.compile(r"^[ \t]*" + re.escape(self.begin) + r".*?^[ \t]*" + re.escape(self.end) + r"[^\n]*\n?",
+                             re.M | re.S)
+        cell.source = pattern.sub("# (hidden tests ran here; their code is not shown)\n", cell.source)
+        for out in cell.get("outputs", []):
+            if out.get("output_type") == "error":
+                out["traceback"] = [f"{out.get('ename', 'Error')}: {out.get('evalue', '')}"]
+        return cell, resources
+
+
+def feedback_preprocessors():
+    """nbgrader's feedback list with :class:`HideHiddenTests`."""
+    from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor
+    from nbgrader.preprocessors import GetGrades
+
+    return [GetGrades, HideHiddenTests, CSSHTMLHeaderPreprocessor]
