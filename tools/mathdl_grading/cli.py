@@ -457,6 +457,12 @@ def _grade(assignment, settings=None, students=None):
     settings = settings or Settings()
     root = settings.root
     t_start = time.monotonic()
+    phases, clock = {}, [t_start]
+
+    def _lap():
+        now = time.monotonic()
+        spent, clock[0] = now - clock[0], now
+        return round(spent, 3)
     source_path = root / "solutions" / assignment / f"{assignment}.ipynb"
     if not source_path.exists():
         raise SystemExit(f"no source notebook {source_path.relative_to(root)}")
@@ -486,6 +492,7 @@ def _grade(assignment, settings=None, students=None):
 
     from . import preprocessors  # noqa: F401
 
+    phases["setup"] = _lap()
     # 1. the assignment in the gradebook
     result, note = run_forked(job_generate(settings, assignment), timeout=300,
                               log_path=work / "logs" / "_generate_assignment.log")
@@ -500,6 +507,7 @@ def _grade(assignment, settings=None, students=None):
                        if c.cell_type == "code" and prep.is_locked_cell(c) and not prep.is_test_cell(c)]
     n_code = sum(c.cell_type == "code" for c in source_nb.cells)
 
+    phases["generate"] = _lap()
     # 2. students
     submitted = root / "submitted"
     found = sorted(p.name for p in submitted.iterdir() if p.is_dir() and not p.name.startswith(".")) \
@@ -580,6 +588,7 @@ def _grade(assignment, settings=None, students=None):
                 except MissingEntry:
                     pass
 
+    phases["prepare"] = _lap()
     # 4. autograde: each student in a child process, up to settings.jobs at a time
     watchdog = 90 + n_code * (settings.timeout + 10)
     order = [k for k in staged if "/" not in k]
@@ -657,6 +666,7 @@ def _grade(assignment, settings=None, students=None):
         else:
             protect_outputs(s)
 
+    phases["autograde"] = _lap()
     # 5. verify, zero tampered notebooks, collect scores
     autograded = root / "autograded"
     solution_order = [prep.grade_id(c) for c in source_nb.cells
@@ -731,6 +741,7 @@ def _grade(assignment, settings=None, students=None):
                     pass
         gb.db.commit()
 
+    phases["verify"] = _lap()
     # 6. feedback, grades.csv, report
     feedback_ok, fb_note = True, None
     if settings.feedback:
@@ -742,10 +753,14 @@ def _grade(assignment, settings=None, students=None):
             html_path = root / "feedback" / s / assignment / f"{assignment}.html"
             if res.status != "graded" or not html_path.exists():
                 _write_plain_feedback(html_path, assignment, res)
+    phases["feedback"] = _lap()
     export_csv(root, db_url, course_id)
+    phases["export"] = _lap()
     report = {
         "assignment": assignment,
         "seconds": round(time.monotonic() - t_start, 2),
+        "phases": phases,
+        "jobs": settings.jobs,
         "students": {s: r.to_dict() for s, r in results.items()},
         "skipped_folders": skipped,
         "feedback_ok": feedback_ok,
