@@ -187,6 +187,10 @@ def hostile_batch(root):
                 "    x, y = np.asarray(p, dtype=np.float64)\n")
     case("warnings", nb, AUTO_MAX)
 
+    folder = save(solution(), root, "renamed")   # a browser download renamed the notebook
+    (folder / f"{ASSIGNMENT}.ipynb").rename(folder / f"{ASSIGNMENT} (1).ipynb")
+    case("renamed", None, AUTO_MAX)
+
     folder = root / "submitted" / "malformed" / ASSIGNMENT
     folder.mkdir(parents=True)
     text = json.dumps(nbformat.writes(solution()))[: 2000]

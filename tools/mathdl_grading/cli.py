@@ -540,6 +540,11 @@ def _grade(assignment, settings=None, students=None):
             res.notes.append(f"no folder submitted/{s}/{assignment}/")
             continue
         if not nb_path.is_file():
+            candidates = sorted(p for p in folder.glob("*.ipynb") if p.is_file())
+            if len(candidates) == 1:   # renamed, e.g. "04_gradients (1).ipynb" from a browser download
+                nb_path = candidates[0]
+                res.notes.append(f"graded {nb_path.name} (the notebook was renamed)")
+        if not nb_path.is_file():
             others = sorted(p.name for p in folder.iterdir())
             res.status = "missing"
             res.notes.append(f"no {assignment}.ipynb in submitted/{s}/{assignment}/"
@@ -558,7 +563,7 @@ def _grade(assignment, settings=None, students=None):
             res.status = "unreadable"
             res.notes.append(f"the notebook could not be read or repaired ({type(exc).__name__}: {exc})")
             continue
-        extra = sorted(p.name for p in folder.iterdir() if p.name not in (f"{assignment}.ipynb", "timestamp.txt"))
+        extra = sorted(p.name for p in folder.iterdir() if p.name not in (nb_path.name, "timestamp.txt"))
         if extra:
             res.notes.append("ignored extra file(s): " + ", ".join(extra[:10]))
         ts = folder / "timestamp.txt"
