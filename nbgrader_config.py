@@ -22,6 +22,13 @@ c.CourseDirectory.db_url = "sqlite:///" + os.path.join(HERE, "gradebook.db")
 c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
 c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
 
+# --- Collecting an LMS download (`nbgrader zip_collect <assignment>`) ---------------------
+# Put the LMS's zip of submissions in downloaded/<assignment>/archive/. The expression is
+# matched against each extracted file's full path; this one expects files named
+# <student>_<anything>.ipynb (e.g. alice_04_gradients.ipynb -> submitted/alice/04_gradients/).
+# Adapt it to your LMS's naming (docs/instructors.md).
+c.FileNameCollectorPlugin.named_regexp = r".*/(?P<student_id>[^/_]+)_(?P<file_id>[^/]+)$"
+
 # --- Execution and autograding (docs/instructors.md) -------------------------------------
 # Per-cell time limit (nbgrader validate and autograde); a cell that runs longer is
 # interrupted and its tests score 0. `make grade` can override it (GRADE_TIMEOUT / --timeout).
