@@ -125,7 +125,8 @@ class Playground:
         animated (``animated=True`` when created in ``setup``, or ``artist.set_animated(True)``);
         every redraw then pastes that background and draws only the animated artists on top
         (and the "diverged" banner), about 5x faster. ``draw`` must then change animated artists
-        only: limits, ticks, titles and other artists stay as first drawn. Implies ``fixed_layout``.
+        only: titles and other artists stay as first drawn. A redraw that changes an axis' limits
+        draws the background again (at full cost). Implies ``fixed_layout``.
     **controls : ipywidgets widgets
         Named controls, e.g. ``lr=lr_slider()``.
     """
@@ -139,7 +140,7 @@ class Playground:
         self.figure = Figure(figsize=figsize, dpi=dpi, layout="constrained")
         self.fixed_layout = fixed_layout
         self.blit = blit
-        self._background = None
+        self._background = self._background_limits = None
         FigureCanvasAgg(self.figure)
         self.axes = self.figure.subplots(nrows, ncols)
         if setup is not None:
@@ -200,12 +201,14 @@ class Playground:
 
     def _render_blit(self):
         canvas = self.figure.canvas
-        if self._background is None:
+        limits = [(ax.get_xlim(), ax.get_ylim()) for ax in self.figure.axes]
+        if self._background is None or limits != self._background_limits:
             if self._banner is not None:
                 self._banner.set_visible(False)
             canvas.draw()  # lays out and draws everything except the animated artists
             self.figure.set_layout_engine("none")
             self._background = canvas.copy_from_bbox(self.figure.bbox)
+            self._background_limits = limits
             if self._banner is not None:
                 self._banner.set_visible(True)
         canvas.restore_region(self._background)
