@@ -159,11 +159,14 @@ class HideHiddenTests(NbGraderPreprocessor):
     end = Unicode("### END HIDDEN TESTS").tag(config=True)
 
     def preprocess_cell(self, cell, resources, index):
-        if not self.enabled or cell.cell_type != "code" or not utils.is_grade(cell) or utils.is_solution(cell):
+        if not self.enabled or cell.cell_type != "code":
             return cell, resources
         pattern = re.compile(r"^[ \t]*" + re.escape(self.begin) + r".*?^[ \t]*" + re.escape(self.end) + r"[^\n]*\n?",
                              re.M | re.S)
+        # any code cell: a copy of a test cell pasted elsewhere must not show them either
         cell.source = pattern.sub("# (hidden tests ran here; their code is not shown)\n", cell.source)
+        if not utils.is_grade(cell) or utils.is_solution(cell):
+            return cell, resources
         for out in cell.get("outputs", []):
             if out.get("output_type") == "error":
                 out["traceback"] = [f"{out.get('ename', 'Error')}: {out.get('evalue', '')}"]
