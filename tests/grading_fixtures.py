@@ -149,6 +149,10 @@ def hostile_batch(root):
     _prepend(nb, "grad_sol", "all = lambda *a, **k: True\nabs = lambda x: 0.0")
     case("shadow_builtins", nb, 0)
 
+    nb = solution()   # vandalises a file every kernel imports: restored before anyone else runs
+    _prepend(nb, "numgrad_sol", "import mathdl.losses\nopen(mathdl.losses.__file__, 'w').close()")
+    case("file_vandal", nb, 0, zeroed=True)
+
     nb = solution()   # every test cell deleted: they are put back
     nb.cells = [c for c in nb.cells if gid(c) not in POINTS]
     case("deleted_tests", nb, AUTO_MAX)
