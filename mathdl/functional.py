@@ -119,9 +119,12 @@ def cross_entropy(logits, targets):
         if not np.array_equal(t, np.trunc(t)):
             raise TypeError(f"cross_entropy: targets must be integer class indices, got non-integer values {t}")
         t = t.astype(np.int64)
-    z, t = _loss.check_class_targets(logits.data, t, "cross_entropy")  # once; the loss and its gradient skip it
-    value = np.array(_loss.cross_entropy(z, t, check=False))
-    return Tensor._make(value, (logits,), lambda g: (g * _loss.cross_entropy_gradient(z, t, check=False),),
+    # Check the targets and compute log softmax(z) once; the loss and its gradient share both.
+    z, t = _loss.check_class_targets(logits.data, t, "cross_entropy")
+    log_p = _act.log_softmax(z, axis=1)
+    value = np.array(_loss.cross_entropy(z, t, check=False, log_probs=log_p))
+    return Tensor._make(value, (logits,),
+                        lambda g: (g * _loss.cross_entropy_gradient(z, t, check=False, log_probs=log_p),),
                         "CrossEntropyLoss")
 
 

@@ -70,26 +70,34 @@ def check_class_targets(logits, targets, name="cross_entropy"):
     return logits, targets
 
 
-def cross_entropy(logits, targets, check=True):
+def cross_entropy(logits, targets, check=True, log_probs=None):
     """Softmax cross-entropy, mean over the batch.
 
     L = (1/N) sum_n [ logsumexp(z_n) - z_{n, y_n} ] = -(1/N) sum_n log softmax(z_n)_{y_n}.
     logits: (N, C) floats; targets: (N,) integers in [0, C). Stable for logits of any size.
-    ``check=False`` skips :func:`check_class_targets`, for callers that already ran it on
-    these arrays (the autograd engine checks once per forward pass).
+
+    For callers that compute the loss and its gradient together (the autograd engine):
+    ``check=False`` skips :func:`check_class_targets` (already run on these arrays), and
+    ``log_probs`` = ``log_softmax(logits, axis=1)`` when it is already at hand, so that the
+    loss and :func:`cross_entropy_gradient` share one log-softmax instead of two.
     """
     if check:
         logits, targets = check_class_targets(logits, targets, "cross_entropy")
+    if log_probs is None:
+        log_probs = log_softmax(logits, axis=1)
     n = logits.shape[0]
-    return float(-log_softmax(logits, axis=1)[np.arange(n), targets].mean())
+    return float(-log_probs[np.arange(n), targets].mean())
 
 
-def cross_entropy_gradient(logits, targets, check=True):
-    """dL/dlogits = (softmax(z) - onehot(y)) / N, shape (N, C). ``check`` as in :func:`cross_entropy`."""
+def cross_entropy_gradient(logits, targets, check=True, log_probs=None):
+    """dL/dlogits = (softmax(z) - onehot(y)) / N, shape (N, C).
+
+    ``check`` and ``log_probs`` as in :func:`cross_entropy` (softmax(z) = exp(log_softmax(z))).
+    """
     if check:
         logits, targets = check_class_targets(logits, targets, "cross_entropy_gradient")
     n = logits.shape[0]
-    g = softmax(logits, axis=1)
+    g = softmax(logits, axis=1) if log_probs is None else np.exp(log_probs)
     g[np.arange(n), targets] -= 1.0
     g /= n
     return g
