@@ -13,7 +13,8 @@ identities (and, for Python functions, their code, defaults and keyword defaults
 snapshot taken by :func:`arm`. It also raises :class:`TamperingDetected` when the notebook's
 namespace binds ``np``, ``numpy``, ``math`` or ``mathdl`` to something other than the real
 module, and :class:`ShadowedBuiltinError` (a milder error: only that test fails) when it
-rebinds a built-in name the tests use, e.g. ``max = 3`` or ``from numpy import *``.
+rebinds a built-in name that the calling test cell uses, e.g. ``max = 3`` or
+``from numpy import *`` before a test that calls ``max``.
 
 When grading, the kernel launcher (``tools/mathdl_grading/kernel.py``) calls :func:`arm`
 before any notebook code runs. When a student runs the visible tests in Jupyter, the first
@@ -45,7 +46,8 @@ __all__ = ["check", "arm", "is_armed", "TamperingDetected", "ShadowedBuiltinErro
 #: Environment variable set by the grading kernel launcher: a missing snapshot is then tampering.
 GRADING_ENV = "MATHDL_GRADING_KERNEL"
 
-#: Built-in names the autograded tests may use; rebinding one in the notebook trips the guard.
+#: Built-in names the autograded tests typically use (documentation; the check looks at the
+#: names each test cell really uses).
 TEST_BUILTINS = (
     "abs", "all", "any", "bool", "callable", "dict", "enumerate", "float", "getattr", "hasattr",
     "int", "isinstance", "len", "list", "map", "max", "min", "print", "range", "repr", "round",
@@ -193,9 +195,18 @@ def _compare(snap):
 _MISSING = object()
 
 
-def _caller_globals():
-    frame = sys._getframe(2)
-    return frame.f_globals if frame is not None else {}
+def _caller_frame():
+    return sys._getframe(2)
+
+
+def _names_used(code, depth=0):
+    """Global names a code object (and the functions/comprehensions inside it) refers to."""
+    names = set(code.co_names)
+    if depth < 20:
+        for const in code.co_consts:
+            if isinstance(const, types.CodeType):
+                names |= _names_used(const, depth + 1)
+    return names
 
 
 def check():
@@ -206,7 +217,8 @@ def check():
             raise TamperingDetected("the grading guard was disarmed (its snapshot is gone)")
         arm()
     problems = _compare(_SNAPSHOT)
-    ns = _caller_globals()
+    frame = _caller_frame()
+    ns = frame.f_globals
     for alias, mod_name in MODULE_ALIASES.items():
         if alias in ns:
             real = _SNAPSHOT["modules"].get(mod_name, sys.modules.get(mod_name))
@@ -221,11 +233,14 @@ def check():
         shown = "; ".join(problems[:5]) + (f"; and {len(problems) - 5} more" if len(problems) > 5 else "")
         raise TamperingDetected(
             "the testing tools were modified, so this notebook cannot be graded automatically: " + shown)
-    shadowed = [n for n in TEST_BUILTINS if n in ns and ns[n] is not getattr(builtins, n)]
+    # only the built-ins this test cell actually uses: an innocent `sum = 0.5` elsewhere is fine
+    used = _names_used(frame.f_code)
+    shadowed = sorted(n for n in used if n in ns and hasattr(builtins, n) and not n.startswith("_")
+                      and n not in _BUILTINS_SKIP and ns[n] is not getattr(builtins, n))
     if shadowed:
         raise ShadowedBuiltinError(
             "your notebook rebinds the built-in name(s) " + ", ".join(repr(n) for n in shadowed)
-            + " (e.g. `max = ...` or `from numpy import *`), which the tests need: rename that "
+            + " (e.g. `max = ...` or `from numpy import *`), which this test needs: rename that "
             "variable, or `del` it, and run the notebook again")
 
 
