@@ -127,18 +127,20 @@ def open_notebook(browser, lab, path):
     return page
 
 
-def run_all(page, timeout_s=150):
+def run_all(page, timeout_s=120):
     """Run > Run All Cells, then wait until every code cell shows an execution count."""
     page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
     page.locator(".lm-Menu-item[data-command='runmenu:run-all']").click()
     prompts = page.locator(".jp-CodeCell .jp-InputArea-prompt")
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        texts = prompts.all_inner_texts()
+        texts = prompts.all_text_contents()  # off-screen cells are not rendered: inner text is empty
         if texts and all(t.strip().strip("[]:").strip().isdigit() for t in texts):
             return
         time.sleep(0.5)
-    raise AssertionError(f"cells still not run after {timeout_s} s: prompts {prompts.all_inner_texts()}")
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "browser-run-all-timeout.png"))
+    raise AssertionError(f"cells still not run after {timeout_s} s: prompts {prompts.all_text_contents()}")
 
 
 def saved_outputs(page, lab, path):
