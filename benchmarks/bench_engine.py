@@ -254,8 +254,8 @@ def check_same_computation(sizes, batch, n_steps=5):
 
 
 def time_steps(sizes, batch, rounds, inner, warmup):
-    """Median seconds per step for each way; each round times ``inner`` steps of each way,
-    in a rotating order. Also returns the per-round samples."""
+    """Seconds per step, one sample per round for each way: a round times ``inner`` steps of
+    each way, the three ways in a rotating order (the caller takes the medians)."""
     X, y = make_data(batch)
     w0 = initial_weights(sizes)
     runs = [cls(sizes, w0, X, y) for cls in WAYS]
