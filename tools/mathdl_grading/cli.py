@@ -447,10 +447,18 @@ def _say(settings, msg):
 
 def grade(assignment, settings=None, students=None):
     """Grade every submission of ``assignment``; returns the report dict."""
-    with warnings.catch_warnings():
-        # nbgrader's gradebook API triggers SQLAlchemy warnings that say nothing to an instructor
-        warnings.simplefilter("ignore")
-        return _grade(assignment, settings, students)
+    saved_env = {k: os.environ.get(k) for k in ("JUPYTER_PATH", "PATH")}
+    try:
+        with warnings.catch_warnings():
+            # nbgrader's gradebook API triggers SQLAlchemy warnings that say nothing to an instructor
+            warnings.simplefilter("ignore")
+            return _grade(assignment, settings, students)
+    finally:  # the kernelspec folder is this run's; do not leave it on the caller's search path
+        for key, value in saved_env.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
 
 
 def _grade(assignment, settings=None, students=None):
