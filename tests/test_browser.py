@@ -63,6 +63,14 @@ def lab(tmp_path_factory):
     shutil.copytree(ROOT / "notebooks", tmp / "notebooks")
     for sub in ("config", "data", "runtime", "settings", "workspaces"):
         (tmp / "jupyter" / sub).mkdir(parents=True)
+    # Render every cell (no virtual scrolling: Run All then runs every cell, as in a classic notebook)
+    # and do not ask about Jupyter news.
+    settings = {"notebook-extension/tracker": {"windowingMode": "none"},
+                "apputils-extension/notification": {"fetchNews": "false"}}
+    for name, values in settings.items():
+        f = tmp / "jupyter/settings/@jupyterlab" / f"{name}.jupyterlab-settings"
+        f.parent.mkdir(parents=True, exist_ok=True)
+        f.write_text(json.dumps(values))
     port, token = free_port(), secrets.token_hex(16)
     env = dict(os.environ, JUPYTER_CONFIG_DIR=str(tmp / "jupyter/config"),
                JUPYTER_RUNTIME_DIR=str(tmp / "jupyter/runtime"),
@@ -116,7 +124,8 @@ def browser():
 def open_notebook(browser, lab, path):
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     page.set_default_timeout(60_000)
-    page.goto(f"{lab['base']}/lab/tree/{path}?token={lab['token']}", wait_until="domcontentloaded")
+    # A fresh workspace per test (?reset), so no tab from an earlier test is restored beside this one.
+    page.goto(f"{lab['base']}/lab/tree/{path}?reset&token={lab['token']}", wait_until="domcontentloaded")
     page.wait_for_selector(".jp-NotebookPanel .jp-Cell", timeout=60_000)
     # Wait for the kernel to be ready before running anything.
     page.wait_for_selector(".jp-NotebookPanel-toolbar .jp-Notebook-ExecutionIndicator[data-status='idle']",
@@ -127,15 +136,40 @@ def open_notebook(browser, lab, path):
     return page
 
 
+def shut_down_kernels(lab):
+    """End every session the server holds, so one test's kernel cannot disturb the next."""
+    api = f"{lab['base']}/api/sessions"
+    with urllib.request.urlopen(f"{api}?token={lab['token']}", timeout=10) as r:
+        sessions = json.load(r)
+    for s in sessions:
+        req = urllib.request.Request(f"{api}/{s['id']}?token={lab['token']}", method="DELETE")
+        urllib.request.urlopen(req, timeout=10).close()
+
+
 def run_all(page, timeout_s=120):
-    """Run > Run All Cells, then wait until every code cell shows an execution count."""
-    page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
-    page.locator(".lm-Menu-item[data-command='runmenu:run-all']").click()
+    """Run > Run All Cells, then wait until every code cell shows an execution count.
+
+    The menu command is tried again (at most three times) if no cell has started within
+    15 s: right after a notebook opens, JupyterLab can drop a command issued too early.
+    """
     prompts = page.locator(".jp-CodeCell .jp-InputArea-prompt")
+
+    def counts():
+        # Off-screen cells may not be rendered: read text content, not inner text.
+        return [t.strip().strip("[]:").strip() for t in prompts.all_text_contents()]
+
+    for _attempt in range(3):
+        page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
+        page.locator(".lm-Menu-item[data-command='runmenu:run-all']").click()
+        started = time.monotonic() + 15
+        while time.monotonic() < started and not any(c == "*" or c.isdigit() for c in counts()):
+            time.sleep(0.3)
+        if any(c == "*" or c.isdigit() for c in counts()):
+            break
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
-        texts = prompts.all_text_contents()  # off-screen cells are not rendered: inner text is empty
-        if texts and all(t.strip().strip("[]:").strip().isdigit() for t in texts):
+        c = counts()
+        if c and all(x.isdigit() for x in c):
             return
         time.sleep(0.5)
     ARTIFACTS.mkdir(exist_ok=True)
@@ -190,6 +224,7 @@ def test_lesson_runs_in_the_browser_and_the_learning_rate_slider_redraws(browser
         assert_no_error(saved_outputs(page, lab, path), path)
     finally:
         page.close()
+        shut_down_kernels(lab)
 
 
 def test_exercise_visible_tests_pass_in_the_browser(browser, lab):
@@ -207,3 +242,4 @@ def test_exercise_visible_tests_pass_in_the_browser(browser, lab):
         assert tests and all(c.get("execution_count") for c in tests), "the visible test cells did not run"
     finally:
         page.close()
+        shut_down_kernels(lab)
