@@ -106,30 +106,25 @@ def test_activation_identities(shape, scale, seed):
 SOFTMAX_CASES = [((3, 5), -1), ((3, 5), 1), ((3, 5), 0), ((2, 3, 4), 1), ((2, 3, 4), -1), ((6,), 0), ((1, 1), -1)]
 
 
-@pytest.mark.parametrize("shape, axis", SOFTMAX_CASES)
-def test_softmax_values_and_backward_match_torch(shape, axis):
-    rng = np.random.default_rng(4)
-    z = 2.0 * rng.standard_normal(shape)
-    up = random_upstream(rng, shape)
-    s = A.softmax(z, axis=axis)
-    out_t, (g_t,) = torch_vjp(lambda t: torch.softmax(t, dim=axis), [z], up)
-    np.testing.assert_allclose(s, out_t, rtol=RTOL, atol=ATOL)
-    np.testing.assert_allclose(A.softmax_backward(s, up, axis=axis), g_t, rtol=RTOL, atol=ATOL)
-    numeric = central_difference(lambda v: np.sum(A.softmax(v, axis=axis) * up), z)
-    np.testing.assert_allclose(A.softmax_backward(s, up, axis=axis), numeric, rtol=1e-6, atol=1e-8)
+NORMALIZERS = {  # name: (forward, vector-Jacobian product from the forward's output, torch reference)
+    "softmax": (A.softmax, A.softmax_backward, torch.softmax),
+    "log_softmax": (A.log_softmax, A.log_softmax_backward, torch.log_softmax),
+}
 
 
+@pytest.mark.parametrize("name", sorted(NORMALIZERS))
 @pytest.mark.parametrize("shape, axis", SOFTMAX_CASES)
-def test_log_softmax_values_and_backward_match_torch(shape, axis):
-    rng = np.random.default_rng(5)
+def test_softmax_family_values_and_backward_match_torch(name, shape, axis):
+    forward, backward, torch_fn = NORMALIZERS[name]
+    rng = np.random.default_rng(4 if name == "softmax" else 5)
     z = 2.0 * rng.standard_normal(shape)
     up = random_upstream(rng, shape)
-    ls = A.log_softmax(z, axis=axis)
-    out_t, (g_t,) = torch_vjp(lambda t: torch.log_softmax(t, dim=axis), [z], up)
-    np.testing.assert_allclose(ls, out_t, rtol=RTOL, atol=ATOL)
-    np.testing.assert_allclose(A.log_softmax_backward(ls, up, axis=axis), g_t, rtol=RTOL, atol=ATOL)
-    numeric = central_difference(lambda v: np.sum(A.log_softmax(v, axis=axis) * up), z)
-    np.testing.assert_allclose(A.log_softmax_backward(ls, up, axis=axis), numeric, rtol=1e-6, atol=1e-8)
+    out = forward(z, axis=axis)
+    out_t, (g_t,) = torch_vjp(lambda t: torch_fn(t, dim=axis), [z], up)
+    np.testing.assert_allclose(out, out_t, rtol=RTOL, atol=ATOL)
+    np.testing.assert_allclose(backward(out, up, axis=axis), g_t, rtol=RTOL, atol=ATOL)
+    numeric = central_difference(lambda v: np.sum(forward(v, axis=axis) * up), z)
+    np.testing.assert_allclose(backward(out, up, axis=axis), numeric, rtol=1e-6, atol=1e-8)
 
 
 def test_softmax_default_axis_is_last():
