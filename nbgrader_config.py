@@ -46,7 +46,7 @@ _TOOLS = os.path.join(HERE, "tools")
 if os.path.isdir(os.path.join(_TOOLS, "mathdl_grading")):
     if _TOOLS not in _sys.path:
         _sys.path.insert(0, _TOOLS)
-    from mathdl_grading.preprocessors import autograde_preprocessors, feedback_preprocessors  # noqa: E402
+    from mathdl_grading.preprocessors import autograde_preprocessors, feedback_preprocessors
 
     # nbgrader's default list, plus: the guard call around every test cell (InjectGuard),
     # execution that survives dead or hung kernels and caps output (RobustExecute), and

@@ -237,19 +237,33 @@ def check_same_computation(sizes, batch, n_steps=5):
     first = [r.loss_and_grads() for r in runs]
     ref_loss, ref_grads = first[2]  # the NumPy step is the reference
     for r, (loss, grads) in zip(runs, first):
-        assert np.isclose(loss, ref_loss, rtol=1e-10, atol=0), f"{r.name}: loss {loss} vs numpy {ref_loss}"
+        assert np.isclose(loss, ref_loss, rtol=1e-10, atol=0), (
+            f"{r.name}: loss {loss} vs numpy {ref_loss}"
+        )
         for k, (g, g_ref) in enumerate(zip(grads, ref_grads)):
-            assert g.shape == g_ref.shape, f"{r.name}: gradient {k} has shape {g.shape}, numpy {g_ref.shape}"
-            np.testing.assert_allclose(g, g_ref, rtol=1e-8, atol=1e-12,
-                                       err_msg=f"{r.name}: gradient of parameter {k} differs from numpy")
+            assert g.shape == g_ref.shape, (
+                f"{r.name}: gradient {k} has shape {g.shape}, numpy {g_ref.shape}"
+            )
+            np.testing.assert_allclose(
+                g,
+                g_ref,
+                rtol=1e-8,
+                atol=1e-12,
+                err_msg=f"{r.name}: gradient of parameter {k} differs from numpy",
+            )
     for r in runs:
         for _ in range(n_steps - 1):
             r()
     ref_w = runs[2].weights()
     for r in runs:
         for k, (w, w_ref) in enumerate(zip(r.weights(), ref_w)):
-            np.testing.assert_allclose(w, w_ref, rtol=1e-8, atol=1e-12,
-                                       err_msg=f"{r.name}: parameter {k} after {n_steps} steps differs")
+            np.testing.assert_allclose(
+                w,
+                w_ref,
+                rtol=1e-8,
+                atol=1e-12,
+                err_msg=f"{r.name}: parameter {k} after {n_steps} steps differs",
+            )
     return ref_loss
 
 
@@ -282,8 +296,7 @@ def time_imports(reps):
     even where PYTHONDONTWRITEBYTECODE is set (then mathdl, installed in editable mode,
     would be compiled from source on every import while NumPy ships its .pyc files).
     """
-    code = ("import time; t0 = time.perf_counter(); import {mod}; "
-            "print(time.perf_counter() - t0)")
+    code = "import time; t0 = time.perf_counter(); import {mod}; print(time.perf_counter() - t0)"
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH", "")]))
     env.pop("PYTHONDONTWRITEBYTECODE", None)
@@ -292,14 +305,20 @@ def time_imports(reps):
         env["PYTHONPYCACHEPREFIX"] = cache
 
         def run(mod):
-            out = subprocess.run([sys.executable, "-c", code.format(mod=mod)], env=env, cwd=str(ROOT),
-                                 check=True, capture_output=True, text=True).stdout
+            out = subprocess.run(
+                [sys.executable, "-c", code.format(mod=mod)],
+                env=env,
+                cwd=str(ROOT),
+                check=True,
+                capture_output=True,
+                text=True,
+            ).stdout
             return float(out.strip())
 
         for mod in ("numpy", "mathdl", "numpy", "mathdl"):  # warm-up: fill the bytecode cache
             run(mod)
         for i in range(reps):
-            for mod in (("numpy", "mathdl") if i % 2 == 0 else ("mathdl", "numpy")):
+            for mod in ("numpy", "mathdl") if i % 2 == 0 else ("mathdl", "numpy"):
                 samples[mod].append(run(mod))
     return samples
 
@@ -315,12 +334,19 @@ def paired_ratio(a, b):
 
 # --------------------------------------------------------------------------------------
 def main():
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--quick", action="store_true", help="fast smoke run (few rounds)")
-    ap.add_argument("--threads", type=int, default=THREADS,
-                    help="threads for torch and for NumPy's BLAS (default 1, see the module docstring)")
-    ap.add_argument("--rounds", type=int, default=None, help="rounds for the course MLP (default 300)")
+    ap.add_argument(
+        "--threads",
+        type=int,
+        default=THREADS,
+        help="threads for torch and for NumPy's BLAS (default 1, see the module docstring)",
+    )
+    ap.add_argument(
+        "--rounds", type=int, default=None, help="rounds for the course MLP (default 300)"
+    )
     args = ap.parse_args()
 
     cases = [  # (label, sizes, batch, rounds, steps per round, warm-up steps)
@@ -333,41 +359,53 @@ def main():
         import_reps = 4
 
     print(f"mathdl {mathdl.__version__} engine benchmark: one SGD training step, float64")
-    print(f"python {platform.python_version()}, numpy {np.__version__}, torch {torch.__version__}, "
-          f"{platform.machine()}, {os.cpu_count()} CPU cores, load average {os.getloadavg()[0]:.1f}")
-    print(f"threads: torch {torch.get_num_threads()}, numpy BLAS "
-          + ", ".join(f"{v}={os.environ[v]}" for v in _THREAD_VARS)
-          + ("   [--quick: few rounds, figures are rough]" if args.quick else ""))
+    print(
+        f"python {platform.python_version()}, numpy {np.__version__}, torch {torch.__version__}, "
+        f"{platform.machine()}, {os.cpu_count()} CPU cores, load average {os.getloadavg()[0]:.1f}"
+    )
+    print(
+        f"threads: torch {torch.get_num_threads()}, numpy BLAS "
+        + ", ".join(f"{v}={os.environ[v]}" for v in _THREAD_VARS)
+        + ("   [--quick: few rounds, figures are rough]" if args.quick else "")
+    )
     print()
 
     results = []
     for label, sizes, batch, rounds, inner, warmup in cases:
         loss = check_same_computation(sizes, batch)
-        print(f"check {label} {batch} x {sizes}: loss {loss:.6f}, gradients and 5 steps agree "
-              "(mathdl, torch, numpy)")
+        print(
+            f"check {label} {batch} x {sizes}: loss {loss:.6f}, gradients and 5 steps agree "
+            "(mathdl, torch, numpy)"
+        )
         gc.collect()
         samples = time_steps(sizes, batch, rounds, inner, warmup)
         results.append((label, sizes, batch, rounds, inner, samples))
 
     print()
-    head = (f"{'case':<30} {'mathdl ms':>10} {'torch ms':>10} {'numpy ms':>10} "
-            f"{'mathdl/numpy':>13} {'mathdl/torch':>13}")
+    head = (
+        f"{'case':<30} {'mathdl ms':>10} {'torch ms':>10} {'numpy ms':>10} "
+        f"{'mathdl/numpy':>13} {'mathdl/torch':>13}"
+    )
     print(head)
     print("-" * len(head))
     for label, sizes, batch, rounds, inner, s in results:
         m, t, n = (median(s[k]) * 1e3 for k in ("mathdl", "torch", "numpy"))
         case = f"{label} {batch}x({'-'.join(map(str, sizes))})"
         print(f"{case:<30} {m:>10.3f} {t:>10.3f} {n:>10.3f} {m / n:>12.2f}x {m / t:>12.2f}x")
-        print(f"{'  paired median of ratios':<30} {'':>10} {'':>10} {'':>10} "
-              f"{paired_ratio(s['mathdl'], s['numpy']):>12.2f}x {paired_ratio(s['mathdl'], s['torch']):>12.2f}x")
+        print(
+            f"{'  paired median of ratios':<30} {'':>10} {'':>10} {'':>10} "
+            f"{paired_ratio(s['mathdl'], s['numpy']):>12.2f}x {paired_ratio(s['mathdl'], s['torch']):>12.2f}x"
+        )
         print(f"{'  (' + str(rounds) + ' rounds x ' + str(inner) + ' steps)':<30}")
 
     imp = time_imports(import_reps)
     i_np, i_md = median(imp["numpy"]) * 1e3, median(imp["mathdl"]) * 1e3
     print()
-    print(f"import time, fresh interpreter, median of {import_reps}:  numpy {i_np:.1f} ms,  "
-          f"mathdl {i_md:.1f} ms (includes numpy),  mathdl/numpy {i_md / i_np:.2f}x  "
-          f"(paired {paired_ratio(imp['mathdl'], imp['numpy']):.2f}x)")
+    print(
+        f"import time, fresh interpreter, median of {import_reps}:  numpy {i_np:.1f} ms,  "
+        f"mathdl {i_md:.1f} ms (includes numpy),  mathdl/numpy {i_md / i_np:.2f}x  "
+        f"(paired {paired_ratio(imp['mathdl'], imp['numpy']):.2f}x)"
+    )
 
     small, large = results[0][5], results[1][5]
     r_np = median(small["mathdl"]) / median(small["numpy"])
@@ -375,11 +413,19 @@ def main():
     r_large = median(large["mathdl"]) / median(large["torch"])
     print()
     print("targets:")
-    print(f"  course MLP  mathdl/numpy <= 1.30x : {r_np:.2f}x  {'met' if r_np <= 1.30 else 'NOT met'}")
-    print(f"  course MLP  mathdl/torch ~  0.70x : {r_t:.2f}x  {'met' if r_t <= 0.70 else 'NOT met'}")
-    print(f"  larger      mathdl/torch <= 1.10x : {r_large:.2f}x  {'met' if r_large <= 1.10 else 'NOT met'}")
+    print(
+        f"  course MLP  mathdl/numpy <= 1.30x : {r_np:.2f}x  {'met' if r_np <= 1.30 else 'NOT met'}"
+    )
+    print(
+        f"  course MLP  mathdl/torch ~  0.70x : {r_t:.2f}x  {'met' if r_t <= 0.70 else 'NOT met'}"
+    )
+    print(
+        f"  larger      mathdl/torch <= 1.10x : {r_large:.2f}x  {'met' if r_large <= 1.10 else 'NOT met'}"
+    )
     r_imp = i_md / i_np
-    print(f"  import      mathdl/numpy <= 1.30x : {r_imp:.2f}x  {'met' if r_imp <= 1.30 else 'NOT met'}")
+    print(
+        f"  import      mathdl/numpy <= 1.30x : {r_imp:.2f}x  {'met' if r_imp <= 1.30 else 'NOT met'}"
+    )
 
 
 if __name__ == "__main__":

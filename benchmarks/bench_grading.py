@@ -40,31 +40,50 @@ def run(assignment, n, jobs, kind="solution"):
         bad = [s for s, r in report["students"].items() if r["status"] != "graded" or r["errors"]]
         if bad:
             raise SystemExit(f"grading failed for {bad[:3]}: see {root}/nbgrader_work")
-        return dict(jobs=report["jobs"], n=n, wall=wall, per_notebook=wall / n,
-                    autograde_per_notebook=report["phases"]["autograde"] / n,
-                    median_process=statistics.median(per_student), phases=report["phases"])
+        return dict(
+            jobs=report["jobs"],
+            n=n,
+            wall=wall,
+            per_notebook=wall / n,
+            autograde_per_notebook=report["phases"]["autograde"] / n,
+            median_process=statistics.median(per_student),
+            phases=report["phases"],
+        )
 
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--assignment", default="04_gradients")
     ap.add_argument("--n", type=int, default=20, help="copies of the submission (default 20)")
-    ap.add_argument("--jobs", default="1,auto", help="comma-separated job counts; 'auto' = the default")
+    ap.add_argument(
+        "--jobs", default="1,auto", help="comma-separated job counts; 'auto' = the default"
+    )
     ap.add_argument("--kind", choices=("solution", "exercise"), default="solution")
     args = ap.parse_args(argv)
     rows = []
     for j in args.jobs.split(","):
         jobs = cli.default_jobs() if j.strip() == "auto" else int(j)
         rows.append(run(args.assignment, args.n, jobs, args.kind))
-    print(f"Grading {args.n} copies of the {args.kind} of {args.assignment} "
-          f"(full pipeline incl. feedback and grades.csv):\n")
-    print("| jobs | total (s) | per notebook (s) | autograde phase per notebook (s) | median grading process (s) |")
+    print(
+        f"Grading {args.n} copies of the {args.kind} of {args.assignment} "
+        f"(full pipeline incl. feedback and grades.csv):\n"
+    )
+    print(
+        "| jobs | total (s) | per notebook (s) | autograde phase per notebook (s) | median grading process (s) |"
+    )
     print("|---|---|---|---|---|")
     for r in rows:
-        print(f"| {r['jobs']} | {r['wall']:.1f} | {r['per_notebook']:.2f} | {r['autograde_per_notebook']:.2f} "
-              f"| {r['median_process']:.2f} |")
-    print("\nphases (s):", "; ".join(f"jobs {r['jobs']}: " + ", ".join(f"{k} {v:.1f}" for k, v in r["phases"].items())
-                                    for r in rows))
+        print(
+            f"| {r['jobs']} | {r['wall']:.1f} | {r['per_notebook']:.2f} | {r['autograde_per_notebook']:.2f} "
+            f"| {r['median_process']:.2f} |"
+        )
+    print(
+        "\nphases (s):",
+        "; ".join(
+            f"jobs {r['jobs']}: " + ", ".join(f"{k} {v:.1f}" for k, v in r["phases"].items())
+            for r in rows
+        ),
+    )
     worst = max(r["per_notebook"] for r in rows if r["jobs"] == rows[-1]["jobs"])
     print(f"\ntarget <= 3 s per notebook: {'met' if worst <= 3.0 else 'NOT met'} ({worst:.2f} s)")
     return 0

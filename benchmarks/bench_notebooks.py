@@ -14,7 +14,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from tools.nbrun import LESSONS, run_notebook  # noqa: E402
+from tools.nbrun import LESSONS, run_notebook
 
 
 def main(names):
@@ -26,13 +26,26 @@ def main(names):
         pgs = r.get("playgrounds", [])
         med = max((p["latency_median_ms"] for p in pgs), default=float("nan"))
         p95 = max((p["latency_p95_ms"] for p in pgs), default=float("nan"))
-        rows.append((name, r["seconds"], r["startup_seconds"], r.get("peak_rss_mb", float("nan")), med, p95,
-                     len(r["errors"]) + len(r.get("widget_errors", []))))
-        print(f"{name:26s} run {r['seconds']:6.2f} s  kernel start {r['startup_seconds']:4.2f} s  "
-              f"peak {rows[-1][3]:6.0f} MB  widget median {med:5.1f} ms  p95 {p95:5.1f} ms  errors {rows[-1][6]}",
-              flush=True)
+        rows.append(
+            (
+                name,
+                r["seconds"],
+                r["startup_seconds"],
+                r.get("peak_rss_mb", float("nan")),
+                med,
+                p95,
+                len(r["errors"]) + len(r.get("widget_errors", [])),
+            )
+        )
+        print(
+            f"{name:26s} run {r['seconds']:6.2f} s  kernel start {r['startup_seconds']:4.2f} s  "
+            f"peak {rows[-1][3]:6.0f} MB  widget median {med:5.1f} ms  p95 {p95:5.1f} ms  errors {rows[-1][6]}",
+            flush=True,
+        )
     wall = time.perf_counter() - t0
-    print(f"\ncourse: {total:.1f} s of notebook execution ({wall:.1f} s wall, kernel starts and widget driving included)")
+    print(
+        f"\ncourse: {total:.1f} s of notebook execution ({wall:.1f} s wall, kernel starts and widget driving included)"
+    )
     print("| notebook | run (s) | peak memory (MB) | widget median (ms) | widget p95 (ms) |")
     print("|---|---:|---:|---:|---:|")
     for name, sec, _, mem, med, p95, _ in rows:

@@ -18,10 +18,23 @@ from .tensor import Tensor, enable_grad, is_grad_enabled, no_grad, tensor
 __version__ = "0.1.0"
 
 __all__ = [
-    "Tensor", "tensor", "no_grad", "enable_grad", "is_grad_enabled",
-    "numerical_grad", "gradcheck",
-    "activations", "losses", "functional", "nn", "optim", "init", "data",
-    "device", "plots", "playground",
+    "Tensor",
+    "activations",
+    "data",
+    "device",
+    "enable_grad",
+    "functional",
+    "gradcheck",
+    "init",
+    "is_grad_enabled",
+    "losses",
+    "nn",
+    "no_grad",
+    "numerical_grad",
+    "optim",
+    "playground",
+    "plots",
+    "tensor",
 ]
 
 _LAZY = {"device", "plots", "playground", "surfaces"}

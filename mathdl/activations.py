@@ -12,13 +12,20 @@ ReLU'(0) = 0 and LeakyReLU'(0) = negative_slope.
 import numpy as np
 
 __all__ = [
-    "relu", "relu_derivative",
-    "leaky_relu", "leaky_relu_derivative",
-    "sigmoid", "sigmoid_derivative",
-    "tanh", "tanh_derivative",
-    "gelu", "gelu_derivative",
-    "softmax", "softmax_backward",
-    "log_softmax", "log_softmax_backward",
+    "gelu",
+    "gelu_derivative",
+    "leaky_relu",
+    "leaky_relu_derivative",
+    "log_softmax",
+    "log_softmax_backward",
+    "relu",
+    "relu_derivative",
+    "sigmoid",
+    "sigmoid_derivative",
+    "softmax",
+    "softmax_backward",
+    "tanh",
+    "tanh_derivative",
 ]
 
 

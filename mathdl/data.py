@@ -8,7 +8,7 @@ import numpy as np
 
 from ._rng import as_generator
 
-__all__ = ["spirals", "moons", "blobs", "regression_1d", "train_test_split"]
+__all__ = ["blobs", "moons", "regression_1d", "spirals", "train_test_split"]
 
 
 def spirals(n_per_class=100, n_classes=3, noise=0.2, seed=0):
@@ -31,8 +31,12 @@ def moons(n=200, noise=0.1, seed=0):
     n1 = n - n0
     t0 = np.linspace(0, np.pi, n0)
     t1 = np.linspace(0, np.pi, n1)
-    X = np.vstack([np.column_stack([np.cos(t0), np.sin(t0)]),
-                   np.column_stack([1 - np.cos(t1), 0.5 - np.sin(t1)])])
+    X = np.vstack(
+        [
+            np.column_stack([np.cos(t0), np.sin(t0)]),
+            np.column_stack([1 - np.cos(t1), 0.5 - np.sin(t1)]),
+        ]
+    )
     X += noise * rng.standard_normal(X.shape)
     y = np.concatenate([np.zeros(n0), np.ones(n1)]).astype(np.int64)
     return X, y

@@ -1,6 +1,6 @@
 """Pick the best torch device. torch is imported only when these functions are called."""
 
-__all__ = ["get_device", "describe_device"]
+__all__ = ["describe_device", "get_device"]
 
 
 def get_device():

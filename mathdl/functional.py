@@ -11,9 +11,18 @@ from . import losses as _loss
 from .tensor import Tensor
 
 __all__ = [
-    "relu", "leaky_relu", "sigmoid", "tanh", "gelu",
-    "softmax", "log_softmax", "linear",
-    "mse_loss", "cross_entropy", "binary_cross_entropy", "binary_cross_entropy_with_logits",
+    "binary_cross_entropy",
+    "binary_cross_entropy_with_logits",
+    "cross_entropy",
+    "gelu",
+    "leaky_relu",
+    "linear",
+    "log_softmax",
+    "mse_loss",
+    "relu",
+    "sigmoid",
+    "softmax",
+    "tanh",
 ]
 
 
@@ -54,7 +63,9 @@ def log_softmax(x, dim=-1):
     """log softmax along ``dim``; backward: :func:`mathdl.activations.log_softmax_backward`."""
     x = _t(x)
     ls = _act.log_softmax(x.data, axis=dim)
-    return Tensor._make(ls, (x,), lambda g: (_act.log_softmax_backward(ls, g, axis=dim),), "LogSoftmax")
+    return Tensor._make(
+        ls, (x,), lambda g: (_act.log_softmax_backward(ls, g, axis=dim),), "LogSoftmax"
+    )
 
 
 def linear(x, W, b=None):
@@ -67,15 +78,21 @@ def linear(x, W, b=None):
     x, W = _t(x), _t(W)
     xd, Wd = x.data, W.data
     if Wd.ndim != 2:
-        raise ValueError(f"linear: weight must have shape (in_features, out_features), got {Wd.shape}")
+        raise ValueError(
+            f"linear: weight must have shape (in_features, out_features), got {Wd.shape}"
+        )
     if xd.ndim not in (1, 2) or xd.shape[-1] != Wd.shape[0]:
-        raise ValueError(f"linear: input shape {xd.shape} does not match weight shape {Wd.shape} "
-                         f"(expected (N, {Wd.shape[0]}) or ({Wd.shape[0]},))")
+        raise ValueError(
+            f"linear: input shape {xd.shape} does not match weight shape {Wd.shape} "
+            f"(expected (N, {Wd.shape[0]}) or ({Wd.shape[0]},))"
+        )
     if b is not None:
         b = _t(b)
         if b.data.shape != (Wd.shape[1],):
-            raise ValueError(f"linear: bias shape {b.data.shape} does not match weight shape {Wd.shape} "
-                             f"(expected ({Wd.shape[1]},))")
+            raise ValueError(
+                f"linear: bias shape {b.data.shape} does not match weight shape {Wd.shape} "
+                f"(expected ({Wd.shape[1]},))"
+            )
     z = xd @ Wd
     if b is not None:
         z += b.data  # in place: one array for the output, not two
@@ -98,7 +115,9 @@ def mse_loss(pred, target):
     """Mean squared error (mean over all entries); backward: :func:`mathdl.losses.mse_gradient`."""
     pred, target = _t(pred), _t(target)
     if pred.shape != target.shape:
-        raise ValueError(f"mse_loss: prediction shape {pred.shape} and target shape {target.shape} differ")
+        raise ValueError(
+            f"mse_loss: prediction shape {pred.shape} and target shape {target.shape} differ"
+        )
     value = np.array(_loss.mse(pred.data, target.data))
 
     def backward(g):
@@ -117,15 +136,20 @@ def cross_entropy(logits, targets):
     t = targets.data if isinstance(targets, Tensor) else np.asarray(targets)
     if isinstance(targets, Tensor):  # a Tensor is float64: accept it only if it holds whole numbers
         if not np.array_equal(t, np.trunc(t)):
-            raise TypeError(f"cross_entropy: targets must be integer class indices, got non-integer values {t}")
+            raise TypeError(
+                f"cross_entropy: targets must be integer class indices, got non-integer values {t}"
+            )
         t = t.astype(np.int64)
     # Check the targets and compute log softmax(z) once; the loss and its gradient share both.
     z, t = _loss.check_class_targets(logits.data, t, "cross_entropy")
     log_p = _act.log_softmax(z, axis=1)
     value = np.array(_loss.cross_entropy(z, t, check=False, log_probs=log_p))
-    return Tensor._make(value, (logits,),
-                        lambda g: (g * _loss.cross_entropy_gradient(z, t, check=False, log_probs=log_p),),
-                        "CrossEntropyLoss")
+    return Tensor._make(
+        value,
+        (logits,),
+        lambda g: (g * _loss.cross_entropy_gradient(z, t, check=False, log_probs=log_p),),
+        "CrossEntropyLoss",
+    )
 
 
 def binary_cross_entropy(probs, target):
@@ -133,8 +157,12 @@ def binary_cross_entropy(probs, target):
     probs = _t(probs)
     y = target.data if isinstance(target, Tensor) else np.asarray(target, dtype=np.float64)
     value = np.array(_loss.binary_cross_entropy(probs.data, y))
-    return Tensor._make(value, (probs,), lambda g: (g * _loss.binary_cross_entropy_gradient(probs.data, y),),
-                        "BCELoss")
+    return Tensor._make(
+        value,
+        (probs,),
+        lambda g: (g * _loss.binary_cross_entropy_gradient(probs.data, y),),
+        "BCELoss",
+    )
 
 
 def binary_cross_entropy_with_logits(logits, target):
@@ -143,7 +171,8 @@ def binary_cross_entropy_with_logits(logits, target):
     y = target.data if isinstance(target, Tensor) else np.asarray(target, dtype=np.float64)
     value = np.array(_loss.binary_cross_entropy_with_logits(logits.data, y))
     return Tensor._make(
-        value, (logits,),
+        value,
+        (logits,),
         lambda g: (g * _loss.binary_cross_entropy_with_logits_gradient(logits.data, y),),
-        "BCEWithLogitsLoss")
-
+        "BCEWithLogitsLoss",
+    )

@@ -4,7 +4,7 @@ import numpy as np
 
 from .tensor import Tensor
 
-__all__ = ["numerical_grad", "gradcheck", "GradcheckResult"]
+__all__ = ["GradcheckResult", "gradcheck", "numerical_grad"]
 
 
 def numerical_grad(f, x, eps=1e-6):
@@ -41,9 +41,11 @@ class GradcheckResult:
         w = self.worst
         if w is None:
             return "GradcheckResult(ok=True, no inputs require grad)"
-        return (f"GradcheckResult(ok={self.ok}, worst entry: input {w['input']} at index {w['index']}: "
-                f"autograd {w['analytic']:.10g} vs numerical {w['numerical']:.10g}, "
-                f"|difference| {w['abs_error']:.3g})")
+        return (
+            f"GradcheckResult(ok={self.ok}, worst entry: input {w['input']} at index {w['index']}: "
+            f"autograd {w['analytic']:.10g} vs numerical {w['numerical']:.10g}, "
+            f"|difference| {w['abs_error']:.3g})"
+        )
 
 
 def gradcheck(f, *tensors, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=True):
@@ -56,7 +58,9 @@ def gradcheck(f, *tensors, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=True)
     """
     tensors = [t if isinstance(t, Tensor) else Tensor(t, requires_grad=True) for t in tensors]
     probe = f(*tensors)
-    weights = None if probe.data.size == 1 else np.random.default_rng(0).standard_normal(probe.shape)
+    weights = (
+        None if probe.data.size == 1 else np.random.default_rng(0).standard_normal(probe.shape)
+    )
 
     def scalar(out):
         return out.sum() if weights is None else (out * weights).sum()
@@ -81,8 +85,13 @@ def gradcheck(f, *tensors, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=True)
         err = np.abs(analytic - numeric)
         excess = err - (atol + rtol * np.abs(numeric))
         idx = np.unravel_index(int(np.argmax(excess)), excess.shape) if excess.size else ()
-        entry = dict(input=k, index=tuple(int(i) for i in idx), analytic=float(analytic[idx]),
-                     numerical=float(numeric[idx]), abs_error=float(err[idx]))
+        entry = dict(
+            input=k,
+            index=tuple(int(i) for i in idx),
+            analytic=float(analytic[idx]),
+            numerical=float(numeric[idx]),
+            abs_error=float(err[idx]),
+        )
         if worst is None or excess[idx] > worst["_excess"]:
             worst = dict(entry, _excess=float(excess[idx]))
         if excess.size and excess[idx] > 0:

@@ -41,7 +41,7 @@ import numpy
 import numpy.linalg
 import numpy.testing
 
-__all__ = ["check", "arm", "is_armed", "TamperingDetected", "ShadowedBuiltinError"]
+__all__ = ["ShadowedBuiltinError", "TamperingDetected", "arm", "check", "is_armed"]
 
 #: Environment variable set by the grading kernel launcher: a missing snapshot is then tampering.
 GRADING_ENV = "MATHDL_GRADING_KERNEL"
@@ -49,10 +49,39 @@ GRADING_ENV = "MATHDL_GRADING_KERNEL"
 #: Built-in names the autograded tests typically use (documentation; the check looks at the
 #: names each test cell really uses).
 TEST_BUILTINS = (
-    "abs", "all", "any", "bool", "callable", "dict", "enumerate", "float", "getattr", "hasattr",
-    "int", "isinstance", "len", "list", "map", "max", "min", "print", "range", "repr", "round",
-    "set", "sorted", "str", "sum", "tuple", "type", "zip",
-    "AssertionError", "Exception", "TypeError", "ValueError", "ZeroDivisionError",
+    "abs",
+    "all",
+    "any",
+    "bool",
+    "callable",
+    "dict",
+    "enumerate",
+    "float",
+    "getattr",
+    "hasattr",
+    "int",
+    "isinstance",
+    "len",
+    "list",
+    "map",
+    "max",
+    "min",
+    "print",
+    "range",
+    "repr",
+    "round",
+    "set",
+    "sorted",
+    "str",
+    "sum",
+    "tuple",
+    "type",
+    "zip",
+    "AssertionError",
+    "Exception",
+    "TypeError",
+    "ValueError",
+    "ZeroDivisionError",
     "NotImplementedError",
 )
 
@@ -60,8 +89,19 @@ TEST_BUILTINS = (
 MODULE_ALIASES = {"np": "numpy", "numpy": "numpy", "math": "math", "mathdl": "mathdl"}
 
 # Built-ins that IPython / ipykernel legitimately replace or add at run time.
-_BUILTINS_SKIP = {"input", "exit", "quit", "help", "display", "get_ipython", "copyright",
-                  "credits", "license", "dreload", "breakpoint"}
+_BUILTINS_SKIP = {
+    "input",
+    "exit",
+    "quit",
+    "help",
+    "display",
+    "get_ipython",
+    "copyright",
+    "credits",
+    "license",
+    "dreload",
+    "breakpoint",
+}
 _BUILTINS_EXTRA = ("__import__", "__build_class__")
 
 _STD_MODULES = ("math", "cmath", "operator", "functools", "itertools", "builtins")
@@ -79,8 +119,11 @@ _SNAPSHOT = None
 
 
 def _guarded_module_names():
-    names = [n for n in list(sys.modules)
-             if n == "numpy" or n.startswith("numpy.") or n == "mathdl" or n.startswith("mathdl.")]
+    names = [
+        n
+        for n in list(sys.modules)
+        if n == "numpy" or n.startswith("numpy.") or n == "mathdl" or n.startswith("mathdl.")
+    ]
     names += [n for n in _STD_MODULES if n in sys.modules]
     return sorted(set(names))
 
@@ -88,7 +131,12 @@ def _guarded_module_names():
 def _function_state(fn):
     """Identity of what makes a Python function behave as it does (code, defaults, keyword defaults)."""
     kw = fn.__kwdefaults__
-    return (id(fn.__code__), id(fn.__defaults__), id(kw), None if kw is None else tuple(map(id, kw.values())))
+    return (
+        id(fn.__code__),
+        id(fn.__defaults__),
+        id(kw),
+        None if kw is None else tuple(map(id, kw.values())),
+    )
 
 
 def _function_of(value):
@@ -105,7 +153,9 @@ def _function_of(value):
 
 
 def _is_tracked(value):
-    return callable(value) or isinstance(value, (types.ModuleType, int, float, complex, str, bytes, tuple))
+    return callable(value) or isinstance(
+        value, (types.ModuleType, int, float, complex, str, bytes, tuple)
+    )
 
 
 def _module_entries(mod, own_classes):
@@ -115,20 +165,40 @@ def _module_entries(mod, own_classes):
     for key, value in list(ns.items()):
         if key in ("__builtins__", "__loader__", "__spec__", "__cached__", "__warningregistry__"):
             continue
-        if mod.__name__.startswith("mathdl") and isinstance(value, (int, float, complex, str, bytes)) \
-                and not key.isupper():
+        if (
+            mod.__name__.startswith("mathdl")
+            and isinstance(value, (int, float, complex, str, bytes))
+            and not key.isupper()
+        ):
             continue  # mathdl may keep plain counters/flags; its constants are UPPER_CASE
         if not _is_tracked(value):
             continue
         fn = _function_of(value)
-        entries.append((ns, key, f"{mod.__name__}.{key}", value, fn, None if fn is None else _function_state(fn)))
+        entries.append(
+            (
+                ns,
+                key,
+                f"{mod.__name__}.{key}",
+                value,
+                fn,
+                None if fn is None else _function_state(fn),
+            )
+        )
         if own_classes and isinstance(value, type) and value.__module__ == mod.__name__:
             cls_ns = vars(value)  # a mappingproxy: live view of the class dict
             for meth_name, meth in list(cls_ns.items()):
                 if isinstance(meth, (types.FunctionType, staticmethod, classmethod, property)):
                     mfn = _function_of(meth)
-                    entries.append((cls_ns, meth_name, f"{mod.__name__}.{key}.{meth_name}", meth, mfn,
-                                    None if mfn is None else _function_state(mfn)))
+                    entries.append(
+                        (
+                            cls_ns,
+                            meth_name,
+                            f"{mod.__name__}.{key}.{meth_name}",
+                            meth,
+                            mfn,
+                            None if mfn is None else _function_state(mfn),
+                        )
+                    )
     return entries
 
 
@@ -223,25 +293,43 @@ def check():
         if alias in ns:
             real = _SNAPSHOT["modules"].get(mod_name, sys.modules.get(mod_name))
             if real is not None and ns[alias] is not real:
-                problems.append(f"the name {alias!r} is bound to {_describe(ns[alias])}, "
-                                f"not the {mod_name} module")
+                problems.append(
+                    f"the name {alias!r} is bound to {_describe(ns[alias])}, "
+                    f"not the {mod_name} module"
+                )
     for value in list(ns.values()):
-        if isinstance(value, types.ModuleType) and value.__name__ in _SNAPSHOT["modules"] \
-                and value is not _SNAPSHOT["modules"][value.__name__]:
+        if (
+            isinstance(value, types.ModuleType)
+            and value.__name__ in _SNAPSHOT["modules"]
+            and value is not _SNAPSHOT["modules"][value.__name__]
+        ):
             problems.append(f"a fake module named {value.__name__!r} is in the notebook")
     if problems:
-        shown = "; ".join(problems[:5]) + (f"; and {len(problems) - 5} more" if len(problems) > 5 else "")
+        shown = "; ".join(problems[:5]) + (
+            f"; and {len(problems) - 5} more" if len(problems) > 5 else ""
+        )
         raise TamperingDetected(
-            "the testing tools were modified, so this notebook cannot be graded automatically: " + shown)
+            "the testing tools were modified, so this notebook cannot be graded automatically: "
+            + shown
+        )
     # only the built-ins this test cell actually uses: an innocent `sum = 0.5` elsewhere is fine
     used = _names_used(frame.f_code)
-    shadowed = sorted(n for n in used if n in ns and hasattr(builtins, n) and not n.startswith("_")
-                      and n not in _BUILTINS_SKIP and ns[n] is not getattr(builtins, n))
+    shadowed = sorted(
+        n
+        for n in used
+        if n in ns
+        and hasattr(builtins, n)
+        and not n.startswith("_")
+        and n not in _BUILTINS_SKIP
+        and ns[n] is not getattr(builtins, n)
+    )
     if shadowed:
         raise ShadowedBuiltinError(
-            "your notebook rebinds the built-in name(s) " + ", ".join(repr(n) for n in shadowed)
+            "your notebook rebinds the built-in name(s) "
+            + ", ".join(repr(n) for n in shadowed)
             + " (e.g. `max = ...` or `from numpy import *`), which this test needs: rename that "
-            "variable, or `del` it, and run the notebook again")
+            "variable, or `del` it, and run the notebook again"
+        )
 
 
 # Keep references to the standard modules the snapshot covers (imported above for that reason).

@@ -16,7 +16,7 @@ import numpy as np
 
 from ._rng import as_generator
 
-__all__ = ["xavier_uniform", "xavier_normal", "he_uniform", "he_normal", "initialize", "SCHEMES"]
+__all__ = ["SCHEMES", "he_normal", "he_uniform", "initialize", "xavier_normal", "xavier_uniform"]
 
 
 def _check_fans(fan_in, fan_out):
@@ -80,5 +80,7 @@ def initialize(scheme, fan_in, fan_out, *, scale=1.0, rng=None):
     try:
         fn = SCHEMES[scheme]
     except KeyError:
-        raise ValueError(f"unknown initialization {scheme!r}; choose one of {sorted(SCHEMES)}") from None
+        raise ValueError(
+            f"unknown initialization {scheme!r}; choose one of {sorted(SCHEMES)}"
+        ) from None
     return scale * fn(fan_in, fan_out, rng=rng)

@@ -10,11 +10,15 @@ import numpy as np
 from .activations import log_softmax, sigmoid, softmax
 
 __all__ = [
-    "mse", "mse_gradient",
-    "cross_entropy", "cross_entropy_gradient",
-    "binary_cross_entropy", "binary_cross_entropy_gradient",
-    "binary_cross_entropy_with_logits", "binary_cross_entropy_with_logits_gradient",
+    "binary_cross_entropy",
+    "binary_cross_entropy_gradient",
+    "binary_cross_entropy_with_logits",
+    "binary_cross_entropy_with_logits_gradient",
     "check_class_targets",
+    "cross_entropy",
+    "cross_entropy_gradient",
+    "mse",
+    "mse_gradient",
 ]
 
 
@@ -117,8 +121,10 @@ def binary_cross_entropy(probs, target):
     """
     p, y = _check_binary_targets("binary_cross_entropy", probs, target)
     if np.any((p < 0) | (p > 1)):
-        raise ValueError("binary_cross_entropy: probabilities must lie in [0, 1]; for raw scores use "
-                         "binary_cross_entropy_with_logits")
+        raise ValueError(
+            "binary_cross_entropy: probabilities must lie in [0, 1]; for raw scores use "
+            "binary_cross_entropy_with_logits"
+        )
     with np.errstate(divide="ignore"):
         log_p = np.maximum(np.log(p), -100.0)
         log_1mp = np.maximum(np.log1p(-p), -100.0)

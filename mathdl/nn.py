@@ -12,7 +12,7 @@ from ._rng import as_generator
 from .init import initialize
 from .tensor import Tensor
 
-__all__ = ["Module", "Linear", "Sequential", "ReLU", "LeakyReLU", "Sigmoid", "Tanh", "GELU", "MLP"]
+__all__ = ["GELU", "MLP", "LeakyReLU", "Linear", "Module", "ReLU", "Sequential", "Sigmoid", "Tanh"]
 
 
 class Module:
@@ -60,7 +60,9 @@ class Linear(Module):
 
     def __init__(self, in_features, out_features, init="he", rng=None, bias=True, scale=1.0):
         self.in_features, self.out_features = in_features, out_features
-        self.weight = Tensor(initialize(init, in_features, out_features, scale=scale, rng=rng), requires_grad=True)
+        self.weight = Tensor(
+            initialize(init, in_features, out_features, scale=scale, rng=rng), requires_grad=True
+        )
         self.bias = Tensor(np.zeros(out_features), requires_grad=True) if bias else None
 
     def forward(self, x):
@@ -135,7 +137,13 @@ class GELU(Module):
         return "GELU()"
 
 
-_ACTIVATIONS = {"relu": ReLU, "leaky_relu": LeakyReLU, "sigmoid": Sigmoid, "tanh": Tanh, "gelu": GELU}
+_ACTIVATIONS = {
+    "relu": ReLU,
+    "leaky_relu": LeakyReLU,
+    "sigmoid": Sigmoid,
+    "tanh": Tanh,
+    "gelu": GELU,
+}
 
 
 class MLP(Sequential):
@@ -154,7 +162,9 @@ class MLP(Sequential):
             try:
                 activation = _ACTIVATIONS[activation]
             except KeyError:
-                raise ValueError(f"unknown activation {activation!r}; choose one of {sorted(_ACTIVATIONS)}") from None
+                raise ValueError(
+                    f"unknown activation {activation!r}; choose one of {sorted(_ACTIVATIONS)}"
+                ) from None
         rng = as_generator(rng)
         layers = []
         for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):

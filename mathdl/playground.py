@@ -35,9 +35,16 @@ from PIL import Image as PILImage
 from .init import SCHEMES
 
 __all__ = [
-    "Playground", "Diverged", "instances",
-    "lr_slider", "init_dropdown", "scale_slider", "seed_slider", "INIT_CHOICES",
-    "float_slider", "choice_slider",
+    "INIT_CHOICES",
+    "Diverged",
+    "Playground",
+    "choice_slider",
+    "float_slider",
+    "init_dropdown",
+    "instances",
+    "lr_slider",
+    "scale_slider",
+    "seed_slider",
 ]
 
 #: The initialization schemes offered in every lesson's widget.
@@ -61,45 +68,87 @@ _STYLE = dict(description_width="110px")
 
 def lr_slider(value=0.1, min=1e-4, max=10.0, description="learning rate"):
     """A log-scale slider for the learning rate (steps of 10^0.1)."""
-    return widgets.FloatLogSlider(value=value, base=10, min=np.log10(min), max=np.log10(max), step=0.1,
-                                  description=description, readout_format=".2g",
-                                  continuous_update=True, layout=_LAYOUT, style=_STYLE)
+    return widgets.FloatLogSlider(
+        value=value,
+        base=10,
+        min=np.log10(min),
+        max=np.log10(max),
+        step=0.1,
+        description=description,
+        readout_format=".2g",
+        continuous_update=True,
+        layout=_LAYOUT,
+        style=_STYLE,
+    )
 
 
 def init_dropdown(value="he", options=INIT_CHOICES, description="initialization"):
     """A choice of weight-initialization scheme (names from :data:`mathdl.init.SCHEMES`)."""
     unknown = [o for o in options if o not in SCHEMES]
     if unknown:
-        raise ValueError(f"unknown initialization scheme(s) {unknown}; choose from {sorted(SCHEMES)}")
-    return widgets.Dropdown(value=value, options=list(options), description=description,
-                            layout=_LAYOUT, style=_STYLE)
+        raise ValueError(
+            f"unknown initialization scheme(s) {unknown}; choose from {sorted(SCHEMES)}"
+        )
+    return widgets.Dropdown(
+        value=value, options=list(options), description=description, layout=_LAYOUT, style=_STYLE
+    )
 
 
 def scale_slider(value=1.0, min=0.01, max=10.0, description="init scale"):
     """A log-scale slider for a multiplier on the initial weights (or starting point)."""
-    return widgets.FloatLogSlider(value=value, base=10, min=np.log10(min), max=np.log10(max), step=0.05,
-                                  description=description, readout_format=".2g",
-                                  continuous_update=True, layout=_LAYOUT, style=_STYLE)
+    return widgets.FloatLogSlider(
+        value=value,
+        base=10,
+        min=np.log10(min),
+        max=np.log10(max),
+        step=0.05,
+        description=description,
+        readout_format=".2g",
+        continuous_update=True,
+        layout=_LAYOUT,
+        style=_STYLE,
+    )
 
 
 def seed_slider(value=0, max=20, description="seed"):
     """The random seed: the same seed gives the same numbers."""
-    return widgets.IntSlider(value=value, min=0, max=max, description=description,
-                             continuous_update=True, layout=_LAYOUT, style=_STYLE)
+    return widgets.IntSlider(
+        value=value,
+        min=0,
+        max=max,
+        description=description,
+        continuous_update=True,
+        layout=_LAYOUT,
+        style=_STYLE,
+    )
 
 
 def float_slider(value, min, max, step=0.1, description="value"):
     """A linear slider for any other real control (a starting point that may be negative, a curvature, noise)."""
-    return widgets.FloatSlider(value=value, min=min, max=max, step=step, description=description,
-                               readout_format=".3g", continuous_update=True, layout=_LAYOUT, style=_STYLE)
+    return widgets.FloatSlider(
+        value=value,
+        min=min,
+        max=max,
+        step=step,
+        description=description,
+        readout_format=".3g",
+        continuous_update=True,
+        layout=_LAYOUT,
+        style=_STYLE,
+    )
 
 
 def choice_slider(options, value=None, description="choice"):
     """A slider over a few discrete values (e.g. batch sizes 1, 2, 4, ... 256) in the course's layout."""
     options = list(options)
-    return widgets.SelectionSlider(options=options, value=options[0] if value is None else value,
-                                   description=description, continuous_update=True,
-                                   layout=_LAYOUT, style=_STYLE)
+    return widgets.SelectionSlider(
+        options=options,
+        value=options[0] if value is None else value,
+        description=description,
+        continuous_update=True,
+        layout=_LAYOUT,
+        style=_STYLE,
+    )
 
 
 class Playground:
@@ -131,8 +180,19 @@ class Playground:
         Named controls, e.g. ``lr=lr_slider()``.
     """
 
-    def __init__(self, draw, *, setup=None, figsize=(6.5, 3.6), nrows=1, ncols=1, dpi=72, fixed_layout=False,
-                 blit=False, **controls):
+    def __init__(
+        self,
+        draw,
+        *,
+        setup=None,
+        figsize=(6.5, 3.6),
+        nrows=1,
+        ncols=1,
+        dpi=72,
+        fixed_layout=False,
+        blit=False,
+        **controls,
+    ):
         if not controls:
             raise ValueError("a Playground needs at least one control")
         self.draw = draw
@@ -156,7 +216,9 @@ class Playground:
                 w.on_click(lambda _b, name=name: self._clicked(name))
             else:
                 w.observe(self._on_change, names="value")
-        boxes = [widgets.HBox(list(controls.values())[i:i + 2]) for i in range(0, len(controls), 2)]
+        boxes = [
+            widgets.HBox(list(controls.values())[i : i + 2]) for i in range(0, len(controls), 2)
+        ]
         self.widget = widgets.VBox([*boxes, self.image])
         _INSTANCES.append(self)
         self.refresh()
@@ -164,8 +226,10 @@ class Playground:
     # ----- values -------------------------------------------------------------------------
     def values(self):
         """Current control values by name."""
-        return {name: (self._clicks[name] if name in self._clicks else w.value)
-                for name, w in self.controls.items()}
+        return {
+            name: (self._clicks[name] if name in self._clicks else w.value)
+            for name, w in self.controls.items()
+        }
 
     def _on_change(self, _change):
         self.refresh()
@@ -195,8 +259,12 @@ class Playground:
         buf = io.BytesIO()
         # print_png draws once; figure.savefig would first draw a second time, without rendering.
         self.figure.canvas.print_png(buf)
-        if self.fixed_layout and isinstance(self.figure.get_layout_engine(), ConstrainedLayoutEngine):
-            self.figure.set_layout_engine("none")  # keep the positions constrained layout just found
+        if self.fixed_layout and isinstance(
+            self.figure.get_layout_engine(), ConstrainedLayoutEngine
+        ):
+            self.figure.set_layout_engine(
+                "none"
+            )  # keep the positions constrained layout just found
         return buf.getvalue()
 
     def _render_blit(self):
@@ -226,8 +294,16 @@ class Playground:
             self._banner = None
         if message:
             self._banner = self.figure.text(
-                0.5, 0.5, message[:80], ha="center", va="center", fontsize=16, color="white",
-                bbox=dict(boxstyle="round", facecolor="crimson", alpha=0.9), zorder=10)
+                0.5,
+                0.5,
+                message[:80],
+                ha="center",
+                va="center",
+                fontsize=16,
+                color="white",
+                bbox=dict(boxstyle="round", facecolor="crimson", alpha=0.9),
+                zorder=10,
+            )
 
     @property
     def diverged(self):

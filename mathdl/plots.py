@@ -2,7 +2,7 @@
 
 import numpy as np
 
-__all__ = ["grid_points", "plot_decision_boundary", "plot_contours", "CLASS_COLORS"]
+__all__ = ["CLASS_COLORS", "grid_points", "plot_contours", "plot_decision_boundary"]
 
 CLASS_COLORS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd")
 
@@ -23,9 +23,28 @@ def plot_decision_boundary(ax, predict, X, y, resolution=120, padding=0.3, alpha
     cmap = ListedColormap(CLASS_COLORS[:k])
     pts, gx, gy = grid_points(X, resolution, padding)
     labels = np.asarray(predict(pts)).reshape(len(gy), len(gx))
-    ax.imshow(labels, origin="lower", extent=(gx[0], gx[-1], gy[0], gy[-1]), cmap=cmap,
-              vmin=-0.5, vmax=k - 0.5, alpha=alpha, aspect="auto", interpolation="nearest")
-    ax.scatter(X[:, 0], X[:, 1], c=y, cmap=cmap, vmin=-0.5, vmax=k - 0.5, s=12, edgecolors="k", linewidths=0.3)
+    ax.imshow(
+        labels,
+        origin="lower",
+        extent=(gx[0], gx[-1], gy[0], gy[-1]),
+        cmap=cmap,
+        vmin=-0.5,
+        vmax=k - 0.5,
+        alpha=alpha,
+        aspect="auto",
+        interpolation="nearest",
+    )
+    ax.scatter(
+        X[:, 0],
+        X[:, 1],
+        c=y,
+        cmap=cmap,
+        vmin=-0.5,
+        vmax=k - 0.5,
+        s=12,
+        edgecolors="k",
+        linewidths=0.3,
+    )
     ax.set_xlim(gx[0], gx[-1])
     ax.set_ylim(gy[0], gy[-1])
     return ax

@@ -12,7 +12,7 @@ import numpy as np
 from . import optim
 from .tensor import Tensor
 
-__all__ = ["Surface", "quadratic", "ravine", "rosenbrock", "saddle", "SURFACES", "descent_path"]
+__all__ = ["SURFACES", "Surface", "descent_path", "quadratic", "ravine", "rosenbrock", "saddle"]
 
 
 @dataclass(frozen=True)
@@ -36,14 +36,27 @@ def quadratic(a=1.0, b=1.0):
         f"quadratic(a={a:g}, b={b:g})",
         lambda x, y: 0.5 * (a * np.square(x) + b * np.square(y)),
         lambda p: np.array([a * p[0], b * p[1]]),
-        (-3, 3), (-3, 3), (-2.5, 2.0), (0.0, 0.0), rf"$f = ({a:g}x^2 + {b:g}y^2)/2$")
+        (-3, 3),
+        (-3, 3),
+        (-2.5, 2.0),
+        (0.0, 0.0),
+        rf"$f = ({a:g}x^2 + {b:g}y^2)/2$",
+    )
 
 
 def ravine():
     """An ill-conditioned bowl f = (x^2 + 20 y^2) / 2: steep across, shallow along (condition number 20)."""
     s = quadratic(1.0, 20.0)
-    return Surface("ravine", s.value, s.grad, (-3, 3), (-1.5, 1.5), (-2.8, 1.0), (0.0, 0.0),
-                   r"$f = (x^2 + 20y^2)/2$")
+    return Surface(
+        "ravine",
+        s.value,
+        s.grad,
+        (-3, 3),
+        (-1.5, 1.5),
+        (-2.8, 1.0),
+        (0.0, 0.0),
+        r"$f = (x^2 + 20y^2)/2$",
+    )
 
 
 def rosenbrock(a=1.0, b=100.0):
@@ -54,15 +67,29 @@ def rosenbrock(a=1.0, b=100.0):
     return Surface(
         "rosenbrock",
         lambda x, y: np.square(a - x) + b * np.square(y - np.square(x)),
-        lambda p: np.array([-2 * (a - p[0]) - 4 * b * p[0] * (p[1] - p[0] ** 2), 2 * b * (p[1] - p[0] ** 2)]),
-        (-2, 2), (-1, 3), (-1.5, 2.0), (a, a * a), r"$f = (1-x)^2 + 100(y-x^2)^2$")
+        lambda p: np.array(
+            [-2 * (a - p[0]) - 4 * b * p[0] * (p[1] - p[0] ** 2), 2 * b * (p[1] - p[0] ** 2)]
+        ),
+        (-2, 2),
+        (-1, 3),
+        (-1.5, 2.0),
+        (a, a * a),
+        r"$f = (1-x)^2 + 100(y-x^2)^2$",
+    )
 
 
 def saddle():
     """f = x^2 - y^2: the gradient vanishes at (0, 0), which is a minimum along x and a maximum along y."""
-    return Surface("saddle", lambda x, y: np.square(x) - np.square(y),
-                   lambda p: np.array([2 * p[0], -2 * p[1]]),
-                   (-2, 2), (-2, 2), (-1.5, 1e-3), None, r"$f = x^2 - y^2$")
+    return Surface(
+        "saddle",
+        lambda x, y: np.square(x) - np.square(y),
+        lambda p: np.array([2 * p[0], -2 * p[1]]),
+        (-2, 2),
+        (-2, 2),
+        (-1.5, 1e-3),
+        None,
+        r"$f = x^2 - y^2$",
+    )
 
 
 SURFACES = {"quadratic": quadratic, "ravine": ravine, "rosenbrock": rosenbrock, "saddle": saddle}
@@ -76,7 +103,9 @@ def descent_path(surface, start=None, optimizer="sgd", steps=100, **options):
     overflows, the remaining rows are nan, so callers can detect divergence with
     ``np.isfinite(path).all()``.
     """
-    cls = {"sgd": optim.SGD, "rmsprop": optim.RMSprop, "adam": optim.Adam, "adamw": optim.AdamW}[optimizer]
+    cls = {"sgd": optim.SGD, "rmsprop": optim.RMSprop, "adam": optim.Adam, "adamw": optim.AdamW}[
+        optimizer
+    ]
     p = Tensor(surface.start if start is None else start, requires_grad=True)
     opt = cls([p], **options)
     path = np.full((steps + 1, 2), np.nan)

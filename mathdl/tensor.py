@@ -15,7 +15,7 @@ import numpy as np
 
 from . import activations as _act
 
-__all__ = ["Tensor", "no_grad", "enable_grad", "is_grad_enabled", "tensor"]
+__all__ = ["Tensor", "enable_grad", "is_grad_enabled", "no_grad", "tensor"]
 
 _GRAD_ENABLED = [True]
 
@@ -110,7 +110,7 @@ class Tensor:
         If True, ``backward()`` fills ``.grad`` (same shape as ``data``) for this tensor.
     """
 
-    __slots__ = ("data", "grad", "requires_grad", "_parents", "_backward", "_op", "_retain")
+    __slots__ = ("_backward", "_op", "_parents", "_retain", "data", "grad", "requires_grad")
     __array_priority__ = 1000  # so ndarray + Tensor calls Tensor.__radd__
 
     def __init__(self, data, requires_grad=False):
@@ -207,8 +207,11 @@ class Tensor:
 
     def __repr__(self):
         body = np.array2string(self.data, precision=4, separator=", ", prefix="Tensor(")
-        extra = f", grad_fn=<{self._op}>" if self._backward is not None else (
-            ", requires_grad=True" if self.requires_grad else "")
+        extra = (
+            f", grad_fn=<{self._op}>"
+            if self._backward is not None
+            else (", requires_grad=True" if self.requires_grad else "")
+        )
         return f"Tensor({body}{extra})"
 
     def __hash__(self):
@@ -267,7 +270,11 @@ class Tensor:
 
         def backward(g):  # d(a/b)/da = 1/b, d(a/b)/db = -a/b^2
             ga = _unbroadcast(g / b.data, a.data.shape) if a.requires_grad else None
-            gb = _unbroadcast(-g * a.data / (b.data * b.data), b.data.shape) if b.requires_grad else None
+            gb = (
+                _unbroadcast(-g * a.data / (b.data * b.data), b.data.shape)
+                if b.requires_grad
+                else None
+            )
             return ga, gb
 
         return Tensor._make(self.data / other.data, (self, other), backward, "Div")
@@ -279,12 +286,16 @@ class Tensor:
         return Tensor._make(-self.data, (self,), lambda g: (-g,), "Neg")
 
     def __pow__(self, exponent):
-        if isinstance(exponent, Tensor) or np.ndim(exponent) != 0:  # a Tensor or an array of exponents
+        if (
+            isinstance(exponent, Tensor) or np.ndim(exponent) != 0
+        ):  # a Tensor or an array of exponents
             return self._pow_tensor(self._lift(exponent))
         p = float(exponent)
         x = self
 
-        def backward(g):  # d(x^p)/dx = p x^(p-1); exactly 0 for p = 0 (not 0 * inf at x = 0), as torch
+        def backward(
+            g,
+        ):  # d(x^p)/dx = p x^(p-1); exactly 0 for p = 0 (not 0 * inf at x = 0), as torch
             return (np.zeros_like(g) if p == 0 else g * p * x.data ** (p - 1),)
 
         return Tensor._make(self.data**p, (self,), backward, "Pow")
@@ -299,10 +310,15 @@ class Tensor:
             ga = gb = None
             with np.errstate(divide="ignore", invalid="ignore"):
                 if a.requires_grad:
-                    ga = _unbroadcast(np.where(b.data == 0, 0.0, g * b.data * a.data ** (b.data - 1)), a.data.shape)
+                    ga = _unbroadcast(
+                        np.where(b.data == 0, 0.0, g * b.data * a.data ** (b.data - 1)),
+                        a.data.shape,
+                    )
                 if b.requires_grad:
-                    gb = _unbroadcast(np.where((a.data == 0) & (b.data >= 0), 0.0, g * out_data * np.log(a.data)),
-                                      b.data.shape)
+                    gb = _unbroadcast(
+                        np.where((a.data == 0) & (b.data >= 0), 0.0, g * out_data * np.log(a.data)),
+                        b.data.shape,
+                    )
             return ga, gb
 
         return Tensor._make(out_data, (a, b), backward, "Pow")
@@ -314,7 +330,9 @@ class Tensor:
         other = self._lift(other)
         a, b = self, other
         if a.ndim == 0 or b.ndim == 0:
-            raise ValueError(f"matmul: both operands need at least 1 dimension, got shapes {a.shape} and {b.shape}")
+            raise ValueError(
+                f"matmul: both operands need at least 1 dimension, got shapes {a.shape} and {b.shape}"
+            )
         k_a = a.shape[-1]
         k_b = b.shape[0] if b.ndim == 1 else b.shape[-2]
         if k_a != k_b:
@@ -326,7 +344,9 @@ class Tensor:
             try:
                 np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
             except ValueError:
-                raise ValueError(f"matmul: batch dimensions of {a.shape} and {b.shape} cannot be broadcast") from None
+                raise ValueError(
+                    f"matmul: batch dimensions of {a.shape} and {b.shape} cannot be broadcast"
+                ) from None
 
         def backward(g):
             # Promote vectors to matrices, then dA = G B^T and dB = A^T G (summed over batch dims).
@@ -362,7 +382,9 @@ class Tensor:
                 g = np.expand_dims(g, dims)
             return (np.broadcast_to(g, shape),)
 
-        return Tensor._make(np.sum(self.data, axis=dims, keepdims=keepdim), (self,), backward, "Sum")
+        return Tensor._make(
+            np.sum(self.data, axis=dims, keepdims=keepdim), (self,), backward, "Sum"
+        )
 
     def mean(self, dim=None, keepdim=False):
         """Mean over ``dim``; gradient: g / n copied over the n averaged entries."""
@@ -375,7 +397,9 @@ class Tensor:
                 g = np.expand_dims(g, dims)
             return (np.broadcast_to(g / n, shape),)
 
-        return Tensor._make(np.mean(self.data, axis=dims, keepdims=keepdim), (self,), backward, "Mean")
+        return Tensor._make(
+            np.mean(self.data, axis=dims, keepdims=keepdim), (self,), backward, "Mean"
+        )
 
     def reshape(self, *shape):
         """Same entries, new shape (one entry may be -1); gradient reshaped back."""
@@ -385,7 +409,9 @@ class Tensor:
         try:
             data = self.data.reshape(shape)
         except ValueError:
-            raise ValueError(f"reshape: cannot reshape a tensor of shape {old} ({self.size} entries) into {shape}") from None
+            raise ValueError(
+                f"reshape: cannot reshape a tensor of shape {old} ({self.size} entries) into {shape}"
+            ) from None
         return Tensor._make(data, (self,), lambda g: (g.reshape(old),), "Reshape")
 
     def view(self, *shape):
@@ -400,8 +426,12 @@ class Tensor:
         return Tensor._make(self.data.T, (self,), lambda g: (g.T,), "Transpose")
 
     def transpose(self, dim0, dim1):
-        return Tensor._make(np.swapaxes(self.data, dim0, dim1), (self,),
-                            lambda g: (np.swapaxes(g, dim0, dim1),), "Transpose")
+        return Tensor._make(
+            np.swapaxes(self.data, dim0, dim1),
+            (self,),
+            lambda g: (np.swapaxes(g, dim0, dim1),),
+            "Transpose",
+        )
 
     def __getitem__(self, index):
         """Indexing and slicing; gradient scattered back (repeated indices add up)."""
@@ -439,12 +469,18 @@ class Tensor:
 
     def leaky_relu(self, negative_slope=0.01):
         x = self.data
-        return Tensor._make(_act.leaky_relu(x, negative_slope), (self,),
-                            lambda g: (g * _act.leaky_relu_derivative(x, negative_slope),), "LeakyReLU")
+        return Tensor._make(
+            _act.leaky_relu(x, negative_slope),
+            (self,),
+            lambda g: (g * _act.leaky_relu_derivative(x, negative_slope),),
+            "LeakyReLU",
+        )
 
     def sigmoid(self):
         x = self.data
-        return Tensor._make(_act.sigmoid(x), (self,), lambda g: (g * _act.sigmoid_derivative(x),), "Sigmoid")
+        return Tensor._make(
+            _act.sigmoid(x), (self,), lambda g: (g * _act.sigmoid_derivative(x),), "Sigmoid"
+        )
 
     def tanh(self):
         x = self.data
@@ -463,8 +499,10 @@ class Tensor:
         Gradients add up across calls, as in PyTorch: call ``zero_grad()`` between steps.
         """
         if not self.requires_grad:
-            raise RuntimeError("backward(): this tensor does not require grad and has no graph "
-                               "(create the inputs with requires_grad=True)")
+            raise RuntimeError(
+                "backward(): this tensor does not require grad and has no graph "
+                "(create the inputs with requires_grad=True)"
+            )
         if grad is None:
             if self.data.size != 1:
                 raise RuntimeError(
@@ -475,7 +513,9 @@ class Tensor:
         else:
             grad = np.asarray(grad.data if isinstance(grad, Tensor) else grad, dtype=np.float64)
             if grad.shape != self.shape:
-                raise ValueError(f"backward(): grad has shape {grad.shape} but the tensor has shape {self.shape}")
+                raise ValueError(
+                    f"backward(): grad has shape {grad.shape} but the tensor has shape {self.shape}"
+                )
 
         order = self._topological_order()
         grads = {id(self): grad}

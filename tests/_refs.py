@@ -41,8 +41,10 @@ def torch_vjp(fn, arrays, upstream, requires_grad=None):
     """
     if requires_grad is None:
         requires_grad = [True] * len(arrays)
-    leaves = [torch.tensor(np.asarray(a, dtype=np.float64), requires_grad=r)
-              for a, r in zip(arrays, requires_grad)]
+    leaves = [
+        torch.tensor(np.asarray(a, dtype=np.float64), requires_grad=r)
+        for a, r in zip(arrays, requires_grad)
+    ]
     out = fn(*leaves)
     out.backward(torch.as_tensor(np.asarray(upstream, dtype=np.float64)))
     grads = [None if t.grad is None else t.grad.numpy().copy() for t in leaves]

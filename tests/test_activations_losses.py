@@ -9,13 +9,12 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as TF
+from _refs import ATOL, RTOL, central_difference, random_upstream, torch_vjp
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from mathdl import activations as A
 from mathdl import losses as L
-
-from _refs import ATOL, RTOL, central_difference, random_upstream, torch_vjp
 
 
 def _t64(a):
@@ -26,8 +25,12 @@ ELEMENTWISE = [
     # name, value fn, derivative fn, torch fn
     ("relu", A.relu, A.relu_derivative, torch.relu),
     ("leaky_relu", A.leaky_relu, A.leaky_relu_derivative, TF.leaky_relu),
-    ("leaky_relu_0.2", lambda x: A.leaky_relu(x, 0.2), lambda x: A.leaky_relu_derivative(x, 0.2),
-     lambda x: TF.leaky_relu(x, 0.2)),
+    (
+        "leaky_relu_0.2",
+        lambda x: A.leaky_relu(x, 0.2),
+        lambda x: A.leaky_relu_derivative(x, 0.2),
+        lambda x: TF.leaky_relu(x, 0.2),
+    ),
     ("sigmoid", A.sigmoid, A.sigmoid_derivative, torch.sigmoid),
     ("tanh", A.tanh, A.tanh_derivative, torch.tanh),
     ("gelu", A.gelu, A.gelu_derivative, lambda x: TF.gelu(x, approximate="tanh")),
@@ -87,8 +90,11 @@ def test_kink_conventions_are_torchs():
 
 
 @settings(max_examples=30, deadline=None)
-@given(shape=st.lists(st.integers(1, 5), max_size=3).map(tuple), scale=st.sampled_from([0.1, 1.0, 10.0, 100.0]),
-       seed=st.integers(0, 2**32 - 1))
+@given(
+    shape=st.lists(st.integers(1, 5), max_size=3).map(tuple),
+    scale=st.sampled_from([0.1, 1.0, 10.0, 100.0]),
+    seed=st.integers(0, 2**32 - 1),
+)
 def test_activation_identities(shape, scale, seed):
     x = scale * np.random.default_rng(seed).standard_normal(shape)
     s = A.sigmoid(x)
@@ -103,7 +109,15 @@ def test_activation_identities(shape, scale, seed):
 
 # ----- softmax / log_softmax and their vector-Jacobian products ------------------------------
 
-SOFTMAX_CASES = [((3, 5), -1), ((3, 5), 1), ((3, 5), 0), ((2, 3, 4), 1), ((2, 3, 4), -1), ((6,), 0), ((1, 1), -1)]
+SOFTMAX_CASES = [
+    ((3, 5), -1),
+    ((3, 5), 1),
+    ((3, 5), 0),
+    ((2, 3, 4), 1),
+    ((2, 3, 4), -1),
+    ((6,), 0),
+    ((1, 1), -1),
+]
 
 
 NORMALIZERS = {  # name: (forward, vector-Jacobian product from the forward's output, torch reference)
@@ -136,6 +150,7 @@ def test_softmax_default_axis_is_last():
 
 # ----- losses ---------------------------------------------------------------------------------
 
+
 def _loss_and_grad_torch(fn, x, *consts, scale=1.0):
     """torch value and d(scale * loss)/dx: the upstream gradient of a scalar loss is a random scalar."""
     out, (g,) = torch_vjp(lambda t: fn(t, *consts), [x], np.array(scale))
@@ -150,10 +165,16 @@ def test_mse_and_gradient_match_torch():
     assert isinstance(L.mse(pred, target), float)
     assert L.mse(pred, target) == pytest.approx(val_t, rel=1e-12)
     np.testing.assert_allclose(c * L.mse_gradient(pred, target), g_t, rtol=RTOL, atol=ATOL)
-    np.testing.assert_allclose(L.mse_gradient(pred, target),
-                               central_difference(lambda p: L.mse(p, target), pred), rtol=1e-6, atol=1e-9)
+    np.testing.assert_allclose(
+        L.mse_gradient(pred, target),
+        central_difference(lambda p: L.mse(p, target), pred),
+        rtol=1e-6,
+        atol=1e-9,
+    )
     # closed form on a tiny example: errors (1, -2, 0, 3) -> mean of squares 14/4
-    assert L.mse(np.array([1.0, 0.0, 2.0, 3.0]), np.array([0.0, 2.0, 2.0, 0.0])) == pytest.approx(3.5)
+    assert L.mse(np.array([1.0, 0.0, 2.0, 3.0]), np.array([0.0, 2.0, 2.0, 0.0])) == pytest.approx(
+        3.5
+    )
 
 
 @pytest.mark.parametrize("n, c", [(5, 4), (1, 3), (8, 2), (3, 1)])
@@ -168,8 +189,9 @@ def test_cross_entropy_and_gradient_match_torch(n, c):
     g = L.cross_entropy_gradient(logits, targets)
     assert g.shape == (n, c)
     np.testing.assert_allclose(scale * g, g_t, rtol=RTOL, atol=ATOL)
-    np.testing.assert_allclose(g, central_difference(lambda z: L.cross_entropy(z, targets), logits),
-                               rtol=1e-6, atol=1e-9)
+    np.testing.assert_allclose(
+        g, central_difference(lambda z: L.cross_entropy(z, targets), logits), rtol=1e-6, atol=1e-9
+    )
     # it is a mean over the batch, and the gradient rows each sum to 0
     np.testing.assert_allclose(g.sum(axis=1), 0.0, atol=1e-15)
 
@@ -190,10 +212,15 @@ def test_binary_cross_entropy_and_gradient_match_torch():
     scale = rng.standard_normal()
     val_t, g_t = _loss_and_grad_torch(TF.binary_cross_entropy, p, _t64(BCE_TARGETS), scale=scale)
     assert L.binary_cross_entropy(p, BCE_TARGETS) == pytest.approx(val_t, rel=1e-12)
-    np.testing.assert_allclose(scale * L.binary_cross_entropy_gradient(p, BCE_TARGETS), g_t, rtol=RTOL, atol=ATOL)
-    np.testing.assert_allclose(L.binary_cross_entropy_gradient(p, BCE_TARGETS),
-                               central_difference(lambda q: L.binary_cross_entropy(q, BCE_TARGETS), p),
-                               rtol=1e-6, atol=1e-9)
+    np.testing.assert_allclose(
+        scale * L.binary_cross_entropy_gradient(p, BCE_TARGETS), g_t, rtol=RTOL, atol=ATOL
+    )
+    np.testing.assert_allclose(
+        L.binary_cross_entropy_gradient(p, BCE_TARGETS),
+        central_difference(lambda q: L.binary_cross_entropy(q, BCE_TARGETS), p),
+        rtol=1e-6,
+        atol=1e-9,
+    )
 
 
 def test_binary_cross_entropy_at_probabilities_0_and_1_matches_torchs_clamping():
@@ -213,20 +240,31 @@ def test_binary_cross_entropy_with_logits_and_gradient_match_torch():
     rng = np.random.default_rng(10)
     z = 4.0 * rng.standard_normal(BCE_TARGETS.shape)
     scale = rng.standard_normal()
-    val_t, g_t = _loss_and_grad_torch(TF.binary_cross_entropy_with_logits, z, _t64(BCE_TARGETS), scale=scale)
+    val_t, g_t = _loss_and_grad_torch(
+        TF.binary_cross_entropy_with_logits, z, _t64(BCE_TARGETS), scale=scale
+    )
     assert L.binary_cross_entropy_with_logits(z, BCE_TARGETS) == pytest.approx(val_t, rel=1e-12)
     g = L.binary_cross_entropy_with_logits_gradient(z, BCE_TARGETS)
     np.testing.assert_allclose(scale * g, g_t, rtol=RTOL, atol=ATOL)
-    np.testing.assert_allclose(g, central_difference(lambda v: L.binary_cross_entropy_with_logits(v, BCE_TARGETS), z),
-                               rtol=1e-6, atol=1e-9)
+    np.testing.assert_allclose(
+        g,
+        central_difference(lambda v: L.binary_cross_entropy_with_logits(v, BCE_TARGETS), z),
+        rtol=1e-6,
+        atol=1e-9,
+    )
     # the logits form equals BCE on sigmoid probabilities (where those are not clamped)
     assert L.binary_cross_entropy_with_logits(z, BCE_TARGETS) == pytest.approx(
-        L.binary_cross_entropy(A.sigmoid(z), BCE_TARGETS), rel=1e-9)
+        L.binary_cross_entropy(A.sigmoid(z), BCE_TARGETS), rel=1e-9
+    )
 
 
 @settings(max_examples=30, deadline=None)
-@given(n=st.integers(1, 6), c=st.integers(1, 5), scale=st.sampled_from([0.01, 1.0, 50.0]),
-       seed=st.integers(0, 2**32 - 1))
+@given(
+    n=st.integers(1, 6),
+    c=st.integers(1, 5),
+    scale=st.sampled_from([0.01, 1.0, 50.0]),
+    seed=st.integers(0, 2**32 - 1),
+)
 def test_cross_entropy_properties(n, c, scale, seed):
     rng = np.random.default_rng(seed)
     z = scale * rng.standard_normal((n, c))

@@ -24,7 +24,9 @@ def test_binder_pins_the_same_versions_as_the_root_requirements():
         if name == "torch":
             assert binder[name] == version + "+cpu", "Binder must pin the CPU-only torch wheel"
         else:
-            assert binder[name] == version, f"{name}: {version} at the root, {binder[name]} in binder/"
+            assert binder[name] == version, (
+                f"{name}: {version} at the root, {binder[name]} in binder/"
+            )
 
 
 def test_binder_uses_the_cpu_torch_index_and_python_311():
@@ -41,6 +43,8 @@ def test_binder_installs_mathdl():
 
 def test_readme_badge_opens_jupyterlab_on_the_welcome_notebook():
     readme = (ROOT / "README.md").read_text()
-    m = re.search(r"\[!\[[^\]]*Binder[^\]]*\]\([^)]*\)\]\((https://mybinder\.org/v2/gh/[^)]+)\)", readme)
+    m = re.search(
+        r"\[!\[[^\]]*Binder[^\]]*\]\([^)]*\)\]\((https://mybinder\.org/v2/gh/[^)]+)\)", readme
+    )
     assert m, "README needs a Binder badge"
     assert m.group(1).endswith("?urlpath=lab/tree/notebooks/00_welcome.ipynb")

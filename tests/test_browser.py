@@ -29,8 +29,10 @@ EXERCISE = "01_tensors"
 
 if not Path(CHROMIUM).exists():
     if os.environ.get("CI"):
-        pytest.fail("CI must run the browser test: Chromium is not installed (.ci/run installs it)",
-                    pytrace=False)
+        pytest.fail(
+            "CI must run the browser test: Chromium is not installed (.ci/run installs it)",
+            pytrace=False,
+        )
     pytest.skip("Chromium is not installed (apt-get install chromium)", allow_module_level=True)
 
 from playwright.sync_api import sync_playwright  # noqa: E402
@@ -45,8 +47,11 @@ def free_port():
 def exercise_with_solutions(tmp):
     """The student notebook with every answer cell filled in from the instructor's solution."""
     src = nbformat.read(ROOT / "solutions" / EXERCISE / f"{EXERCISE}.ipynb", as_version=4)
-    answers = {c.metadata["nbgrader"]["grade_id"]: c.source for c in src.cells
-               if c.metadata.get("nbgrader", {}).get("solution")}
+    answers = {
+        c.metadata["nbgrader"]["grade_id"]: c.source
+        for c in src.cells
+        if c.metadata.get("nbgrader", {}).get("solution")
+    }
     nb = nbformat.read(ROOT / "exercises" / EXERCISE / f"{EXERCISE}.ipynb", as_version=4)
     for c in nb.cells:
         gid = c.metadata.get("nbgrader", {}).get("grade_id")
@@ -65,24 +70,41 @@ def lab(tmp_path_factory):
         (tmp / "jupyter" / sub).mkdir(parents=True)
     # Render every cell (no virtual scrolling: Run All then runs every cell, as in a classic notebook)
     # and do not ask about Jupyter news.
-    settings = {"notebook-extension/tracker": {"windowingMode": "none"},
-                "apputils-extension/notification": {"fetchNews": "false"}}
+    settings = {
+        "notebook-extension/tracker": {"windowingMode": "none"},
+        "apputils-extension/notification": {"fetchNews": "false"},
+    }
     for name, values in settings.items():
         f = tmp / "jupyter/settings/@jupyterlab" / f"{name}.jupyterlab-settings"
         f.parent.mkdir(parents=True, exist_ok=True)
         f.write_text(json.dumps(values))
     port, token = free_port(), secrets.token_hex(16)
-    env = dict(os.environ, JUPYTER_CONFIG_DIR=str(tmp / "jupyter/config"),
-               JUPYTER_RUNTIME_DIR=str(tmp / "jupyter/runtime"),
-               JUPYTERLAB_SETTINGS_DIR=str(tmp / "jupyter/settings"),
-               JUPYTERLAB_WORKSPACES_DIR=str(tmp / "jupyter/workspaces"))
-    cmd = [sys.executable, "-m", "jupyterlab", "--no-browser", "--ip=127.0.0.1", f"--port={port}",
-           f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={tmp}",
-           "--ServerApp.port_retries=0", "--LabApp.news_url=", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"]
+    env = dict(
+        os.environ,
+        JUPYTER_CONFIG_DIR=str(tmp / "jupyter/config"),
+        JUPYTER_RUNTIME_DIR=str(tmp / "jupyter/runtime"),
+        JUPYTERLAB_SETTINGS_DIR=str(tmp / "jupyter/settings"),
+        JUPYTERLAB_WORKSPACES_DIR=str(tmp / "jupyter/workspaces"),
+    )
+    cmd = [
+        sys.executable,
+        "-m",
+        "jupyterlab",
+        "--no-browser",
+        "--ip=127.0.0.1",
+        f"--port={port}",
+        f"--IdentityProvider.token={token}",
+        f"--ServerApp.root_dir={tmp}",
+        "--ServerApp.port_retries=0",
+        "--LabApp.news_url=",
+        "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+    ]
     if os.geteuid() == 0:
         cmd.append("--allow-root")
     log = open(tmp / "server.log", "w")
-    proc = subprocess.Popen(cmd, cwd=tmp, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    proc = subprocess.Popen(
+        cmd, cwd=tmp, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60
@@ -92,7 +114,9 @@ def lab(tmp_path_factory):
                 break
             except OSError:
                 if proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError("JupyterLab did not start:\n" + (tmp / "server.log").read_text()[-3000:])
+                    raise RuntimeError(
+                        "JupyterLab did not start:\n" + (tmp / "server.log").read_text()[-3000:]
+                    )
                 time.sleep(0.3)
         yield dict(base=base, token=token, root=tmp)
     finally:
@@ -112,9 +136,19 @@ def lab(tmp_path_factory):
 def browser():
     with sync_playwright() as p:
         b = p.chromium.launch(
-            executable_path=CHROMIUM, headless=True, timeout=60_000,
-            args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-sync",
-                  "--disable-background-networking", "--disable-component-update"])
+            executable_path=CHROMIUM,
+            headless=True,
+            timeout=60_000,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-sync",
+                "--disable-background-networking",
+                "--disable-component-update",
+            ],
+        )
         try:
             yield b
         finally:
@@ -125,11 +159,15 @@ def open_notebook(browser, lab, path):
     page = browser.new_page(viewport={"width": 1400, "height": 1000})
     page.set_default_timeout(60_000)
     # A fresh workspace per test (?reset), so no tab from an earlier test is restored beside this one.
-    page.goto(f"{lab['base']}/lab/tree/{path}?reset&token={lab['token']}", wait_until="domcontentloaded")
+    page.goto(
+        f"{lab['base']}/lab/tree/{path}?reset&token={lab['token']}", wait_until="domcontentloaded"
+    )
     page.wait_for_selector(".jp-NotebookPanel .jp-Cell", timeout=60_000)
     # Wait for the kernel to be ready before running anything.
-    page.wait_for_selector(".jp-NotebookPanel-toolbar .jp-Notebook-ExecutionIndicator[data-status='idle']",
-                           timeout=60_000)
+    page.wait_for_selector(
+        ".jp-NotebookPanel-toolbar .jp-Notebook-ExecutionIndicator[data-status='idle']",
+        timeout=60_000,
+    )
     no_news = page.get_by_role("button", name="No", exact=True)  # the "Jupyter news?" toast
     if no_news.count() and no_news.first.is_visible():
         no_news.first.click(timeout=5_000)
@@ -174,23 +212,33 @@ def run_all(page, timeout_s=120):
         time.sleep(0.5)
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "browser-run-all-timeout.png"))
-    raise AssertionError(f"cells still not run after {timeout_s} s: prompts {prompts.all_text_contents()}")
+    raise AssertionError(
+        f"cells still not run after {timeout_s} s: prompts {prompts.all_text_contents()}"
+    )
 
 
 def saved_outputs(page, lab, path):
     """Save the notebook from the browser, then read what the server stored."""
     page.keyboard.press("Control+s")
     page.wait_for_timeout(1500)
-    with urllib.request.urlopen(f"{lab['base']}/api/contents/{path}?token={lab['token']}", timeout=10) as r:
+    with urllib.request.urlopen(
+        f"{lab['base']}/api/contents/{path}?token={lab['token']}", timeout=10
+    ) as r:
         nb = json.load(r)["content"]
     return [c for c in nb["cells"] if c["cell_type"] == "code"]
 
 
 def assert_no_error(cells, path):
-    errors = [f"{o.get('ename')}: {o.get('evalue')}" for c in cells for o in c.get("outputs", [])
-              if o.get("output_type") == "error"]
+    errors = [
+        f"{o.get('ename')}: {o.get('evalue')}"
+        for c in cells
+        for o in c.get("outputs", [])
+        if o.get("output_type") == "error"
+    ]
     assert errors == [], f"{path}: cells raised in the browser: {errors}"
-    assert all(c.get("execution_count") for c in cells if c["source"].strip()), f"{path}: some cells did not run"
+    assert all(c.get("execution_count") for c in cells if c["source"].strip()), (
+        f"{path}: some cells did not run"
+    )
 
 
 def test_lesson_runs_in_the_browser_and_the_learning_rate_slider_redraws(browser, lab):
@@ -198,7 +246,9 @@ def test_lesson_runs_in_the_browser_and_the_learning_rate_slider_redraws(browser
     page = open_notebook(browser, lab, path)
     try:
         run_all(page)
-        slider = page.locator(".widget-slider", has=page.locator("label", has_text="learning rate")).first
+        slider = page.locator(
+            ".widget-slider", has=page.locator("label", has_text="learning rate")
+        ).first
         slider.wait_for(state="visible", timeout=30_000)
         slider.scroll_into_view_if_needed()
         # The playground's picture is the first image after the slider's control box.
@@ -219,7 +269,9 @@ def test_lesson_runs_in_the_browser_and_the_learning_rate_slider_redraws(browser
         page.wait_for_timeout(500)
         after = image.screenshot(path=str(ARTIFACTS / f"browser-{LESSON}-after.png"))
         page.screenshot(path=str(ARTIFACTS / f"browser-{LESSON}.png"), full_page=False)
-        assert image.get_attribute("src") != src_before, "moving the learning-rate slider did not redraw"
+        assert image.get_attribute("src") != src_before, (
+            "moving the learning-rate slider did not redraw"
+        )
         assert after != before, "the picture did not change when the learning rate changed"
         assert_no_error(saved_outputs(page, lab, path), path)
     finally:
@@ -237,9 +289,15 @@ def test_exercise_visible_tests_pass_in_the_browser(browser, lab):
         page.screenshot(path=str(ARTIFACTS / f"browser-{EXERCISE}.png"))
         cells = saved_outputs(page, lab, path)
         assert_no_error(cells, path)
-        tests = [c for c in cells if c["metadata"].get("nbgrader", {}).get("grade")
-                 and c["metadata"]["nbgrader"].get("solution") is False]
-        assert tests and all(c.get("execution_count") for c in tests), "the visible test cells did not run"
+        tests = [
+            c
+            for c in cells
+            if c["metadata"].get("nbgrader", {}).get("grade")
+            and c["metadata"]["nbgrader"].get("solution") is False
+        ]
+        assert tests and all(c.get("execution_count") for c in tests), (
+            "the visible test cells did not run"
+        )
     finally:
         page.close()
         shut_down_kernels(lab)

@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as TF
+from _refs import ATOL, RTOL, mathdl_vjp, random_upstream, torch_vjp
 
 import mathdl
 import mathdl.functional as F
@@ -15,19 +16,21 @@ from mathdl import Tensor
 from mathdl import activations as A
 from mathdl import losses as L
 
-from _refs import ATOL, RTOL, mathdl_vjp, random_upstream, torch_vjp
-
 # ----- stability --------------------------------------------------------------------------------
 
-BIG_LOGITS = np.array([
-    [1e4, -1e4, 0.0, 5.0],
-    [1e4, 1e4 - 1.0, -1e4, 1e4],
-    [-1e4, -1e4, -1e4 + 5.0, -1e4],
-    [-1e4, 1e4, 800.0, -800.0],
-    [3.0, -2.0, 0.5, 1.0],          # an ordinary row alongside
-])
+BIG_LOGITS = np.array(
+    [
+        [1e4, -1e4, 0.0, 5.0],
+        [1e4, 1e4 - 1.0, -1e4, 1e4],
+        [-1e4, -1e4, -1e4 + 5.0, -1e4],
+        [-1e4, 1e4, 800.0, -800.0],
+        [3.0, -2.0, 0.5, 1.0],  # an ordinary row alongside
+    ]
+)
 BIG_TARGETS = np.array([1, 2, 0, 3, 2])  # includes targets whose probability underflows to 0
-ELEMENTWISE_BIG = np.array([-1e4, -1e3, -800.0, -710.0, -40.0, -1.0, 0.0, 1.0, 40.0, 710.0, 800.0, 1e3, 1e4])
+ELEMENTWISE_BIG = np.array(
+    [-1e4, -1e3, -800.0, -710.0, -40.0, -1.0, 0.0, 1.0, 40.0, 710.0, 800.0, 1e3, 1e4]
+)
 
 
 @pytest.fixture
@@ -59,8 +62,9 @@ def test_softmax_and_log_softmax_by_hand_with_huge_logits(axis, no_numpy_warning
 
 
 def test_cross_entropy_by_hand_with_huge_logits(no_numpy_warnings):
-    val_t, (g_t,) = torch_vjp(lambda t: TF.cross_entropy(t, torch.tensor(BIG_TARGETS)), [BIG_LOGITS],
-                              np.array(1.0))
+    val_t, (g_t,) = torch_vjp(
+        lambda t: TF.cross_entropy(t, torch.tensor(BIG_TARGETS)), [BIG_LOGITS], np.array(1.0)
+    )
     loss = L.cross_entropy(BIG_LOGITS, BIG_TARGETS)
     assert np.isfinite(loss) and loss == pytest.approx(float(val_t), rel=1e-12)
     _check(L.cross_entropy_gradient(BIG_LOGITS, BIG_TARGETS), g_t, "cross_entropy_gradient")
@@ -69,9 +73,11 @@ def test_cross_entropy_by_hand_with_huge_logits(no_numpy_warnings):
 def test_sigmoid_family_by_hand_with_huge_inputs(no_numpy_warnings):
     x = ELEMENTWISE_BIG
     up = random_upstream(np.random.default_rng(1), x.shape)
-    for name, f, df, tf in [("sigmoid", A.sigmoid, A.sigmoid_derivative, torch.sigmoid),
-                            ("tanh", A.tanh, A.tanh_derivative, torch.tanh),
-                            ("gelu", A.gelu, A.gelu_derivative, lambda t: TF.gelu(t, approximate="tanh"))]:
+    for name, f, df, tf in [
+        ("sigmoid", A.sigmoid, A.sigmoid_derivative, torch.sigmoid),
+        ("tanh", A.tanh, A.tanh_derivative, torch.tanh),
+        ("gelu", A.gelu, A.gelu_derivative, lambda t: TF.gelu(t, approximate="tanh")),
+    ]:
         out_t, (g_t,) = torch_vjp(tf, [x], up)
         _check(f(x), out_t, name)
         _check(up * df(x), g_t, f"{name} derivative")
@@ -83,8 +89,9 @@ def test_sigmoid_family_by_hand_with_huge_inputs(no_numpy_warnings):
 def test_binary_cross_entropy_with_logits_with_huge_logits(no_numpy_warnings):
     z = ELEMENTWISE_BIG
     y = (np.arange(z.size) % 2).astype(float)
-    val_t, (g_t,) = torch_vjp(lambda t: TF.binary_cross_entropy_with_logits(t, torch.tensor(y)), [z],
-                              np.array(1.0))
+    val_t, (g_t,) = torch_vjp(
+        lambda t: TF.binary_cross_entropy_with_logits(t, torch.tensor(y)), [z], np.array(1.0)
+    )
     loss = L.binary_cross_entropy_with_logits(z, y)
     assert np.isfinite(loss) and loss == pytest.approx(float(val_t), rel=1e-12)
     _check(L.binary_cross_entropy_with_logits_gradient(z, y), g_t, "bce_with_logits gradient")
@@ -92,19 +99,43 @@ def test_binary_cross_entropy_with_logits_with_huge_logits(no_numpy_warnings):
 
 AUTOGRAD_HUGE = [
     ("F.softmax", lambda t: F.softmax(t, dim=1), lambda t: torch.softmax(t, dim=1), BIG_LOGITS),
-    ("F.softmax_dim0", lambda t: F.softmax(t, dim=0), lambda t: torch.softmax(t, dim=0), BIG_LOGITS),
-    ("F.log_softmax", lambda t: F.log_softmax(t, dim=1), lambda t: torch.log_softmax(t, dim=1), BIG_LOGITS),
-    ("F.cross_entropy", lambda t: F.cross_entropy(t, BIG_TARGETS),
-     lambda t: TF.cross_entropy(t, torch.tensor(BIG_TARGETS)), BIG_LOGITS),
+    (
+        "F.softmax_dim0",
+        lambda t: F.softmax(t, dim=0),
+        lambda t: torch.softmax(t, dim=0),
+        BIG_LOGITS,
+    ),
+    (
+        "F.log_softmax",
+        lambda t: F.log_softmax(t, dim=1),
+        lambda t: torch.log_softmax(t, dim=1),
+        BIG_LOGITS,
+    ),
+    (
+        "F.cross_entropy",
+        lambda t: F.cross_entropy(t, BIG_TARGETS),
+        lambda t: TF.cross_entropy(t, torch.tensor(BIG_TARGETS)),
+        BIG_LOGITS,
+    ),
     ("F.sigmoid", F.sigmoid, torch.sigmoid, ELEMENTWISE_BIG),
     ("Tensor.sigmoid", lambda t: t.sigmoid(), torch.sigmoid, ELEMENTWISE_BIG),
     ("F.tanh", F.tanh, torch.tanh, ELEMENTWISE_BIG),
     ("F.gelu", F.gelu, lambda t: TF.gelu(t, approximate="tanh"), ELEMENTWISE_BIG),
-    ("F.bce_with_logits", lambda t: F.binary_cross_entropy_with_logits(t, np.arange(13) % 2 * 1.0),
-     lambda t: TF.binary_cross_entropy_with_logits(t, torch.tensor(np.arange(13) % 2 * 1.0)), ELEMENTWISE_BIG),
+    (
+        "F.bce_with_logits",
+        lambda t: F.binary_cross_entropy_with_logits(t, np.arange(13) % 2 * 1.0),
+        lambda t: TF.binary_cross_entropy_with_logits(t, torch.tensor(np.arange(13) % 2 * 1.0)),
+        ELEMENTWISE_BIG,
+    ),
     # a network's last step: cross-entropy of softmax-classifier logits scaled up to 1e4
-    ("linear+cross_entropy", lambda t: F.cross_entropy(t @ np.eye(4) * 1.0, BIG_TARGETS),
-     lambda t: TF.cross_entropy(t @ torch.eye(4, dtype=torch.float64), torch.tensor(BIG_TARGETS)), BIG_LOGITS),
+    (
+        "linear+cross_entropy",
+        lambda t: F.cross_entropy(t @ np.eye(4) * 1.0, BIG_TARGETS),
+        lambda t: TF.cross_entropy(
+            t @ torch.eye(4, dtype=torch.float64), torch.tensor(BIG_TARGETS)
+        ),
+        BIG_LOGITS,
+    ),
 ]
 
 
@@ -127,27 +158,36 @@ def test_training_step_on_saturated_logits_stays_finite(no_numpy_warnings):
     assert loss.item() == pytest.approx(1e4, rel=1e-12)
     loss.backward()
     opt.step()
-    assert np.all(np.isfinite(W.data)) and np.isfinite(F.cross_entropy(Tensor(x) @ W, np.array([1, 0])).item())
+    assert np.all(np.isfinite(W.data)) and np.isfinite(
+        F.cross_entropy(Tensor(x) @ W, np.array([1, 0])).item()
+    )
 
 
 # ----- error messages -----------------------------------------------------------------------------
+
 
 def _names_both(*shapes):
     """A regex matching a message that mentions every shape (in any order)."""
     return "".join(f"(?=.*{re.escape(str(s))})" for s in shapes)
 
 
-@pytest.mark.parametrize("left, right", [
-    (lambda: Tensor(np.ones((2, 3))), lambda: Tensor(np.ones((2, 3)))),
-    (lambda: Tensor(np.ones((2, 3))), lambda: np.ones((2, 3))),
-    (lambda: np.ones((2, 3)), lambda: Tensor(np.ones((2, 3)))),
-], ids=["T@T", "T@array", "array@T"])
+@pytest.mark.parametrize(
+    "left, right",
+    [
+        (lambda: Tensor(np.ones((2, 3))), lambda: Tensor(np.ones((2, 3)))),
+        (lambda: Tensor(np.ones((2, 3))), lambda: np.ones((2, 3))),
+        (lambda: np.ones((2, 3)), lambda: Tensor(np.ones((2, 3)))),
+    ],
+    ids=["T@T", "T@array", "array@T"],
+)
 def test_matmul_shape_mismatch_names_both_shapes(left, right):
     with pytest.raises(ValueError, match=_names_both((2, 3), (2, 3)) + "matmul"):
         left() @ right()
 
 
-@pytest.mark.parametrize("a, b", [((2, 3), (4, 5)), ((3,), (4,)), ((2, 3), (2,)), ((5,), (3, 2)), ((2, 2, 3), (4, 5))])
+@pytest.mark.parametrize(
+    "a, b", [((2, 3), (4, 5)), ((3,), (4,)), ((2, 3), (2,)), ((5,), (3, 2)), ((2, 2, 3), (4, 5))]
+)
 def test_other_matmul_mismatches_name_both_shapes(a, b):
     with pytest.raises(ValueError, match=_names_both(a, b)):
         Tensor(np.ones(a)) @ Tensor(np.ones(b))
@@ -159,7 +199,9 @@ def test_matmul_with_a_scalar_is_refused_with_both_shapes():
 
 
 @pytest.mark.parametrize("op", ["+", "-", "*", "/", "**"])
-@pytest.mark.parametrize("a, b", [((2, 3), (4,)), ((3, 2), (3,)), ((2, 3, 4), (2, 4)), ((5, 2), (2, 5, 3))])
+@pytest.mark.parametrize(
+    "a, b", [((2, 3), (4,)), ((3, 2), (3,)), ((2, 3, 4), (2, 4)), ((5, 2), (2, 5, 3))]
+)
 def test_broadcasting_failures_name_both_shapes(op, a, b):
     x, y = Tensor(np.ones(a)), Tensor(np.ones(b))
     with pytest.raises(ValueError, match=_names_both(a, b) + ".*broadcast"):
@@ -172,7 +214,11 @@ def test_broadcasting_failures_name_both_shapes(op, a, b):
 
 def test_cross_entropy_rows_and_targets_mismatch_names_both():
     logits, targets = np.zeros((4, 3)), np.array([0, 1, 2, 0, 1])
-    for fn in (L.cross_entropy, L.cross_entropy_gradient, lambda z, t: F.cross_entropy(Tensor(z), t)):
+    for fn in (
+        L.cross_entropy,
+        L.cross_entropy_gradient,
+        lambda z, t: F.cross_entropy(Tensor(z), t),
+    ):
         with pytest.raises(ValueError, match=_names_both((4, 3), (5,))):
             fn(logits, targets)
 
@@ -181,21 +227,33 @@ def test_cross_entropy_rows_and_targets_mismatch_names_both():
 def test_class_targets_out_of_range(bad, shown):
     logits, targets = np.zeros((4, 3)), np.array([0, 1, bad, 2])
     msg = rf"class target {shown}\b.*out of range.*3 classes"
-    for fn in (L.cross_entropy, L.cross_entropy_gradient, lambda z, t: F.cross_entropy(Tensor(z), t),
-               lambda z, t: F.cross_entropy(Tensor(z), Tensor(t))):
+    for fn in (
+        L.cross_entropy,
+        L.cross_entropy_gradient,
+        lambda z, t: F.cross_entropy(Tensor(z), t),
+        lambda z, t: F.cross_entropy(Tensor(z), Tensor(t)),
+    ):
         with pytest.raises(ValueError, match=msg):
             fn(logits, targets)
 
 
-@pytest.mark.parametrize("targets", [
-    np.array([0.0, 1.0, 2.0, 1.0]),          # float dtype, even with whole values
-    [0.0, 1.0, 2.0, 1.0],                    # a list of floats
-    np.array([0.5, 1.0, 2.0, 1.0]),
-    np.array([True, False, True, True]),      # booleans are not class indices
-], ids=["float-array", "float-list", "fractional", "bool"])
+@pytest.mark.parametrize(
+    "targets",
+    [
+        np.array([0.0, 1.0, 2.0, 1.0]),  # float dtype, even with whole values
+        [0.0, 1.0, 2.0, 1.0],  # a list of floats
+        np.array([0.5, 1.0, 2.0, 1.0]),
+        np.array([True, False, True, True]),  # booleans are not class indices
+    ],
+    ids=["float-array", "float-list", "fractional", "bool"],
+)
 def test_float_class_targets_are_refused(targets):
     logits = np.zeros((4, 3))
-    for fn in (L.cross_entropy, L.cross_entropy_gradient, lambda z, t: F.cross_entropy(Tensor(z), t)):
+    for fn in (
+        L.cross_entropy,
+        L.cross_entropy_gradient,
+        lambda z, t: F.cross_entropy(Tensor(z), t),
+    ):
         with pytest.raises(TypeError, match="integer class indices"):
             fn(logits, targets)
 
@@ -205,7 +263,8 @@ def test_float_tensor_targets_must_hold_whole_numbers():
     logits = Tensor(np.random.default_rng(3).standard_normal((4, 3)), requires_grad=True)
     ok = F.cross_entropy(logits, Tensor([0.0, 2.0, 1.0, 1.0]))
     assert ok.item() == pytest.approx(
-        TF.cross_entropy(torch.tensor(logits.data), torch.tensor([0, 2, 1, 1])).item(), rel=1e-12)
+        TF.cross_entropy(torch.tensor(logits.data), torch.tensor([0, 2, 1, 1])).item(), rel=1e-12
+    )
     with pytest.raises(TypeError, match="integer class indices"):
         F.cross_entropy(logits, Tensor([0.5, 2.0, 1.0, 1.7]))
 

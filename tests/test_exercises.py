@@ -21,10 +21,18 @@ from mathdl_grading import release, scan  # noqa: E402
 from mathdl_grading.prepare import student_code  # noqa: E402
 
 ASSIGNMENTS = release.assignments(ROOT)
-MARKERS = ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "END HIDDEN TESTS",
-           "BEGIN MARK SCHEME", "END MARK SCHEME")
+MARKERS = (
+    "BEGIN SOLUTION",
+    "END SOLUTION",
+    "BEGIN HIDDEN TESTS",
+    "END HIDDEN TESTS",
+    "BEGIN MARK SCHEME",
+    "END MARK SCHEME",
+)
 GUARD_FIRST_LINE = re.compile(r"^import mathdl\.grading_guard as _guard; _guard\.check\(\)")
-REGION = re.compile(r"^\s*###? BEGIN (SOLUTION|HIDDEN TESTS)\s*$(.*?)^\s*###? END \1\s*$", re.M | re.S)
+REGION = re.compile(
+    r"^\s*###? BEGIN (SOLUTION|HIDDEN TESTS)\s*$(.*?)^\s*###? END \1\s*$", re.M | re.S
+)
 
 
 def source_nb(a):
@@ -52,13 +60,22 @@ def generated(tmp_path_factory):
 
 def test_every_assignment_has_a_solution_and_an_exercise_folder():
     assert len(ASSIGNMENTS) >= 5
-    for a in ("01_tensors", "02_gpu_and_batching", "03_probability", "04_gradients", "05_chain_rule"):
+    for a in (
+        "01_tensors",
+        "02_gpu_and_batching",
+        "03_probability",
+        "04_gradients",
+        "05_chain_rule",
+    ):
         assert a in ASSIGNMENTS
     for a in ASSIGNMENTS:
-        assert sorted(p.name for p in (ROOT / "solutions" / a).iterdir()) == [f"{a}.ipynb"], \
+        assert sorted(p.name for p in (ROOT / "solutions" / a).iterdir()) == [f"{a}.ipynb"], (
             f"solutions/{a}/ must hold only {a}.ipynb"
+        )
     released = sorted(p.name for p in (ROOT / "exercises").iterdir() if p.is_dir())
-    assert released == ASSIGNMENTS, "exercises/ and solutions/ must hold the same assignments (run `make exercises`)"
+    assert released == ASSIGNMENTS, (
+        "exercises/ and solutions/ must hold the same assignments (run `make exercises`)"
+    )
 
 
 @pytest.mark.parametrize("a", ASSIGNMENTS)
@@ -74,13 +91,15 @@ def test_nbgrader_metadata_follows_the_conventions(a):
         if is_test(c):
             assert m["locked"] is True and m["points"] > 0, m
             graded += 1
-        elif m.get("solution") and m.get("grade"):          # a written answer graded by hand
+        elif m.get("solution") and m.get("grade"):  # a written answer graded by hand
             assert c.cell_type == "markdown" and m.get("task") is False and m["points"] > 0, m
             graded += 1
-        elif m.get("solution"):                             # code the student writes
+        elif m.get("solution"):  # code the student writes
             assert c.cell_type == "code" and m["grade"] is False and m["locked"] is False, m
-            assert "### BEGIN SOLUTION" in c.source and "### END SOLUTION" in c.source, m["grade_id"]
-        else:                                               # instructions and given code
+            assert "### BEGIN SOLUTION" in c.source and "### END SOLUTION" in c.source, m[
+                "grade_id"
+            ]
+        else:  # instructions and given code
             assert m["locked"] is True and m["grade"] is False, m
     assert 3 <= graded <= 6, f"{a}: {graded} graded parts (want 3 to 6)"
     assert nb.metadata["kernelspec"]["name"] == "python3"
@@ -92,21 +111,28 @@ def test_every_test_cell_calls_the_guard_first_and_asserts(a):
         if not is_test(c):
             continue
         gid = meta(c)["grade_id"]
-        assert GUARD_FIRST_LINE.match(c.source), f"{a}/{gid}: the first line must call the tamper guard"
+        assert GUARD_FIRST_LINE.match(c.source), (
+            f"{a}/{gid}: the first line must call the tamper guard"
+        )
         tree = ast.parse(c.source)
-        asserts = [n for n in ast.walk(tree) if isinstance(n, ast.Assert)
-                   or (isinstance(n, ast.Call) and "assert" in ast.unparse(n.func))]
+        asserts = [
+            n
+            for n in ast.walk(tree)
+            if isinstance(n, ast.Assert)
+            or (isinstance(n, ast.Call) and "assert" in ast.unparse(n.func))
+        ]
         assert asserts, f"{a}/{gid}: a test cell must assert"
         # A trailing expression would be shown as the cell's result, which nbgrader reads as a score.
         for body in (tree.body, ast.parse(REGION.sub("", c.source)).body):
             last = body[-1]
             assert not isinstance(last, ast.Expr) or (
-                isinstance(last.value, ast.Call) and ast.unparse(last.value.func) == "print"), \
-                f"{a}/{gid}: the cell ends with a bare expression"
+                isinstance(last.value, ast.Call) and ast.unparse(last.value.func) == "print"
+            ), f"{a}/{gid}: the cell ends with a bare expression"
         # visible tests exist and do not need the hidden part
         visible = REGION.sub("", c.source)
-        assert any(isinstance(n, ast.Assert) for n in ast.walk(ast.parse(visible))), \
+        assert any(isinstance(n, ast.Assert) for n in ast.walk(ast.parse(visible))), (
             f"{a}/{gid}: no visible test"
+        )
 
 
 @pytest.mark.parametrize("a", ASSIGNMENTS)
@@ -116,18 +142,32 @@ def test_exercise_notebooks_do_not_import_torch(a):
             continue
         tree = ast.parse(scan.translate(c.source))
         for n in ast.walk(tree):
-            names = [al.name for al in n.names] if isinstance(n, ast.Import) else \
-                [n.module or ""] if isinstance(n, ast.ImportFrom) else []
-            assert not any(x.split(".")[0] == "torch" for x in names), \
+            names = (
+                [al.name for al in n.names]
+                if isinstance(n, ast.Import)
+                else [n.module or ""]
+                if isinstance(n, ast.ImportFrom)
+                else []
+            )
+            assert not any(x.split(".")[0] == "torch" for x in names), (
                 f"{a}: importing torch costs seconds per notebook when grading"
+            )
 
 
 @pytest.mark.parametrize("a", ASSIGNMENTS)
 def test_solutions_pass_the_static_tamper_scan(a):
     nb = source_nb(a)
-    cells = [(i, c.source) for i, c in enumerate(nb.cells) if c.cell_type == "code" and meta(c).get("solution")]
+    cells = [
+        (i, c.source)
+        for i, c in enumerate(nb.cells)
+        if c.cell_type == "code" and meta(c).get("solution")
+    ]
     assert cells
-    context = [c.source for c in nb.cells if c.cell_type == "code" and meta(c).get("locked") and not is_test(c)]
+    context = [
+        c.source
+        for c in nb.cells
+        if c.cell_type == "code" and meta(c).get("locked") and not is_test(c)
+    ]
     tests = [c.source for c in nb.cells if is_test(c)]
     findings = scan.scan_cells(cells, context, tests)
     assert not [f for f in findings if f.severity == scan.TAMPER], [str(f) for f in findings]
@@ -147,8 +187,9 @@ def _normalise(nb):
 def test_exercises_are_exactly_what_solutions_generate(a, generated):
     fresh = nbformat.read(str(generated[a]), as_version=4)
     committed = exercise_nb(a)
-    assert _normalise(committed) == _normalise(fresh), \
+    assert _normalise(committed) == _normalise(fresh), (
         f"exercises/{a} is out of date: run `make exercises` and commit the result"
+    )
     extra = sorted(p.name for p in (ROOT / "exercises" / a).iterdir())
     assert extra == [f"{a}.ipynb"], f"exercises/{a}/ must hold only the notebook"
 
@@ -166,7 +207,7 @@ def test_exercises_hold_no_solution_no_hidden_test_and_no_outputs(a):
     for c in src.cells:
         m = meta(c)
         if c.cell_type == "markdown" and m.get("solution"):
-            secret_lines |= {ln.strip() for ln in c.source.splitlines()}   # a model written answer
+            secret_lines |= {ln.strip() for ln in c.source.splitlines()}  # a model written answer
             continue
         for match in REGION.finditer(c.source):
             secret_lines |= {ln.strip() for ln in match.group(2).splitlines()}
@@ -176,7 +217,9 @@ def test_exercises_hold_no_solution_no_hidden_test_and_no_outputs(a):
     assert not leaked, f"{a}: solution or hidden-test lines in the exercise: {leaked[:5]}"
     for c in ex.cells:
         if c.cell_type == "code":
-            assert c.outputs == [] and c.execution_count is None, f"{a}: exercises are committed without outputs"
+            assert c.outputs == [] and c.execution_count is None, (
+                f"{a}: exercises are committed without outputs"
+            )
         if meta(c).get("solution") and c.cell_type == "markdown":
             assert c.source.strip() == "YOUR ANSWER HERE"
         if meta(c).get("solution") and c.cell_type == "code":

@@ -14,7 +14,9 @@ HEAVY = ("torch", "matplotlib", "ipywidgets")
 
 
 def _run(code):
-    proc = subprocess.run([sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120)
+    proc = subprocess.run(
+        [sys.executable, "-c", code], cwd=REPO, capture_output=True, text=True, timeout=120
+    )
     assert proc.returncode == 0, proc.stderr
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
@@ -34,7 +36,8 @@ def test_import_mathdl_leaves_torch_matplotlib_ipywidgets_unloaded():
 
 def test_using_the_numpy_parts_loads_nothing_heavy():
     # a whole training loop with the eager modules, plus the lazy attribute mathdl.device
-    code = """
+    code = (
+        """
 import numpy as np
 import mathdl
 from mathdl import activations, losses, functional as F, nn, optim, init, data, gradcheck, numerical_grad
@@ -47,7 +50,9 @@ for _ in range(3):
     opt.step()
 gradcheck(lambda t: (t * t).sum(), mathdl.Tensor(np.ones(2), requires_grad=True))
 dev = mathdl.device  # the module itself is lazy and light: torch loads only in get_device()
-""" + _LOADED
+"""
+        + _LOADED
+    )
     loaded = _run(code)
     assert loaded == [], f"using mathdl's NumPy parts loaded {loaded}"
 

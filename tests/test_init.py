@@ -6,6 +6,7 @@ Statistical tolerances are 6 standard errors of the estimator for the sample siz
 wrong fan (e.g. fan_out instead of fan_in) or a wrong constant is off by far more.
 """
 
+import _refs  # noqa: F401  (one torch thread)
 import numpy as np
 import pytest
 import torch
@@ -13,19 +14,26 @@ import torch
 import mathdl
 from mathdl import init
 
-import _refs  # noqa: F401  (one torch thread)
-
 FAN_IN, FAN_OUT = 400, 2500  # unequal, so using the wrong fan changes the variance 6-fold
-N = FAN_IN * FAN_OUT         # 10^6 samples
-Z = 6.0                      # standard errors allowed
+N = FAN_IN * FAN_OUT  # 10^6 samples
+Z = 6.0  # standard errors allowed
 
 # scheme -> (function, kwargs, expected variance, distribution)
 SCHEMES = {
     "xavier_uniform": (init.xavier_uniform, {}, 2.0 / (FAN_IN + FAN_OUT), "uniform"),
-    "xavier_uniform_gain": (init.xavier_uniform, {"gain": 5.0 / 3}, (5.0 / 3) ** 2 * 2.0 / (FAN_IN + FAN_OUT),
-                            "uniform"),
+    "xavier_uniform_gain": (
+        init.xavier_uniform,
+        {"gain": 5.0 / 3},
+        (5.0 / 3) ** 2 * 2.0 / (FAN_IN + FAN_OUT),
+        "uniform",
+    ),
     "xavier_normal": (init.xavier_normal, {}, 2.0 / (FAN_IN + FAN_OUT), "normal"),
-    "xavier_normal_gain": (init.xavier_normal, {"gain": 2.0}, 4.0 * 2.0 / (FAN_IN + FAN_OUT), "normal"),
+    "xavier_normal_gain": (
+        init.xavier_normal,
+        {"gain": 2.0},
+        4.0 * 2.0 / (FAN_IN + FAN_OUT),
+        "normal",
+    ),
     "he_uniform": (init.he_uniform, {}, 2.0 / FAN_IN, "uniform"),
     "he_normal": (init.he_normal, {}, 2.0 / FAN_IN, "normal"),
 }
@@ -67,14 +75,22 @@ def test_normal_shape_of_distribution(name):
     sigma = np.sqrt(var)
     p = 0.6826894921370859  # P(|X| < sigma) for a normal (a uniform of the same variance gives 0.577)
     assert np.mean(np.abs(W) < sigma) == pytest.approx(p, abs=Z * np.sqrt(p * (1 - p) / N))
-    assert np.abs(W).max() > 4 * sigma  # tails beyond any uniform of this variance (bound 1.73 sigma)
+    assert (
+        np.abs(W).max() > 4 * sigma
+    )  # tails beyond any uniform of this variance (bound 1.73 sigma)
 
 
-@pytest.mark.parametrize("ours, theirs", [
-    (lambda fi, fo: init.xavier_uniform(fi, fo, rng=3), torch.nn.init.xavier_uniform_),
-    (lambda fi, fo: init.he_uniform(fi, fo, rng=3),
-     lambda w: torch.nn.init.kaiming_uniform_(w, nonlinearity="relu")),
-], ids=["xavier_uniform", "he_uniform"])
+@pytest.mark.parametrize(
+    "ours, theirs",
+    [
+        (lambda fi, fo: init.xavier_uniform(fi, fo, rng=3), torch.nn.init.xavier_uniform_),
+        (
+            lambda fi, fo: init.he_uniform(fi, fo, rng=3),
+            lambda w: torch.nn.init.kaiming_uniform_(w, nonlinearity="relu"),
+        ),
+    ],
+    ids=["xavier_uniform", "he_uniform"],
+)
 def test_bounds_agree_with_torch_init_on_the_transposed_layout(ours, theirs):
     # torch's weight is (fan_out, fan_in); ours is (fan_in, fan_out): both must use the same fans
     W = ours(FAN_IN, FAN_OUT)
@@ -84,7 +100,9 @@ def test_bounds_agree_with_torch_init_on_the_transposed_layout(ours, theirs):
     assert np.abs(W).max() == pytest.approx(w_t.abs().max().item(), rel=2e-4)
 
 
-@pytest.mark.parametrize("fn", [init.xavier_uniform, init.xavier_normal, init.he_uniform, init.he_normal])
+@pytest.mark.parametrize(
+    "fn", [init.xavier_uniform, init.xavier_normal, init.he_uniform, init.he_normal]
+)
 def test_reproducible_with_seed_or_generator(fn):
     a = fn(30, 20, rng=123)
     b = fn(30, 20, rng=123)
@@ -98,13 +116,17 @@ def test_reproducible_with_seed_or_generator(fn):
     assert not np.array_equal(fn(30, 20), fn(30, 20))  # no rng: fresh randomness each call
 
 
-@pytest.mark.parametrize("fn", [init.xavier_uniform, init.xavier_normal, init.he_uniform, init.he_normal])
+@pytest.mark.parametrize(
+    "fn", [init.xavier_uniform, init.xavier_normal, init.he_uniform, init.he_normal]
+)
 @pytest.mark.parametrize("fan_in, fan_out", [(1, 1), (1, 7), (7, 1)])
 def test_small_shapes(fn, fan_in, fan_out):
     assert fn(fan_in, fan_out, rng=0).shape == (fan_in, fan_out)
 
 
-@pytest.mark.parametrize("fn", [init.xavier_uniform, init.xavier_normal, init.he_uniform, init.he_normal])
+@pytest.mark.parametrize(
+    "fn", [init.xavier_uniform, init.xavier_normal, init.he_uniform, init.he_normal]
+)
 @pytest.mark.parametrize("bad", [0, -3, 2.5, "4", None, True])
 def test_bad_fans_raise(fn, bad):
     with pytest.raises(ValueError, match="fan_in"):
@@ -148,13 +170,15 @@ def test_he_init_keeps_activation_scale_through_30_relu_layers(he, seed):
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
-@pytest.mark.parametrize("xavier", [init.xavier_normal, init.xavier_uniform], ids=["xavier_normal", "xavier_uniform"])
+@pytest.mark.parametrize(
+    "xavier", [init.xavier_normal, init.xavier_uniform], ids=["xavier_normal", "xavier_uniform"]
+)
 def test_xavier_init_shrinks_activations_through_30_relu_layers(xavier, seed):
     # Equal fans: Var(W) = 1/n, so each ReLU layer halves the second moment: after 30 layers
     # E[h^2] = 2^-30 E[x^2], i.e. the RMS shrinks by (1/2)^15 ~ 3e-5.
     ratios = _relu_stack_rms(xavier, seed)
     assert ratios[-1] < 1e-3  # orders of magnitude
-    assert 2.0 ** -15 / 3 < ratios[-1] < 3 * 2.0 ** -15, ratios[-1]
+    assert 2.0**-15 / 3 < ratios[-1] < 3 * 2.0**-15, ratios[-1]
     # layer by layer: the RMS follows (1/2)^(l/2) within the same factor of 3
     expected = 2.0 ** (-np.arange(1, DEPTH + 1) / 2)
     assert np.all(ratios / expected > 1 / 3) and np.all(ratios / expected < 3)
@@ -173,4 +197,4 @@ def test_mlp_init_names_reproduce_the_experiment():
     # the output is the 30th pre-activation: He gives second moment 2 E[x^2] (RMS ratio sqrt 2),
     # Xavier 2^-29 E[x^2]
     assert 1 / 3 < out_rms["he"] / np.sqrt(2) < 3
-    assert 1 / 3 < out_rms["xavier"] / 2.0 ** -14.5 < 3
+    assert 1 / 3 < out_rms["xavier"] / 2.0**-14.5 < 3

@@ -3,12 +3,11 @@
 import numpy as np
 import pytest
 import torch
+from _refs import ATOL, RTOL, random_upstream
 
 import mathdl
 import mathdl.functional as F
 from mathdl import Tensor, data, nn
-
-from _refs import ATOL, RTOL, random_upstream
 
 # ----- nn.Linear and nn.MLP vs torch.nn ------------------------------------------------------------
 
@@ -26,12 +25,12 @@ def _torch_linear_from(layer):
 def test_linear_forward_and_backward_equal_torch_with_transposed_weight(x_shape):
     rng = np.random.default_rng(0)
     layer = nn.Linear(3, 4, rng=1)
-    assert layer.weight.shape == (3, 4)          # (in, out): Z = X W + b
+    assert layer.weight.shape == (3, 4)  # (in, out): Z = X W + b
     assert layer.bias.shape == (4,)
     np.testing.assert_array_equal(layer.bias.data, 0.0)  # bias starts at zero
     layer.bias.data[...] = rng.standard_normal(4)
     lt = _torch_linear_from(layer)
-    assert tuple(lt.weight.shape) == (4, 3)      # torch stores (out, in)
+    assert tuple(lt.weight.shape) == (4, 3)  # torch stores (out, in)
 
     x = rng.standard_normal(x_shape)
     xm, xt = Tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
@@ -49,13 +48,19 @@ def test_linear_without_bias():
     layer = nn.Linear(3, 2, bias=False, rng=0)
     assert layer.bias is None and layer.parameters() == [layer.weight]
     x = np.random.default_rng(1).standard_normal((4, 3))
-    expected = torch.nn.functional.linear(torch.tensor(x), torch.tensor(layer.weight.data.T)).numpy()
+    expected = torch.nn.functional.linear(
+        torch.tensor(x), torch.tensor(layer.weight.data.T)
+    ).numpy()
     np.testing.assert_allclose(layer(Tensor(x)).data, expected, rtol=RTOL, atol=ATOL)
 
 
 def test_linear_and_mlp_weights_reproducible_from_rng():
-    np.testing.assert_array_equal(nn.Linear(5, 7, rng=3).weight.data, nn.Linear(5, 7, rng=3).weight.data)
-    assert not np.array_equal(nn.Linear(5, 7, rng=3).weight.data, nn.Linear(5, 7, rng=4).weight.data)
+    np.testing.assert_array_equal(
+        nn.Linear(5, 7, rng=3).weight.data, nn.Linear(5, 7, rng=3).weight.data
+    )
+    assert not np.array_equal(
+        nn.Linear(5, 7, rng=3).weight.data, nn.Linear(5, 7, rng=4).weight.data
+    )
     a, b = nn.MLP([2, 6, 3], rng=9), nn.MLP([2, 6, 3], rng=9)
     for p, q in zip(a.parameters(), b.parameters()):
         np.testing.assert_array_equal(p.data, q.data)
@@ -64,8 +69,13 @@ def test_linear_and_mlp_weights_reproducible_from_rng():
     assert not np.array_equal(c.layers[0].weight.data, c.layers[2].weight.data)
 
 
-TORCH_ACT = {"relu": torch.nn.ReLU, "sigmoid": torch.nn.Sigmoid, "tanh": torch.nn.Tanh,
-             "leaky_relu": torch.nn.LeakyReLU, "gelu": lambda: torch.nn.GELU(approximate="tanh")}
+TORCH_ACT = {
+    "relu": torch.nn.ReLU,
+    "sigmoid": torch.nn.Sigmoid,
+    "tanh": torch.nn.Tanh,
+    "leaky_relu": torch.nn.LeakyReLU,
+    "gelu": lambda: torch.nn.GELU(approximate="tanh"),
+}
 
 
 @pytest.mark.parametrize("activation", sorted(TORCH_ACT))
@@ -108,7 +118,10 @@ def test_sequential_of_modules_and_callables_and_zero_grad():
     assert len(seq) == 5 and seq[0] is l1
     assert seq.parameters() == [l1.weight, l1.bias, l2.weight, l2.bias]
     x = np.random.default_rng(4).standard_normal((3, 2))
-    expected = 1 / (1 + np.exp(-(2 * np.tanh(x @ l1.weight.data + l1.bias.data) @ l2.weight.data + l2.bias.data)))
+    expected = 1 / (
+        1
+        + np.exp(-(2 * np.tanh(x @ l1.weight.data + l1.bias.data) @ l2.weight.data + l2.bias.data))
+    )
     out = seq(Tensor(x))
     np.testing.assert_allclose(out.data, expected, rtol=1e-12)
     out.sum().backward()
@@ -181,7 +194,7 @@ def test_classification_sets_reproducible_from_seed(name):
 
 
 def test_default_set_sizes():
-    assert data.spirals()[0].shape == (300, 2)   # 3 classes x 100
+    assert data.spirals()[0].shape == (300, 2)  # 3 classes x 100
     assert data.moons()[0].shape == (200, 2)
     assert data.blobs()[0].shape == (300, 2)
     x, y = data.regression_1d()
@@ -206,16 +219,25 @@ def test_regression_1d_shapes_and_signal():
 def test_noise_free_sets_have_their_shape():
     X, y = data.moons(n=100, noise=0.0)
     upper = X[y == 0]
-    np.testing.assert_allclose(np.hypot(upper[:, 0], upper[:, 1]), 1.0, atol=1e-12)  # a unit half circle
+    np.testing.assert_allclose(
+        np.hypot(upper[:, 0], upper[:, 1]), 1.0, atol=1e-12
+    )  # a unit half circle
     X, y = data.spirals(n_per_class=30, n_classes=3, noise=0.0)
     r = np.hypot(X[:, 0], X[:, 1])
-    np.testing.assert_allclose(r[:30], np.linspace(0, 1, 30), atol=1e-12)  # radius runs 0 -> 1 along an arm
+    np.testing.assert_allclose(
+        r[:30], np.linspace(0, 1, 30), atol=1e-12
+    )  # radius runs 0 -> 1 along an arm
 
 
 def test_train_test_split():
     X, y = data.blobs(n=100, seed=0)
     X_tr, X_te, y_tr, y_te = data.train_test_split(X, y, test_fraction=0.2, seed=1)
-    assert X_tr.shape == (80, 2) and X_te.shape == (20, 2) and y_tr.shape == (80,) and y_te.shape == (20,)
+    assert (
+        X_tr.shape == (80, 2)
+        and X_te.shape == (20, 2)
+        and y_tr.shape == (80,)
+        and y_te.shape == (20,)
+    )
     # a partition of the rows: together they are the original rows, once each
     both = np.vstack([X_tr, X_te])
     assert sorted(map(tuple, both)) == sorted(map(tuple, X))

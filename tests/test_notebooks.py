@@ -47,7 +47,9 @@ def test_lesson_widgets_survive_their_whole_range(name):
 def test_lesson_has_learning_rate_and_initialization_controls(name):
     controls = [c for pg in result(name)["playgrounds"] for c in pg["controls"].values()]
     descriptions = [d.lower() for _, d in controls]
-    assert any(t == "FloatLogSlider" and d.lower() == "learning rate" for t, d in controls), controls
+    assert any(t == "FloatLogSlider" and d.lower() == "learning rate" for t, d in controls), (
+        controls
+    )
     assert any(("init" in d) or ("start" in d) for d in descriptions), controls
     assert any("seed" in d for d in descriptions), controls
 
@@ -59,12 +61,23 @@ def test_lesson_kernel_stays_under_1_gb(name):
 
 def _notebook_files():
     root = NOTEBOOKS.parent
-    return sorted([*NOTEBOOKS.glob("*.ipynb"), *root.glob("exercises/*/*.ipynb"), *root.glob("solutions/*/*.ipynb")])
+    return sorted(
+        [
+            *NOTEBOOKS.glob("*.ipynb"),
+            *root.glob("exercises/*/*.ipynb"),
+            *root.glob("solutions/*/*.ipynb"),
+        ]
+    )
 
 
-@pytest.mark.parametrize("path", _notebook_files(), ids=lambda p: str(p.relative_to(NOTEBOOKS.parent)))
+@pytest.mark.parametrize(
+    "path", _notebook_files(), ids=lambda p: str(p.relative_to(NOTEBOOKS.parent))
+)
 def test_notebooks_are_committed_without_outputs(path):
     nb = json.loads(path.read_text())
-    dirty = [i for i, c in enumerate(nb["cells"]) if c["cell_type"] == "code"
-             and (c.get("outputs") or c.get("execution_count") is not None)]
+    dirty = [
+        i
+        for i, c in enumerate(nb["cells"])
+        if c["cell_type"] == "code" and (c.get("outputs") or c.get("execution_count") is not None)
+    ]
     assert dirty == [], f"{path.name}: cells {dirty} have outputs; clear them before committing"

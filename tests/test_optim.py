@@ -8,6 +8,7 @@ anywhere in the update rule feeds back into later gradients, so it cannot hide.
 
 import inspect
 
+import _refs  # noqa: F401  (one torch thread: the tensors are tiny)
 import numpy as np
 import pytest
 import torch
@@ -16,17 +17,19 @@ import mathdl
 import mathdl.functional as F
 from mathdl import Tensor, optim
 
-import _refs  # noqa: F401  (one torch thread: the tensors are tiny)
-
 STEPS = 60
 RTOL, ATOL = 1e-10, 1e-13
 
-TORCH = {"SGD": torch.optim.SGD, "RMSprop": torch.optim.RMSprop, "Adam": torch.optim.Adam,
-         "AdamW": torch.optim.AdamW}
+TORCH = {
+    "SGD": torch.optim.SGD,
+    "RMSprop": torch.optim.RMSprop,
+    "Adam": torch.optim.Adam,
+    "AdamW": torch.optim.AdamW,
+}
 OURS = {"SGD": optim.SGD, "RMSprop": optim.RMSprop, "Adam": optim.Adam, "AdamW": optim.AdamW}
 
 CONFIGS = [
-    ("SGD", {}),                                                   # torch's defaults (lr=1e-3)
+    ("SGD", {}),  # torch's defaults (lr=1e-3)
     ("SGD", dict(lr=0.05)),
     ("SGD", dict(lr=0.02, momentum=0.9)),
     ("SGD", dict(lr=0.02, momentum=0.9, dampening=0.5)),
@@ -51,7 +54,9 @@ CONFIGS = [
     ("AdamW", dict(lr=0.05, weight_decay=0.3)),
     ("AdamW", dict(lr=0.05, weight_decay=0.1, amsgrad=True, betas=(0.7, 0.9))),
 ]
-CONFIG_IDS = [f"{name}-{'-'.join(f'{k}={v}' for k, v in kw.items()) or 'defaults'}" for name, kw in CONFIGS]
+CONFIG_IDS = [
+    f"{name}-{'-'.join(f'{k}={v}' for k, v in kw.items()) or 'defaults'}" for name, kw in CONFIGS
+]
 
 # A fixed, ill-conditioned, non-quadratic loss of two parameters of different shapes:
 #   L = 1/2 sum h1 (a - c1)^2 + 1/2 sum h2 (B - c2)^2 + 0.05 sum a^4 + 0.1 (sum a)(sum B)
@@ -62,14 +67,22 @@ A0, B0 = np.array([0.3, 0.8, -1.2]), np.array([[1.5, -0.4], [0.2, 0.9]])
 
 def _loss(a, b):
     # the same expression for mathdl Tensors and torch tensors
-    return (0.5 * (H1 * (a - C1) ** 2).sum() + 0.5 * (H2 * (b - C2) ** 2).sum()
-            + 0.05 * (a ** 4).sum() + 0.1 * a.sum() * b.sum())
+    return (
+        0.5 * (H1 * (a - C1) ** 2).sum()
+        + 0.5 * (H2 * (b - C2) ** 2).sum()
+        + 0.05 * (a**4).sum()
+        + 0.1 * a.sum() * b.sum()
+    )
 
 
 def _torch_loss(a, b):
     as_t = lambda v: torch.tensor(v, dtype=torch.float64)  # noqa: E731
-    return (0.5 * (as_t(H1) * (a - as_t(C1)) ** 2).sum() + 0.5 * (as_t(H2) * (b - as_t(C2)) ** 2).sum()
-            + 0.05 * (a ** 4).sum() + 0.1 * a.sum() * b.sum())
+    return (
+        0.5 * (as_t(H1) * (a - as_t(C1)) ** 2).sum()
+        + 0.5 * (as_t(H2) * (b - as_t(C2)) ** 2).sum()
+        + 0.05 * (a**4).sum()
+        + 0.1 * a.sum() * b.sum()
+    )
 
 
 @pytest.mark.parametrize("name, kwargs", CONFIGS, ids=CONFIG_IDS)
@@ -86,27 +99,39 @@ def test_trajectory_matches_torch_on_a_fixed_loss(name, kwargs):
         _torch_loss(*theirs).backward()
         # the gradients each side computed itself agree (so the inputs to step() are the same)
         for p, q in zip(ours, theirs):
-            np.testing.assert_allclose(p.grad, q.grad.numpy(), rtol=RTOL, atol=1e-12, err_msg=f"grad, step {step}")
+            np.testing.assert_allclose(
+                p.grad, q.grad.numpy(), rtol=RTOL, atol=1e-12, err_msg=f"grad, step {step}"
+            )
         opt_m.step()
         opt_t.step()
         for p, q in zip(ours, theirs):
-            np.testing.assert_allclose(p.data, q.detach().numpy(), rtol=RTOL, atol=ATOL,
-                                       err_msg=f"{name}{kwargs}: parameters differ after step {step + 1}")
+            np.testing.assert_allclose(
+                p.data,
+                q.detach().numpy(),
+                rtol=RTOL,
+                atol=ATOL,
+                err_msg=f"{name}{kwargs}: parameters differ after step {step + 1}",
+            )
         moved = max(moved, np.abs(ours[0].data - A0).max())
     assert moved > 1e-3, "the optimizer barely moved: the comparison would be vacuous"
 
 
 def _mlp_pair(seed):
     md = mathdl.nn.MLP([2, 16, 16, 3], activation="tanh", rng=seed)
-    tm = torch.nn.Sequential(torch.nn.Linear(2, 16), torch.nn.Tanh(), torch.nn.Linear(16, 16), torch.nn.Tanh(),
-                             torch.nn.Linear(16, 3)).double()
+    tm = torch.nn.Sequential(
+        torch.nn.Linear(2, 16),
+        torch.nn.Tanh(),
+        torch.nn.Linear(16, 16),
+        torch.nn.Tanh(),
+        torch.nn.Linear(16, 3),
+    ).double()
     md_linears = [m for m in md.layers if isinstance(m, mathdl.nn.Linear)]
     t_linears = [m for m in tm if isinstance(m, torch.nn.Linear)]
     rng = np.random.default_rng(seed + 1)
     with torch.no_grad():
         for lm, lt in zip(md_linears, t_linears):
             lm.bias.data[...] = 0.1 * rng.standard_normal(lm.bias.shape)  # non-zero biases
-            lt.weight.copy_(torch.tensor(lm.weight.data.T))                 # torch stores (out, in)
+            lt.weight.copy_(torch.tensor(lm.weight.data.T))  # torch stores (out, in)
             lt.bias.copy_(torch.tensor(lm.bias.data))
     pairs = [(lm.weight, lt.weight.T) for lm, lt in zip(md_linears, t_linears)]
     pairs += [(lm.bias, lt.bias) for lm, lt in zip(md_linears, t_linears)]
@@ -122,7 +147,9 @@ MLP_CONFIGS = [
 ]
 
 
-@pytest.mark.parametrize("name, kwargs", MLP_CONFIGS, ids=[f"{n}-{i}" for i, (n, _) in enumerate(MLP_CONFIGS)])
+@pytest.mark.parametrize(
+    "name, kwargs", MLP_CONFIGS, ids=[f"{n}-{i}" for i, (n, _) in enumerate(MLP_CONFIGS)]
+)
 def test_trajectory_matches_torch_training_a_small_mlp(name, kwargs):
     X, y = mathdl.data.blobs(n=60, centers=3, seed=3)
     md, tm, pairs = _mlp_pair(seed=4)
@@ -150,8 +177,12 @@ def test_trajectory_matches_torch_training_a_small_mlp(name, kwargs):
 def test_parameters_without_gradient_are_skipped_like_torch(name):
     # the second parameter takes part only on even steps: on odd steps its .grad is None and
     # neither the parameter nor its optimizer state may change (torch skips it too)
-    kwargs = {"SGD": dict(lr=0.05, momentum=0.9), "RMSprop": dict(lr=0.01, momentum=0.5),
-              "Adam": dict(lr=0.05), "AdamW": dict(lr=0.05)}[name]
+    kwargs = {
+        "SGD": dict(lr=0.05, momentum=0.9),
+        "RMSprop": dict(lr=0.01, momentum=0.5),
+        "Adam": dict(lr=0.05),
+        "AdamW": dict(lr=0.05),
+    }[name]
     ours = [Tensor(A0, requires_grad=True), Tensor(B0, requires_grad=True)]
     theirs = [torch.tensor(A0, requires_grad=True), torch.tensor(B0, requires_grad=True)]
     opt_m, opt_t = OURS[name](ours, **kwargs), TORCH[name](theirs, **kwargs)
@@ -189,12 +220,22 @@ def test_zero_grad_sets_gradients_to_none_and_step_updates_in_place():
 # ----- defaults and validation: compare with torch.optim's own signatures ------------------------
 
 # torch's implementation switches, not part of the update rule
-_TORCH_ONLY = {"maximize", "foreach", "capturable", "differentiable", "fused", "decoupled_weight_decay"}
+_TORCH_ONLY = {
+    "maximize",
+    "foreach",
+    "capturable",
+    "differentiable",
+    "fused",
+    "decoupled_weight_decay",
+}
 
 
 def _defaults(fn):
-    return {k: p.default for k, p in inspect.signature(fn).parameters.items()
-            if k not in ("self", "params") and p.default is not inspect.Parameter.empty}
+    return {
+        k: p.default
+        for k, p in inspect.signature(fn).parameters.items()
+        if k not in ("self", "params") and p.default is not inspect.Parameter.empty
+    }
 
 
 @pytest.mark.parametrize("name", sorted(OURS))
@@ -208,12 +249,14 @@ def test_defaults_equal_torchs(name):
     opt = OURS[name]([Tensor(np.zeros(2), requires_grad=True)])
     torch_opt = TORCH[name]([torch.zeros(2, requires_grad=True)])
     for k in ours:
-        assert tuple(np.atleast_1d(getattr(opt, k))) == tuple(np.atleast_1d(torch_opt.defaults[k])), k
+        assert tuple(np.atleast_1d(getattr(opt, k))) == tuple(
+            np.atleast_1d(torch_opt.defaults[k])
+        ), k
 
 
 INVALID = [
     ("SGD", dict(lr=-0.1)),
-    ("SGD", dict(lr=0.1, nesterov=True)),                            # nesterov needs momentum
+    ("SGD", dict(lr=0.1, nesterov=True)),  # nesterov needs momentum
     ("SGD", dict(lr=0.1, momentum=0.9, dampening=0.5, nesterov=True)),  # ... and zero dampening
     ("SGD", dict(lr=0.1, momentum=-0.5)),
     ("SGD", dict(lr=0.1, weight_decay=-1.0)),

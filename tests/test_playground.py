@@ -21,7 +21,7 @@ def make(blit=False, fixed_layout=False, animated=True):
         ax.set_xlim(0, 10)
         ax.set_ylim(-12, 12)
         # zorder 5: above the spines and ticks, where blitting draws it too
-        lines["line"], = ax.plot([], [], lw=2, color="tab:blue", animated=animated, zorder=5)
+        (lines["line"],) = ax.plot([], [], lw=2, color="tab:blue", animated=animated, zorder=5)
 
     def draw(ax, lr, start):
         ax.set_ylim(-12, 12) if start > -4.5 else ax.set_ylim(-16, 16)
@@ -30,8 +30,14 @@ def make(blit=False, fixed_layout=False, animated=True):
         if abs(1 - lr) > 1:
             raise Diverged("lr > 2")
 
-    pg = Playground(draw, setup=setup, blit=blit, fixed_layout=fixed_layout,
-                    lr=lr_slider(0.5, max=10.0), start=float_slider(3.0, -5.0, 5.0, description="start x"))
+    pg = Playground(
+        draw,
+        setup=setup,
+        blit=blit,
+        fixed_layout=fixed_layout,
+        lr=lr_slider(0.5, max=10.0),
+        start=float_slider(3.0, -5.0, 5.0, description="start x"),
+    )
     return pg
 
 
@@ -39,7 +45,14 @@ def make(blit=False, fixed_layout=False, animated=True):
 def test_every_render_path_shows_the_same_picture(options):
     full = make(animated=False)
     fast = make(**options, animated=bool(options.get("blit")))
-    for values in [dict(lr=0.1), dict(start=-4.0), dict(start=-5.0), dict(lr=0.3), dict(start=2.0), dict(lr=1.5)]:
+    for values in [
+        dict(lr=0.1),
+        dict(start=-4.0),
+        dict(start=-5.0),
+        dict(lr=0.3),
+        dict(start=2.0),
+        dict(lr=1.5),
+    ]:
         full.set(**values)
         fast.set(**values)
         a, b = pixels(full.image.value), pixels(fast.image.value)
@@ -58,13 +71,20 @@ def test_blit_redraws_and_shows_divergence():
     assert not pg.diverged
     fresh = make(blit=True)
     fresh.set(lr=0.2)
-    assert np.array_equal(pixels(pg.image.value), pixels(fresh.image.value))  # no banner left behind
-    assert (np.abs(diverged - pixels(pg.image.value)).max(axis=-1) > 0).mean() > 0.01  # the banner was drawn
+    assert np.array_equal(
+        pixels(pg.image.value), pixels(fresh.image.value)
+    )  # no banner left behind
+    assert (
+        np.abs(diverged - pixels(pg.image.value)).max(axis=-1) > 0
+    ).mean() > 0.01  # the banner was drawn
 
 
 def test_blit_background_never_contains_the_banner():
-    pg = Playground(lambda ax, lr: (_ for _ in ()).throw(Diverged("at once")) if lr > 1 else None,
-                    blit=True, lr=lr_slider(5.0, max=10.0))  # diverged at the very first render
+    pg = Playground(
+        lambda ax, lr: (_ for _ in ()).throw(Diverged("at once")) if lr > 1 else None,
+        blit=True,
+        lr=lr_slider(5.0, max=10.0),
+    )  # diverged at the very first render
     assert pg.diverged
     pg.set(lr=0.1)
     assert not pg.diverged

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as TF
+from _refs import ATOL, RTOL, central_difference, mathdl_vjp, random_upstream, torch_vjp
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import mutually_broadcastable_shapes
@@ -18,14 +19,12 @@ import mathdl
 import mathdl.functional as F
 from mathdl import Tensor
 
-from _refs import ATOL, RTOL, central_difference, mathdl_vjp, random_upstream, torch_vjp
-
-
 # --------------------------------------------------------------------------------------------
 # The table of operations. Each case: (id, mathdl fn, torch fn, make(rng) -> input arrays).
 # Inputs are kept away from kinks and outside the domain edges so that finite differences
 # are valid; the kink conventions are tested separately against torch.
 # --------------------------------------------------------------------------------------------
+
 
 def _normal(*shape):
     return lambda rng: rng.standard_normal(shape)
@@ -60,20 +59,30 @@ TENSOR_OPS = [
     ("div", lambda a, b: a / b, SAME, _inputs(_normal(3, 4), _away_from_zero(3, 4))),
     ("div_broadcast", lambda a, b: a / b, SAME, _inputs(_normal(2, 3), _away_from_zero(1, 3))),
     ("neg", lambda a: -a, SAME, _inputs(_normal(3, 4))),
-    ("pow_int", lambda a: a ** 3, SAME, _inputs(_normal(3, 4))),
-    ("pow_half", lambda a: a ** 0.5, SAME, _inputs(_positive(3, 4))),
-    ("pow_negative", lambda a: a ** -1.5, SAME, _inputs(_positive(3, 4))),
-    ("pow_tensor", lambda a, b: a ** b, SAME, _inputs(_positive(3, 4), _normal(3, 4))),
-    ("pow_tensor_broadcast", lambda a, b: a ** b, SAME, _inputs(_positive(3, 1), _normal(4))),
-    ("rpow_number", lambda a: 2.5 ** a, SAME, _inputs(_normal(3, 4))),
+    ("pow_int", lambda a: a**3, SAME, _inputs(_normal(3, 4))),
+    ("pow_half", lambda a: a**0.5, SAME, _inputs(_positive(3, 4))),
+    ("pow_negative", lambda a: a**-1.5, SAME, _inputs(_positive(3, 4))),
+    ("pow_tensor", lambda a, b: a**b, SAME, _inputs(_positive(3, 4), _normal(3, 4))),
+    ("pow_tensor_broadcast", lambda a, b: a**b, SAME, _inputs(_positive(3, 1), _normal(4))),
+    ("rpow_number", lambda a: 2.5**a, SAME, _inputs(_normal(3, 4))),
     # matrix products in every rank combination
     ("matmul_2d_2d", lambda a, b: a @ b, SAME, _inputs(_normal(3, 4), _normal(4, 5))),
     ("matmul_1d_2d", lambda a, b: a @ b, SAME, _inputs(_normal(4), _normal(4, 5))),
     ("matmul_2d_1d", lambda a, b: a @ b, SAME, _inputs(_normal(3, 4), _normal(4))),
     ("matmul_1d_1d", lambda a, b: a @ b, SAME, _inputs(_normal(4), _normal(4))),
     ("matmul_batched", lambda a, b: a @ b, SAME, _inputs(_normal(2, 3, 4), _normal(2, 4, 5))),
-    ("matmul_batch_broadcast", lambda a, b: a @ b, SAME, _inputs(_normal(2, 1, 3, 4), _normal(5, 4, 2))),
-    ("matmul_batched_by_matrix", lambda a, b: a @ b, SAME, _inputs(_normal(2, 3, 4), _normal(4, 5))),
+    (
+        "matmul_batch_broadcast",
+        lambda a, b: a @ b,
+        SAME,
+        _inputs(_normal(2, 1, 3, 4), _normal(5, 4, 2)),
+    ),
+    (
+        "matmul_batched_by_matrix",
+        lambda a, b: a @ b,
+        SAME,
+        _inputs(_normal(2, 3, 4), _normal(4, 5)),
+    ),
     ("matmul_vector_by_batch", lambda a, b: a @ b, SAME, _inputs(_normal(4), _normal(2, 4, 3))),
     ("matmul_batch_by_vector", lambda a, b: a @ b, SAME, _inputs(_normal(2, 3, 4), _normal(4))),
     # reductions
@@ -81,7 +90,12 @@ TENSOR_OPS = [
     ("sum_dim0", lambda a: a.sum(0), SAME, _inputs(_normal(3, 4))),
     ("sum_dim_neg1_keepdim", lambda a: a.sum(-1, keepdim=True), SAME, _inputs(_normal(3, 4))),
     ("sum_dims_tuple", lambda a: a.sum((0, 2)), SAME, _inputs(_normal(2, 3, 4))),
-    ("sum_dims_tuple_keepdim", lambda a: a.sum(dim=(0, -1), keepdim=True), SAME, _inputs(_normal(2, 3, 4))),
+    (
+        "sum_dims_tuple_keepdim",
+        lambda a: a.sum(dim=(0, -1), keepdim=True),
+        SAME,
+        _inputs(_normal(2, 3, 4)),
+    ),
     ("mean_all", lambda a: a.mean(), SAME, _inputs(_normal(3, 4))),
     ("mean_dim1", lambda a: a.mean(1), SAME, _inputs(_normal(3, 4))),
     ("mean_dim0_keepdim", lambda a: a.mean(0, keepdim=True), SAME, _inputs(_normal(3, 4))),
@@ -101,49 +115,116 @@ TENSOR_OPS = [
     # the further methods the engine offers
     ("sqrt", lambda a: a.sqrt(), SAME, _inputs(_positive(3, 4))),
     ("abs", lambda a: a.abs(), SAME, _inputs(_away_from_zero(3, 4))),
-    ("leaky_relu_method", lambda a: a.leaky_relu(0.1), lambda a: TF.leaky_relu(a, 0.1),
-     _inputs(_away_from_zero(3, 4))),
-    ("gelu_method", lambda a: a.gelu(), lambda a: TF.gelu(a, approximate="tanh"), _inputs(_normal(3, 4))),
+    (
+        "leaky_relu_method",
+        lambda a: a.leaky_relu(0.1),
+        lambda a: TF.leaky_relu(a, 0.1),
+        _inputs(_away_from_zero(3, 4)),
+    ),
+    (
+        "gelu_method",
+        lambda a: a.gelu(),
+        lambda a: TF.gelu(a, approximate="tanh"),
+        _inputs(_normal(3, 4)),
+    ),
     ("transpose_dims", lambda a: a.transpose(0, 2), SAME, _inputs(_normal(2, 3, 4))),
     ("getitem_slice", lambda a: a[1:, ::2], SAME, _inputs(_normal(3, 4))),
-    ("getitem_repeated_rows", lambda a: a[np.array([0, 2, 0, 0])], lambda a: a[torch.tensor([0, 2, 0, 0])],
-     _inputs(_normal(3, 4))),
+    (
+        "getitem_repeated_rows",
+        lambda a: a[np.array([0, 2, 0, 0])],
+        lambda a: a[torch.tensor([0, 2, 0, 0])],
+        _inputs(_normal(3, 4)),
+    ),
     # a composite expression reusing an input (gradients add up over both uses)
-    ("composite_reuse", lambda a, b: ((a * b).exp() + a / (1 + b * b)).sum(1).mean(),
-     SAME, _inputs(_normal(3, 4), _normal(3, 4))),
+    (
+        "composite_reuse",
+        lambda a, b: ((a * b).exp() + a / (1 + b * b)).sum(1).mean(),
+        SAME,
+        _inputs(_normal(3, 4), _normal(3, 4)),
+    ),
 ]
 
 FUNCTIONAL_OPS = [
     ("F.relu", F.relu, TF.relu, _inputs(_away_from_zero(3, 4))),
     ("F.leaky_relu", F.leaky_relu, TF.leaky_relu, _inputs(_away_from_zero(3, 4))),
-    ("F.leaky_relu_0.2", lambda a: F.leaky_relu(a, 0.2), lambda a: TF.leaky_relu(a, 0.2),
-     _inputs(_away_from_zero(3, 4))),
+    (
+        "F.leaky_relu_0.2",
+        lambda a: F.leaky_relu(a, 0.2),
+        lambda a: TF.leaky_relu(a, 0.2),
+        _inputs(_away_from_zero(3, 4)),
+    ),
     ("F.sigmoid", F.sigmoid, torch.sigmoid, _inputs(_normal(3, 4))),
     ("F.tanh", F.tanh, torch.tanh, _inputs(_normal(3, 4))),
     ("F.gelu", F.gelu, lambda a: TF.gelu(a, approximate="tanh"), _inputs(_normal(3, 4))),
     ("F.softmax_last", F.softmax, lambda a: torch.softmax(a, dim=-1), _inputs(_normal(3, 4))),
-    ("F.softmax_dim0", lambda a: F.softmax(a, dim=0), lambda a: torch.softmax(a, dim=0), _inputs(_normal(3, 4))),
-    ("F.softmax_3d_dim1", lambda a: F.softmax(a, dim=1), lambda a: torch.softmax(a, dim=1),
-     _inputs(_normal(2, 3, 4))),
-    ("F.log_softmax_last", F.log_softmax, lambda a: torch.log_softmax(a, dim=-1), _inputs(_normal(3, 4))),
-    ("F.log_softmax_dim0", lambda a: F.log_softmax(a, dim=0), lambda a: torch.log_softmax(a, dim=0),
-     _inputs(_normal(3, 4))),
+    (
+        "F.softmax_dim0",
+        lambda a: F.softmax(a, dim=0),
+        lambda a: torch.softmax(a, dim=0),
+        _inputs(_normal(3, 4)),
+    ),
+    (
+        "F.softmax_3d_dim1",
+        lambda a: F.softmax(a, dim=1),
+        lambda a: torch.softmax(a, dim=1),
+        _inputs(_normal(2, 3, 4)),
+    ),
+    (
+        "F.log_softmax_last",
+        F.log_softmax,
+        lambda a: torch.log_softmax(a, dim=-1),
+        _inputs(_normal(3, 4)),
+    ),
+    (
+        "F.log_softmax_dim0",
+        lambda a: F.log_softmax(a, dim=0),
+        lambda a: torch.log_softmax(a, dim=0),
+        _inputs(_normal(3, 4)),
+    ),
     # our weight is (in, out); torch.nn.functional.linear takes (out, in)
-    ("F.linear", F.linear, lambda x, W, b: TF.linear(x, W.T, b),
-     _inputs(_normal(5, 3), _normal(3, 4), _normal(4))),
-    ("F.linear_no_bias", F.linear, lambda x, W: TF.linear(x, W.T), _inputs(_normal(5, 3), _normal(3, 4))),
-    ("F.linear_1d_input", F.linear, lambda x, W, b: TF.linear(x, W.T, b),
-     _inputs(_normal(3), _normal(3, 4), _normal(4))),
+    (
+        "F.linear",
+        F.linear,
+        lambda x, W, b: TF.linear(x, W.T, b),
+        _inputs(_normal(5, 3), _normal(3, 4), _normal(4)),
+    ),
+    (
+        "F.linear_no_bias",
+        F.linear,
+        lambda x, W: TF.linear(x, W.T),
+        _inputs(_normal(5, 3), _normal(3, 4)),
+    ),
+    (
+        "F.linear_1d_input",
+        F.linear,
+        lambda x, W, b: TF.linear(x, W.T, b),
+        _inputs(_normal(3), _normal(3, 4), _normal(4)),
+    ),
     ("F.mse_loss", F.mse_loss, TF.mse_loss, _inputs(_normal(5, 3), _normal(5, 3))),
-    ("F.cross_entropy", lambda z: F.cross_entropy(z, np.array([0, 3, 1, 1, 2])),
-     lambda z: TF.cross_entropy(z, torch.tensor([0, 3, 1, 1, 2])), _inputs(_normal(5, 4))),
-    ("F.binary_cross_entropy", lambda p: F.binary_cross_entropy(p, np.array([[0.0, 1.0, 1.0], [1.0, 0.0, 0.3]])),
-     lambda p: TF.binary_cross_entropy(p, torch.tensor([[0.0, 1.0, 1.0], [1.0, 0.0, 0.3]], dtype=torch.float64)),
-     _inputs(_positive(2, 3, low=0.05, high=0.95))),
-    ("F.bce_with_logits",
-     lambda z: F.binary_cross_entropy_with_logits(z, np.array([[0.0, 1.0, 1.0], [1.0, 0.0, 0.3]])),
-     lambda z: TF.binary_cross_entropy_with_logits(z, torch.tensor([[0.0, 1.0, 1.0], [1.0, 0.0, 0.3]], dtype=torch.float64)),
-     _inputs(_normal(2, 3))),
+    (
+        "F.cross_entropy",
+        lambda z: F.cross_entropy(z, np.array([0, 3, 1, 1, 2])),
+        lambda z: TF.cross_entropy(z, torch.tensor([0, 3, 1, 1, 2])),
+        _inputs(_normal(5, 4)),
+    ),
+    (
+        "F.binary_cross_entropy",
+        lambda p: F.binary_cross_entropy(p, np.array([[0.0, 1.0, 1.0], [1.0, 0.0, 0.3]])),
+        lambda p: TF.binary_cross_entropy(
+            p, torch.tensor([[0.0, 1.0, 1.0], [1.0, 0.0, 0.3]], dtype=torch.float64)
+        ),
+        _inputs(_positive(2, 3, low=0.05, high=0.95)),
+    ),
+    (
+        "F.bce_with_logits",
+        lambda z: F.binary_cross_entropy_with_logits(
+            z, np.array([[0.0, 1.0, 1.0], [1.0, 0.0, 0.3]])
+        ),
+        lambda z: TF.binary_cross_entropy_with_logits(
+            z, torch.tensor([[0.0, 1.0, 1.0], [1.0, 0.0, 0.3]], dtype=torch.float64)
+        ),
+        _inputs(_normal(2, 3)),
+    ),
 ]
 
 ALL_OPS = TENSOR_OPS + FUNCTIONAL_OPS
@@ -184,6 +265,7 @@ def test_gradients_match_independent_central_differences(case):
     _, grads_md = mathdl_vjp(case[1], arrays, upstream)
 
     for k, a in enumerate(arrays):
+
         def scalar_of(x, k=k):
             args = [Tensor(x) if i == k else Tensor(arr) for i, arr in enumerate(arrays)]
             return float(np.sum(case[1](*args).data * upstream))
@@ -203,11 +285,15 @@ def test_mathdl_gradcheck_passes(case):
 
 # ----- kink conventions (no finite difference exists there): must agree with torch -------------
 
-@pytest.mark.parametrize("name, md, tt", [
-    ("relu", lambda a: a.relu(), lambda a: a.relu()),
-    ("F.relu", F.relu, TF.relu),
-    ("F.leaky_relu", lambda a: F.leaky_relu(a, 0.1), lambda a: TF.leaky_relu(a, 0.1)),
-])
+
+@pytest.mark.parametrize(
+    "name, md, tt",
+    [
+        ("relu", lambda a: a.relu(), lambda a: a.relu()),
+        ("F.relu", F.relu, TF.relu),
+        ("F.leaky_relu", lambda a: F.leaky_relu(a, 0.1), lambda a: TF.leaky_relu(a, 0.1)),
+    ],
+)
 def test_kink_conventions_match_torch(name, md, tt):
     x = np.array([-1.0, -0.0, 0.0, 2.0])
     up = np.array([0.3, -1.7, 0.9, 1.1])
@@ -220,25 +306,36 @@ def test_kink_conventions_match_torch(name, md, tt):
 # ----- numbers and arrays on either side of an operator ----------------------------------------
 
 MIXED = [
-    ("number + T", lambda t, c: 2.5 + t), ("T + number", lambda t, c: t + 2.5),
-    ("array + T", lambda t, c: c + t), ("T + array", lambda t, c: t + c),
-    ("number - T", lambda t, c: 2.5 - t), ("array - T", lambda t, c: c - t), ("T - array", lambda t, c: t - c),
-    ("number * T", lambda t, c: 3.0 * t), ("array * T", lambda t, c: c * t), ("T * array", lambda t, c: t * c),
-    ("number / T", lambda t, c: 2.0 / t), ("array / T", lambda t, c: c / t), ("T / array", lambda t, c: t / c),
+    ("number + T", lambda t, c: 2.5 + t),
+    ("T + number", lambda t, c: t + 2.5),
+    ("array + T", lambda t, c: c + t),
+    ("T + array", lambda t, c: t + c),
+    ("number - T", lambda t, c: 2.5 - t),
+    ("array - T", lambda t, c: c - t),
+    ("T - array", lambda t, c: t - c),
+    ("number * T", lambda t, c: 3.0 * t),
+    ("array * T", lambda t, c: c * t),
+    ("T * array", lambda t, c: t * c),
+    ("number / T", lambda t, c: 2.0 / t),
+    ("array / T", lambda t, c: c / t),
+    ("T / array", lambda t, c: t / c),
     ("T / number", lambda t, c: t / 4.0),
     ("array @ T", lambda t, c: c.T @ t if isinstance(c, np.ndarray) else c.T @ t),
     ("T @ array", lambda t, c: t @ c.T),
-    ("number ** T", lambda t, c: 3.0 ** t), ("T ** number", lambda t, c: t ** 1.5),
-    ("array ** T", lambda t, c: c ** t), ("T ** array", lambda t, c: t ** c),
-    ("T ** broadcast array", lambda t, c: t ** c[0]), ("broadcast array + T", lambda t, c: c[:, :1] + t),
+    ("number ** T", lambda t, c: 3.0**t),
+    ("T ** number", lambda t, c: t**1.5),
+    ("array ** T", lambda t, c: c**t),
+    ("T ** array", lambda t, c: t**c),
+    ("T ** broadcast array", lambda t, c: t ** c[0]),
+    ("broadcast array + T", lambda t, c: c[:, :1] + t),
 ]
 
 
 @pytest.mark.parametrize("name, fn", MIXED, ids=[m[0] for m in MIXED])
 def test_numbers_and_arrays_on_either_side(name, fn):
     rng = np.random.default_rng(7)
-    x = rng.uniform(0.5, 2.0, size=(3, 4))   # positive: safe for division and powers
-    c = rng.uniform(0.5, 2.0, size=(3, 4))   # a plain constant (ndarray / torch tensor)
+    x = rng.uniform(0.5, 2.0, size=(3, 4))  # positive: safe for division and powers
+    c = rng.uniform(0.5, 2.0, size=(3, 4))  # a plain constant (ndarray / torch tensor)
     t_md = Tensor(x, requires_grad=True)
     out_md = fn(t_md, c)
     assert isinstance(out_md, Tensor), f"{name} returned {type(out_md).__name__}, not a Tensor"
@@ -253,6 +350,7 @@ def test_numbers_and_arrays_on_either_side(name, fn):
 
 
 # ----- the checkers themselves ------------------------------------------------------------------
+
 
 def test_numerical_grad_against_closed_forms():
     rng = np.random.default_rng(11)
@@ -276,10 +374,13 @@ def test_numerical_grad_agrees_with_independent_central_difference():
     def f(v):
         return np.sum(np.exp(v) * np.tanh(v[::-1])) + np.prod(v[0])
 
-    np.testing.assert_allclose(mathdl.numerical_grad(f, x), central_difference(f, x), rtol=1e-9, atol=1e-9)
+    np.testing.assert_allclose(
+        mathdl.numerical_grad(f, x), central_difference(f, x), rtol=1e-9, atol=1e-9
+    )
     # eps is honoured: a quadratic's central difference is exact for any eps
-    np.testing.assert_allclose(mathdl.numerical_grad(lambda v: np.sum(v * v), x, eps=1e-2), 2 * x,
-                               rtol=1e-12, atol=1e-12)
+    np.testing.assert_allclose(
+        mathdl.numerical_grad(lambda v: np.sum(v * v), x, eps=1e-2), 2 * x, rtol=1e-12, atol=1e-12
+    )
 
 
 def test_gradcheck_catches_a_wrong_gradient_and_reports_the_worst_entry():
@@ -317,14 +418,18 @@ BINARY = {
     "sub": lambda a, b: a - b,
     "mul": lambda a, b: a * b,
     "div": lambda a, b: a / b,
-    "pow": lambda a, b: a ** b,
+    "pow": lambda a, b: a**b,
 }
 
 
 @settings(max_examples=40, deadline=None)
-@given(shapes=mutually_broadcastable_shapes(num_shapes=2, min_dims=0, max_dims=3, min_side=1, max_side=4)
-       .map(lambda bs: bs.input_shapes),
-       op=st.sampled_from(sorted(BINARY)), seed=st.integers(0, 2**32 - 1))
+@given(
+    shapes=mutually_broadcastable_shapes(
+        num_shapes=2, min_dims=0, max_dims=3, min_side=1, max_side=4
+    ).map(lambda bs: bs.input_shapes),
+    op=st.sampled_from(sorted(BINARY)),
+    seed=st.integers(0, 2**32 - 1),
+)
 @example(shapes=((3, 1), (1, 4)), op="add", seed=0)
 @example(shapes=((3, 1), (1, 4)), op="mul", seed=0)
 @example(shapes=((1,), (2, 3)), op="mul", seed=1)
@@ -351,14 +456,21 @@ def test_broadcast_binary_gradients_have_input_shapes_and_match_torch(shapes, op
 def _shape_and_dims(draw):
     shape = draw(st.lists(st.integers(1, 4), min_size=0, max_size=3).map(tuple))
     ndim = max(len(shape), 1)  # a 0-d tensor takes dim 0 or -1, as in torch
-    dims = draw(st.none() | st.integers(-ndim, ndim - 1)
-                | st.sets(st.integers(0, ndim - 1), min_size=1).map(lambda s: tuple(sorted(s))))
+    dims = draw(
+        st.none()
+        | st.integers(-ndim, ndim - 1)
+        | st.sets(st.integers(0, ndim - 1), min_size=1).map(lambda s: tuple(sorted(s)))
+    )
     return shape, dims
 
 
 @settings(max_examples=40, deadline=None)
-@given(shape_dims=_shape_and_dims(), keepdim=st.booleans(), reduction=st.sampled_from(["sum", "mean"]),
-       seed=st.integers(0, 2**32 - 1))
+@given(
+    shape_dims=_shape_and_dims(),
+    keepdim=st.booleans(),
+    reduction=st.sampled_from(["sum", "mean"]),
+    seed=st.integers(0, 2**32 - 1),
+)
 @example(shape_dims=((), 0), keepdim=False, reduction="sum", seed=0)
 @example(shape_dims=((), -1), keepdim=True, reduction="mean", seed=0)
 @example(shape_dims=((3, 1), 1), keepdim=False, reduction="mean", seed=0)
@@ -369,9 +481,11 @@ def test_reduction_gradients_match_torch(shape_dims, keepdim, reduction, seed):
     x = rng.standard_normal(shape)
 
     if dims is None:
+
         def fn(t):
             return getattr(t, reduction)()
     else:
+
         def fn(t):
             return getattr(t, reduction)(dims, keepdim=keepdim)
 
@@ -388,7 +502,9 @@ def test_reduction_gradients_match_torch(shape_dims, keepdim, reduction, seed):
 @st.composite
 def _matmul_shapes(draw):
     n, k, m = draw(st.integers(1, 4)), draw(st.integers(1, 4)), draw(st.integers(1, 4))
-    batch = draw(mutually_broadcastable_shapes(num_shapes=2, min_dims=0, max_dims=2, min_side=1, max_side=3))
+    batch = draw(
+        mutually_broadcastable_shapes(num_shapes=2, min_dims=0, max_dims=2, min_side=1, max_side=3)
+    )
     kind = draw(st.sampled_from(["mm", "vm", "mv", "vv"]))
     a = (k,) if kind in ("vm", "vv") else batch.input_shapes[0] + (n, k)
     b = (k,) if kind in ("mv", "vv") else batch.input_shapes[1] + (k, m)
@@ -414,8 +530,12 @@ def test_matmul_gradients_have_input_shapes_and_match_torch(shapes, seed):
 
 
 @settings(max_examples=40, deadline=None)
-@given(shape=st.lists(st.integers(1, 5), min_size=1, max_size=3).map(tuple), data=st.data(),
-       scale=st.sampled_from([1e-3, 1.0, 30.0, 1e3]), seed=st.integers(0, 2**32 - 1))
+@given(
+    shape=st.lists(st.integers(1, 5), min_size=1, max_size=3).map(tuple),
+    data=st.data(),
+    scale=st.sampled_from([1e-3, 1.0, 30.0, 1e3]),
+    seed=st.integers(0, 2**32 - 1),
+)
 def test_softmax_properties(shape, data, scale, seed):
     dim = data.draw(st.integers(-len(shape), len(shape) - 1), label="dim")
     rng = np.random.default_rng(seed)
@@ -429,17 +549,24 @@ def test_softmax_properties(shape, data, scale, seed):
     shifted = F.softmax(Tensor(z + 5.0), dim=dim).data
     np.testing.assert_allclose(shifted, s.data, rtol=1e-9, atol=1e-12)
     # log_softmax exponentiates to the same distribution
-    np.testing.assert_allclose(np.exp(F.log_softmax(Tensor(z), dim=dim).data), s.data, rtol=1e-9, atol=1e-12)
+    np.testing.assert_allclose(
+        np.exp(F.log_softmax(Tensor(z), dim=dim).data), s.data, rtol=1e-9, atol=1e-12
+    )
     # the entries sum to 1 whatever z is, so any vector-Jacobian product sums to 0 along dim
     up = rng.standard_normal(shape)
     s.backward(up)
-    np.testing.assert_allclose(x.grad.sum(axis=dim), 0.0, rtol=0, atol=1e-9 * max(1.0, np.abs(up).max()))
+    np.testing.assert_allclose(
+        x.grad.sum(axis=dim), 0.0, rtol=0, atol=1e-9 * max(1.0, np.abs(up).max())
+    )
     _, (g_t,) = torch_vjp(lambda t: torch.softmax(t, dim=dim), [z], up)
     np.testing.assert_allclose(x.grad, g_t, rtol=1e-9, atol=1e-12)
 
 
 @settings(max_examples=30, deadline=None)
-@given(shape=st.lists(st.integers(1, 4), min_size=1, max_size=3).map(tuple), seed=st.integers(0, 2**32 - 1))
+@given(
+    shape=st.lists(st.integers(1, 4), min_size=1, max_size=3).map(tuple),
+    seed=st.integers(0, 2**32 - 1),
+)
 def test_reshape_and_transpose_gradients_keep_input_shape(shape, seed):
     rng = np.random.default_rng(seed)
     x = rng.standard_normal(shape)
@@ -454,6 +581,7 @@ def test_reshape_and_transpose_gradients_keep_input_shape(shape, seed):
 
 
 # ----- accumulation, no_grad, deep graphs ---------------------------------------------------------
+
 
 def test_gradients_accumulate_across_backward_calls_like_torch():
     rng = np.random.default_rng(21)
@@ -517,9 +645,9 @@ def test_ten_thousand_op_chain_backward_has_no_recursion_error():
     x = Tensor(0.5, requires_grad=True)
     y = x
     for _ in range(n):
-        y = y * 1.0001 + 0.0   # two ops per step: 20,000 nodes
+        y = y * 1.0001 + 0.0  # two ops per step: 20,000 nodes
     y.backward()
-    np.testing.assert_allclose(x.grad, 1.0001 ** n, rtol=1e-9)
+    np.testing.assert_allclose(x.grad, 1.0001**n, rtol=1e-9)
 
     x2 = Tensor(np.array([0.1, -0.2]), requires_grad=True)
     h = x2
@@ -536,6 +664,7 @@ def test_ten_thousand_op_chain_backward_has_no_recursion_error():
 
 
 # ----- the Tensor itself ------------------------------------------------------------------------
+
 
 def test_tensor_construction_is_a_float64_copy():
     src = np.array([[1, 2, 3]], dtype=np.int32)
@@ -557,10 +686,10 @@ def test_only_leaves_keep_grad_like_torch():
     loss = (y * y).sum() + kept.sum()
     loss.backward()
     assert x.is_leaf and not y.is_leaf
-    assert y.grad is None           # torch also leaves a non-leaf's .grad unset
+    assert y.grad is None  # torch also leaves a non-leaf's .grad unset
     np.testing.assert_allclose(kept.grad, np.ones(3))
     np.testing.assert_allclose(x.grad, 2 * 9.0 * np.array([1.0, -2.0, 3.0]) + 2.0)
-    c = Tensor([1.0, 2.0])          # a constant in the graph gets no gradient
+    c = Tensor([1.0, 2.0])  # a constant in the graph gets no gradient
     (x[:2] * c).sum().backward()
     assert c.grad is None
 
@@ -569,7 +698,7 @@ def test_detach_cuts_the_graph():
     x = Tensor(np.array([2.0]), requires_grad=True)
     d = x.detach()
     assert d.requires_grad is False and d.is_leaf
-    (x * d).sum().backward()       # d is a constant: d/dx (x * d) = d = 2
+    (x * d).sum().backward()  # d is a constant: d/dx (x * d) = d = 2
     np.testing.assert_allclose(x.grad, [2.0])
 
 
@@ -592,14 +721,15 @@ def test_gradient_of_one_input_when_the_others_are_constants(case):
                 assert g_md[i] is None
 
 
-@pytest.mark.filterwarnings("ignore:divide by zero encountered:RuntimeWarning")  # 0 ** -0.5 = inf, as torch
+@pytest.mark.filterwarnings(
+    "ignore:divide by zero encountered:RuntimeWarning"
+)  # 0 ** -0.5 = inf, as torch
 @pytest.mark.parametrize("p", [0.0, 0.5, 1.0, 2.0, 3.0])
 def test_pow_at_base_zero_follows_torch(p):
     # where the formulas would multiply 0 by inf, torch defines the gradient as 0
     x = np.array([0.0, 0.0, 1.5, 2.0])
     up = np.array([0.7, -1.3, 0.4, 2.0])
-    for md, tt in [(lambda a: a ** p, lambda a: a ** p),
-                   (lambda a, e: a ** e, lambda a, e: a ** e)]:
+    for md, tt in [(lambda a: a**p, lambda a: a**p), (lambda a, e: a**e, lambda a, e: a**e)]:
         arrays = [x] if md.__code__.co_argcount == 1 else [x, np.full(4, p)]
         out_m, g_m = mathdl_vjp(md, arrays, up)
         out_t, g_t = torch_vjp(tt, arrays, up)
@@ -607,6 +737,6 @@ def test_pow_at_base_zero_follows_torch(p):
         for a, b in zip(g_m, g_t):
             np.testing.assert_allclose(a, b, rtol=RTOL, atol=ATOL)  # equal infinities compare equal
     # a scalar exponent tensor broadcast over the base collects 0 from the base-0 entries
-    _, (_, ge) = mathdl_vjp(lambda a, e: a ** e, [x, np.array(p)], up)
-    _, (_, ge_t) = torch_vjp(lambda a, e: a ** e, [x, np.array(p)], up)
+    _, (_, ge) = mathdl_vjp(lambda a, e: a**e, [x, np.array(p)], up)
+    _, (_, ge_t) = torch_vjp(lambda a, e: a**e, [x, np.array(p)], up)
     np.testing.assert_allclose(ge, ge_t, rtol=RTOL, atol=ATOL)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from mathdl_grading.cli import main  # noqa: E402
+from mathdl_grading.cli import main
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -16,15 +16,23 @@ NOTEBOOKS = ROOT / "notebooks"
 
 #: The lessons, in course order (the names are the course's contract).
 LESSONS = [
-    "00_welcome", "01_tensors", "02_gpu_and_batching", "03_probability", "04_gradients",
-    "05_chain_rule", "06_activations", "07_losses", "08_optimizers", "09_initialization",
+    "00_welcome",
+    "01_tensors",
+    "02_gpu_and_batching",
+    "03_probability",
+    "04_gradients",
+    "05_chain_rule",
+    "06_activations",
+    "07_losses",
+    "08_optimizers",
+    "09_initialization",
     "10_putting_it_together",
 ]
 
 _MARK = "@@WIDGET-REPORT@@"
 
 # Runs inside the kernel after the notebook: every widget alive to its extremes and options.
-DRIVE_CODE = r'''
+DRIVE_CODE = r"""
 def _mathdl_drive():
     import json, resource, statistics
     import ipywidgets as W
@@ -86,7 +94,7 @@ def _mathdl_drive():
     print("@@WIDGET-REPORT@@" + json.dumps(report))
 
 _mathdl_drive()
-'''
+"""
 
 
 def load(name):
@@ -104,8 +112,13 @@ def run_notebook(name, timeout=120, drive=True):
     n_cells = len(nb.cells)
     if drive:
         nb.cells.append(nbformat.v4.new_code_cell(DRIVE_CODE))
-    client = NotebookClient(nb, timeout=timeout, kernel_name="python3", allow_errors=True,
-                            resources={"metadata": {"path": str(NOTEBOOKS)}})
+    client = NotebookClient(
+        nb,
+        timeout=timeout,
+        kernel_name="python3",
+        allow_errors=True,
+        resources={"metadata": {"path": str(NOTEBOOKS)}},
+    )
     result = {"name": name, "errors": []}
     t0 = time.perf_counter()
     with client.setup_kernel():

@@ -50,6 +50,7 @@ STUDENT_ID_RE = re.compile(r"^[A-Za-z0-9_.@+\-]+$")
 
 # ----------------------------------------------------------------------------- processes
 
+
 def _children_map():
     kids = {}
     for entry in os.listdir("/proc") if os.path.isdir("/proc") else []:
@@ -106,15 +107,17 @@ class ForkedJob:
                 if memory_mb:
                     import resource
 
-                    resource.setrlimit(resource.RLIMIT_AS, (memory_mb * 1024 * 1024, resource.RLIM_INFINITY))
+                    resource.setrlimit(
+                        resource.RLIMIT_AS, (memory_mb * 1024 * 1024, resource.RLIM_INFINITY)
+                    )
                 try:
                     result = job()
-                except BaseException:  # noqa: BLE001  (report everything to the parent)
+                except BaseException:
                     result = {"success": False, "error": traceback.format_exc()}
                 view = memoryview(json.dumps(result, default=str).encode())
                 while view:
-                    view = view[os.write(w, view):]
-            except BaseException:  # noqa: BLE001
+                    view = view[os.write(w, view) :]
+            except BaseException:
                 code = 1
             finally:
                 os._exit(code)
@@ -189,6 +192,7 @@ def run_forked(job, timeout, log_path=None, memory_mb=0):
 
 # ----------------------------------------------------------------------------- nbgrader config
 
+
 def default_jobs():
     """Students graded at once: GRADE_JOBS, else the CPU count (at most 4)."""
     if os.environ.get("GRADE_JOBS"):
@@ -197,8 +201,17 @@ def default_jobs():
 
 
 class Settings:
-    def __init__(self, root=ROOT, timeout=30, memory_mb=2048, cpu_seconds=600,
-                 max_output_chars=200_000, quiet=False, jobs=None, feedback=True):
+    def __init__(
+        self,
+        root=ROOT,
+        timeout=30,
+        memory_mb=2048,
+        cpu_seconds=600,
+        max_output_chars=200_000,
+        quiet=False,
+        jobs=None,
+        feedback=True,
+    ):
         self.root = Path(root).resolve()
         self.timeout = int(timeout)
         self.memory_mb = int(memory_mb)
@@ -242,7 +255,7 @@ def _load_config(settings, assignment):
     cfg.Execute.timeout = settings.timeout
     cfg.Execute.interrupt_on_timeout = True
     cfg.Execute.startup_timeout = 60
-    cfg.Execute.shutdown_kernel = "immediate"   # a busy or hostile kernel is killed, not asked
+    cfg.Execute.shutdown_kernel = "immediate"  # a busy or hostile kernel is killed, not asked
     cfg.RobustExecute.max_output_chars = settings.max_output_chars
     from .preprocessors import autograde_preprocessors, feedback_preprocessors
 
@@ -273,9 +286,18 @@ def write_kernelspec(settings, work):
         "PYTHONDONTWRITEBYTECODE": "1",
     }
     spec = {
-        "argv": [sys.executable, "-m", "mathdl_grading.kernel",
-                 "--memory-mb", str(settings.memory_mb), "--cpu-seconds", str(settings.cpu_seconds),
-                 "--HistoryManager.hist_file=:memory:", "-f", "{connection_file}"],
+        "argv": [
+            sys.executable,
+            "-m",
+            "mathdl_grading.kernel",
+            "--memory-mb",
+            str(settings.memory_mb),
+            "--cpu-seconds",
+            str(settings.cpu_seconds),
+            "--HistoryManager.hist_file=:memory:",
+            "-f",
+            "{connection_file}",
+        ],
         "display_name": "mathdl grading (limited)",
         "language": "python",
         "env": env,
@@ -288,10 +310,13 @@ def write_kernelspec(settings, work):
     (work / "ipython").mkdir(parents=True, exist_ok=True)
     ProfileDir.create_profile_dir_by_name(str(work / "ipython"), "default")
     os.environ["JUPYTER_PATH"] = os.pathsep.join(
-        [str(work / "jupyter")] + [p for p in os.environ.get("JUPYTER_PATH", "").split(os.pathsep) if p])
+        [str(work / "jupyter")]
+        + [p for p in os.environ.get("JUPYTER_PATH", "").split(os.pathsep) if p]
+    )
 
 
 # ----------------------------------------------------------------------------- jobs (run in children)
+
 
 def _capture(app):
     from nbgrader.utils import capture_log
@@ -315,6 +340,7 @@ def job_generate(settings, assignment):
         app.force = True
         app.create_assignment = True
         return _capture(app)
+
     return run
 
 
@@ -331,6 +357,7 @@ def job_autograde(settings, assignment, student):
         app.force = True
         app.create_student = True
         return _capture(app)
+
     return run
 
 
@@ -346,10 +373,12 @@ def job_feedback(settings, assignment):
         app = GenerateFeedback(coursedir=coursedir, config=cfg)
         app.force = True
         return _capture(app)
+
     return run
 
 
 # ----------------------------------------------------------------------------- integrity
+
 
 def _hash_tree(paths):
     out = {}
@@ -366,7 +395,9 @@ class Integrity:
 
     def __init__(self, files):
         self.saved = _hash_tree(sorted(set(files)))
-        self.digests = {p: None if b is None else hashlib.sha256(b).digest() for p, b in self.saved.items()}
+        self.digests = {
+            p: None if b is None else hashlib.sha256(b).digest() for p, b in self.saved.items()
+        }
 
     def add(self, files):
         for path in files:
@@ -399,6 +430,7 @@ class Integrity:
 
 
 # ----------------------------------------------------------------------------- grading
+
 
 class StudentResult:
     def __init__(self, student):
@@ -435,7 +467,7 @@ def _recompute(nb):
         if prep.is_test_cell(cell):
             try:
                 scores[prep.grade_id(cell)] = determine_grade(cell)[0]
-            except Exception:  # noqa: BLE001
+            except Exception:
                 scores[prep.grade_id(cell)] = 0.0
     return scores
 
@@ -471,6 +503,7 @@ def _grade(assignment, settings=None, students=None):
         now = time.monotonic()
         spent, clock[0] = now - clock[0], now
         return round(spent, 3)
+
     source_path = root / "solutions" / assignment / f"{assignment}.ipynb"
     if not source_path.exists():
         raise SystemExit(f"no source notebook {source_path.relative_to(root)}")
@@ -502,24 +535,41 @@ def _grade(assignment, settings=None, students=None):
 
     phases["setup"] = _lap()
     # 1. the assignment in the gradebook
-    result, note = run_forked(job_generate(settings, assignment), timeout=300,
-                              log_path=work / "logs" / "_generate_assignment.log")
+    result, note = run_forked(
+        job_generate(settings, assignment),
+        timeout=300,
+        log_path=work / "logs" / "_generate_assignment.log",
+    )
     if not result or not result.get("success"):
-        detail = ((result or {}).get("log") or "")[-5000:] + "\n" + ((result or {}).get("error") or note or "")
-        raise SystemExit(f"nbgrader generate_assignment failed for {assignment}:\n{detail}\n"
-                         f"(log: {work / 'logs' / '_generate_assignment.log'})")
+        detail = (
+            ((result or {}).get("log") or "")[-5000:]
+            + "\n"
+            + ((result or {}).get("error") or note or "")
+        )
+        raise SystemExit(
+            f"nbgrader generate_assignment failed for {assignment}:\n{detail}\n"
+            f"(log: {work / 'logs' / '_generate_assignment.log'})"
+        )
     source_nb = nbformat.read(str(source_path), as_version=4)
-    release_nb = nbformat.read(str(work / "release" / assignment / f"{assignment}.ipynb"), as_version=4)
+    release_nb = nbformat.read(
+        str(work / "release" / assignment / f"{assignment}.ipynb"), as_version=4
+    )
     test_sources = [c.source for c in source_nb.cells if prep.is_test_cell(c)]
-    context_sources = [c.source for c in source_nb.cells
-                       if c.cell_type == "code" and prep.is_locked_cell(c) and not prep.is_test_cell(c)]
+    context_sources = [
+        c.source
+        for c in source_nb.cells
+        if c.cell_type == "code" and prep.is_locked_cell(c) and not prep.is_test_cell(c)
+    ]
     n_code = sum(c.cell_type == "code" for c in source_nb.cells)
 
     phases["generate"] = _lap()
     # 2. students
     submitted = root / "submitted"
-    found = sorted(p.name for p in submitted.iterdir() if p.is_dir() and not p.name.startswith(".")) \
-        if submitted.is_dir() else []
+    found = (
+        sorted(p.name for p in submitted.iterdir() if p.is_dir() and not p.name.startswith("."))
+        if submitted.is_dir()
+        else []
+    )
     if students:
         found = [s for s in found if s in set(students)]
     results, skipped = {}, []
@@ -536,8 +586,11 @@ def _grade(assignment, settings=None, students=None):
 
     # 3. read, repair, stage, scan; remember every submission's bytes
     staged = {}
-    protected_files = [p for p in (work / "site").rglob("*") if p.is_file()] + \
-        [root / "nbgrader_config.py", source_path, work / "jupyter" / "kernels" / KERNEL_NAME / "kernel.json"]
+    protected_files = [p for p in (work / "site").rglob("*") if p.is_file()] + [
+        root / "nbgrader_config.py",
+        source_path,
+        work / "jupyter" / "kernels" / KERNEL_NAME / "kernel.json",
+    ]
     for s, res in results.items():
         folder = submitted / s / assignment
         if folder.is_dir():
@@ -549,14 +602,18 @@ def _grade(assignment, settings=None, students=None):
             continue
         if not nb_path.is_file():
             candidates = sorted(p for p in folder.glob("*.ipynb") if p.is_file())
-            if len(candidates) == 1:   # renamed, e.g. "04_gradients (1).ipynb" from a browser download
+            if (
+                len(candidates) == 1
+            ):  # renamed, e.g. "04_gradients (1).ipynb" from a browser download
                 nb_path = candidates[0]
                 res.notes.append(f"graded {nb_path.name} (the notebook was renamed)")
         if not nb_path.is_file():
             others = sorted(p.name for p in folder.iterdir())
             res.status = "missing"
-            res.notes.append(f"no {assignment}.ipynb in submitted/{s}/{assignment}/"
-                             + (f" (found: {', '.join(others[:5])})" if others else " (the folder is empty)"))
+            res.notes.append(
+                f"no {assignment}.ipynb in submitted/{s}/{assignment}/"
+                + (f" (found: {', '.join(others[:5])})" if others else " (the folder is empty)")
+            )
             continue
         try:
             nb = prep.read_notebook_file(nb_path)
@@ -567,18 +624,24 @@ def _grade(assignment, settings=None, students=None):
             res.status = "unreadable"
             res.notes.append(str(exc))
             continue
-        except Exception as exc:  # noqa: BLE001  (a notebook we cannot repair is not gradable)
+        except Exception as exc:
             res.status = "unreadable"
-            res.notes.append(f"the notebook could not be read or repaired ({type(exc).__name__}: {exc})")
+            res.notes.append(
+                f"the notebook could not be read or repaired ({type(exc).__name__}: {exc})"
+            )
             continue
-        extra = sorted(p.name for p in folder.iterdir() if p.name not in (nb_path.name, "timestamp.txt"))
+        extra = sorted(
+            p.name for p in folder.iterdir() if p.name not in (nb_path.name, "timestamp.txt")
+        )
         if extra:
             res.notes.append("ignored extra file(s): " + ", ".join(extra[:10]))
         ts = folder / "timestamp.txt"
         if ts.is_file():
             shutil.copy(ts, dest.parent / "timestamp.txt")
         staged[s] = dest.read_bytes()
-        res.findings = tscan.scan_cells(prep.student_code(nb, source_nb, release_nb), context_sources, test_sources)
+        res.findings = tscan.scan_cells(
+            prep.student_code(nb, source_nb, release_nb), context_sources, test_sources
+        )
         # the staged copies are graded one at a time; keep them out of reach until then
         dest.unlink()
         if (dest.parent / "timestamp.txt").exists():
@@ -592,7 +655,10 @@ def _grade(assignment, settings=None, students=None):
         for s, res in results.items():
             if res.status == "graded":
                 continue
-            for leftover in (root / "autograded" / s / assignment, root / "feedback" / s / assignment):
+            for leftover in (
+                root / "autograded" / s / assignment,
+                root / "feedback" / s / assignment,
+            ):
                 if leftover.exists():
                     shutil.rmtree(leftover, ignore_errors=True)
             if res.status == "missing":
@@ -613,8 +679,11 @@ def _grade(assignment, settings=None, students=None):
         if s + "/timestamp" in staged:
             (dest.parent / "timestamp.txt").write_bytes(staged[s + "/timestamp"])
         _say(settings, f"[grade] {assignment}: autograding {s}")
-        return ForkedJob(job_autograde(settings, assignment, s), timeout=watchdog,
-                         log_path=work / "logs" / f"{s}.log")
+        return ForkedJob(
+            job_autograde(settings, assignment, s),
+            timeout=watchdog,
+            log_path=work / "logs" / f"{s}.log",
+        )
 
     def settle(s, fj):
         """Record one finished run; returns False when it must be repeated alone."""
@@ -623,10 +692,15 @@ def _grade(assignment, settings=None, students=None):
         res.errors = [fj.note] if fj.note else []
         failed = bool(fj.note) or not (fj.result and fj.result.get("success"))
         if fj.result and not fj.result.get("success"):
-            res.errors.append("nbgrader reported an error (see "
-                              + str((work / "logs" / f"{s}.log").relative_to(root)) + ")")
+            res.errors.append(
+                "nbgrader reported an error (see "
+                + str((work / "logs" / f"{s}.log").relative_to(root))
+                + ")"
+            )
             with open(work / "logs" / f"{s}.log", "a") as fh:
-                fh.write("\n" + (fj.result.get("log") or "") + "\n" + (fj.result.get("error") or ""))
+                fh.write(
+                    "\n" + (fj.result.get("log") or "") + "\n" + (fj.result.get("error") or "")
+                )
         return failed
 
     def protect_outputs(s):
@@ -651,10 +725,14 @@ def _grade(assignment, settings=None, students=None):
                 # files changed while these ran: grade each of them again, alone, to find out who
                 suspects = {s} | set(running)
                 tainted |= set(running)
-                results[s].notes.append("course files changed during a parallel run; graded again alone")
+                results[s].notes.append(
+                    "course files changed during a parallel run; graded again alone"
+                )
                 solo += [x for x in suspects if x not in solo and x not in running]
                 for x in running:
-                    results[x].notes.append("course files changed during a parallel run; graded again alone")
+                    results[x].notes.append(
+                        "course files changed during a parallel run; graded again alone"
+                    )
             elif s in tainted or (failed and jobs > 1):
                 if s not in solo:
                     solo.append(s)
@@ -673,17 +751,24 @@ def _grade(assignment, settings=None, students=None):
         if changed:
             res = results[s]
             res.zeroed = res.zeroed or "course files were changed while this notebook ran"
-            res.notes.append("changed (and restored): "
-                             + ", ".join(str(p.relative_to(root)) if p.is_relative_to(root) else str(p)
-                                         for p in changed[:10]))
+            res.notes.append(
+                "changed (and restored): "
+                + ", ".join(
+                    str(p.relative_to(root)) if p.is_relative_to(root) else str(p)
+                    for p in changed[:10]
+                )
+            )
         else:
             protect_outputs(s)
 
     phases["autograde"] = _lap()
     # 5. verify, zero tampered notebooks, collect scores
     autograded = root / "autograded"
-    solution_order = [prep.grade_id(c) for c in source_nb.cells
-                      if prep.grade_id(c) and (prep.nbgrader_meta(c) or {}).get("solution")]
+    solution_order = [
+        prep.grade_id(c)
+        for c in source_nb.cells
+        if prep.grade_id(c) and (prep.nbgrader_meta(c) or {}).get("solution")
+    ]
     with Gradebook(db_url, course_id) as gb:
         for s, res in results.items():
             out_nb = autograded / s / assignment / f"{assignment}.ipynb"
@@ -692,7 +777,7 @@ def _grade(assignment, settings=None, students=None):
                 if out_nb.is_file():
                     try:
                         executed = nbformat.read(str(out_nb), as_version=4)
-                    except Exception as exc:  # noqa: BLE001
+                    except Exception as exc:
                         res.errors.append(f"the autograded notebook cannot be read ({exc})")
                 if executed is None:
                     res.status = "error"
@@ -700,7 +785,7 @@ def _grade(assignment, settings=None, students=None):
             if res.status in ("unreadable", "error"):
                 try:
                     gb.update_or_create_submission(assignment, s)
-                except Exception as exc:  # noqa: BLE001
+                except Exception as exc:
                     res.errors.append(f"could not record the submission ({exc})")
             try:
                 sub = gb.find_submission_notebook(assignment, assignment, s)
@@ -710,15 +795,21 @@ def _grade(assignment, settings=None, students=None):
                 for cell in executed.cells:
                     for err in _error_outputs(cell):
                         if err.get("ename") == "TamperingDetected":
-                            res.guard.append(f"{prep.grade_id(cell) or 'a cell'}: {err.get('evalue', '')[:300]}")
+                            res.guard.append(
+                                f"{prep.grade_id(cell) or 'a cell'}: {err.get('evalue', '')[:300]}"
+                            )
                 if res.guard:
                     res.zeroed = res.zeroed or "the tamper guard tripped in a test cell"
                 recomputed = _recompute(executed)
                 for g in sub.grades:
                     if g.name in recomputed and g.auto_score != recomputed[g.name]:
-                        res.zeroed = res.zeroed or "the gradebook disagreed with the executed notebook"
-                        res.notes.append(f"gradebook score of {g.name} ({g.auto_score}) did not match "
-                                         f"the executed notebook ({recomputed[g.name]})")
+                        res.zeroed = (
+                            res.zeroed or "the gradebook disagreed with the executed notebook"
+                        )
+                        res.notes.append(
+                            f"gradebook score of {g.name} ({g.auto_score}) did not match "
+                            f"the executed notebook ({recomputed[g.name]})"
+                        )
                         g.auto_score = recomputed[g.name]
             if any(f.severity == tscan.TAMPER for f in res.findings):
                 res.zeroed = res.zeroed or "the notebook's code tampers with the grading tools"
@@ -726,13 +817,17 @@ def _grade(assignment, settings=None, students=None):
                 test_ids = {prep.grade_id(c) for c in source_nb.cells if prep.is_test_cell(c)}
                 if res.zeroed or res.status in ("unreadable", "error"):
                     for g in sub.grades:
-                        if res.status != "graded":      # nothing could run: everything is 0
+                        if res.status != "graded":  # nothing could run: everything is 0
                             g.auto_score = 0.0
                             g.needs_manual_grade = False
-                        elif g.name in test_ids:        # tampered: 0, and flagged for review
+                        elif g.name in test_ids:  # tampered: 0, and flagged for review
                             g.auto_score = 0.0
                             g.needs_manual_grade = True
-                    reason = res.zeroed or "; ".join(res.notes[-1:]) or "the notebook could not be graded"
+                    reason = (
+                        res.zeroed
+                        or "; ".join(res.notes[-1:])
+                        or "the notebook could not be graded"
+                    )
                     comment_text = f"Autograded points set to 0 by the grader: {reason}."
                     tampered = [str(f) for f in res.findings if f.severity == tscan.TAMPER][:5]
                     if tampered:
@@ -759,8 +854,11 @@ def _grade(assignment, settings=None, students=None):
     feedback_ok, fb_note = True, None
     if settings.feedback:
         _say(settings, f"[grade] {assignment}: writing feedback")
-        fb_result, fb_note = run_forked(job_feedback(settings, assignment), timeout=600,
-                                        log_path=work / "logs" / "_feedback.log")
+        fb_result, fb_note = run_forked(
+            job_feedback(settings, assignment),
+            timeout=600,
+            log_path=work / "logs" / "_feedback.log",
+        )
         feedback_ok = bool(fb_result and fb_result.get("success"))
         for s, res in results.items():
             html_path = root / "feedback" / s / assignment / f"{assignment}.html"
@@ -805,51 +903,90 @@ def _write_plain_feedback(path, assignment, res):
         f"<p>Score: {res.score:g} / {res.max_score:g}</p>"
         f"<p>Your submission could not be graded automatically:</p><ul>{items}</ul>"
         "<p>Check your notebook with <code>nbgrader validate</code> (or the Validate button) and ask "
-        "your instructor.</p></body></html>")
+        "your instructor.</p></body></html>"
+    )
 
 
 def render_report(report):
-    lines = [f"# Grading report: {report['assignment']}", "",
-             f"{len(report['students'])} student(s), {report['seconds']} s.", "",
-             "| student | status | score | autograded | notes |", "|---|---|---|---|---|"]
+    lines = [
+        f"# Grading report: {report['assignment']}",
+        "",
+        f"{len(report['students'])} student(s), {report['seconds']} s.",
+        "",
+        "| student | status | score | autograded | notes |",
+        "|---|---|---|---|---|",
+    ]
     for s, r in sorted(report["students"].items()):
         bits = []
         if r["zeroed"]:
             bits.append(f"**autograded points set to 0: {r['zeroed']}**")
         bits += r["notes"] + r["errors"]
         bits += [f"guard: {g}" for g in r["guard"]]
-        bits += [f"{f['severity']}: cell {f['cell']} line {f['line']}: {f['detail']}" for f in r["findings"]]
+        bits += [
+            f"{f['severity']}: cell {f['cell']} line {f['line']}: {f['detail']}"
+            for f in r["findings"]
+        ]
         if r["needs_manual"]:
             bits.append("needs manual grading")
         cell = "<br>".join(html.escape(b).replace("|", "\\|") for b in bits) or ""
-        lines.append(f"| {s} | {r['status']} | {r['score']:g} / {r['max_score']:g} | "
-                     f"{r['auto_score']:g} / {r['auto_max']:g} | {cell} |")
+        lines.append(
+            f"| {s} | {r['status']} | {r['score']:g} / {r['max_score']:g} | "
+            f"{r['auto_score']:g} / {r['auto_max']:g} | {cell} |"
+        )
     if report["skipped_folders"]:
-        lines += ["", "Folders under submitted/ that are not valid student ids (letters, digits, `._@+-`), "
-                  "not graded: " + ", ".join(report["skipped_folders"])]
+        lines += [
+            "",
+            "Folders under submitted/ that are not valid student ids (letters, digits, `._@+-`), "
+            "not graded: " + ", ".join(report["skipped_folders"]),
+        ]
     if not report["feedback_ok"]:
-        lines += ["", "Feedback generation reported a problem; see nbgrader_work/<assignment>/logs/_feedback.log."]
+        lines += [
+            "",
+            "Feedback generation reported a problem; see nbgrader_work/<assignment>/logs/_feedback.log.",
+        ]
     return "\n".join(lines) + "\n"
 
 
 def main(argv=None):
     ap = argparse.ArgumentParser(prog="tools/grade.py", description=__doc__.split("\n\n")[0])
-    ap.add_argument("assignment", help="assignment name, e.g. 04_gradients (a folder of solutions/)")
+    ap.add_argument(
+        "assignment", help="assignment name, e.g. 04_gradients (a folder of solutions/)"
+    )
     ap.add_argument("--student", action="append", help="grade only this student (repeatable)")
-    ap.add_argument("--timeout", type=int, default=int(os.environ.get("GRADE_TIMEOUT", 30)),
-                    help="seconds per cell before it is interrupted (default 30)")
-    ap.add_argument("--memory-mb", type=int, default=int(os.environ.get("GRADE_MEMORY_MB", 2048)),
-                    help="address-space cap of each grading kernel in MiB (default 2048)")
-    ap.add_argument("--cpu-seconds", type=int, default=600, help="CPU-time cap of each kernel (default 600)")
-    ap.add_argument("--jobs", type=int, default=None,
-                    help="students graded at once (default: GRADE_JOBS, else the CPU count, at most 4)")
+    ap.add_argument(
+        "--timeout",
+        type=int,
+        default=int(os.environ.get("GRADE_TIMEOUT", 30)),
+        help="seconds per cell before it is interrupted (default 30)",
+    )
+    ap.add_argument(
+        "--memory-mb",
+        type=int,
+        default=int(os.environ.get("GRADE_MEMORY_MB", 2048)),
+        help="address-space cap of each grading kernel in MiB (default 2048)",
+    )
+    ap.add_argument(
+        "--cpu-seconds", type=int, default=600, help="CPU-time cap of each kernel (default 600)"
+    )
+    ap.add_argument(
+        "--jobs",
+        type=int,
+        default=None,
+        help="students graded at once (default: GRADE_JOBS, else the CPU count, at most 4)",
+    )
     ap.add_argument("--root", default=str(ROOT), help="course root (default: this repository)")
     ap.add_argument("--no-feedback", action="store_true", help="skip the HTML feedback")
     ap.add_argument("--quiet", action="store_true")
     args = ap.parse_args(argv)
-    settings = Settings(root=args.root, timeout=args.timeout, memory_mb=args.memory_mb,
-                        cpu_seconds=args.cpu_seconds, quiet=args.quiet, jobs=args.jobs,
-                        feedback=not args.no_feedback)
+    settings = Settings(
+        root=args.root,
+        timeout=args.timeout,
+        memory_mb=args.memory_mb,
+        cpu_seconds=args.cpu_seconds,
+        quiet=args.quiet,
+        jobs=args.jobs,
+        feedback=not args.no_feedback,
+    )
     grade(args.assignment, settings, students=args.student)
     return 0
 

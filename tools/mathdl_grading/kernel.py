@@ -39,7 +39,10 @@ def _set_limits(memory_mb, cpu_seconds, file_size):
     if cpu_seconds > 0:
         soft, hard = resource.getrlimit(resource.RLIMIT_CPU)
         cap = int(cpu_seconds)
-        resource.setrlimit(resource.RLIMIT_CPU, (cap, cap + 5 if hard == resource.RLIM_INFINITY else min(cap + 5, hard)))
+        resource.setrlimit(
+            resource.RLIMIT_CPU,
+            (cap, cap + 5 if hard == resource.RLIM_INFINITY else min(cap + 5, hard)),
+        )
     if file_size >= 0:
         signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
         lower(resource.RLIMIT_FSIZE, int(file_size))

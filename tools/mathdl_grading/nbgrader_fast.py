@@ -12,9 +12,8 @@ import os
 
 @functools.lru_cache(maxsize=1)
 def alembic_head():
-    from alembic.script import ScriptDirectory
-
     import nbgrader
+    from alembic.script import ScriptDirectory
 
     script_dir = os.path.join(os.path.dirname(nbgrader.__file__), "alembic")
     return ScriptDirectory(script_dir).get_current_head()
@@ -24,12 +23,14 @@ def install():
     """Patch nbgrader.api.get_alembic_version (idempotent; falls back to nbgrader's own on error)."""
     import nbgrader.api
 
-    original = getattr(nbgrader.api.get_alembic_version, "_mathdl_original", nbgrader.api.get_alembic_version)
+    original = getattr(
+        nbgrader.api.get_alembic_version, "_mathdl_original", nbgrader.api.get_alembic_version
+    )
 
     def get_alembic_version():
         try:
             return alembic_head()
-        except Exception:  # noqa: BLE001  (use nbgrader's subprocess if alembic's API changed)
+        except Exception:
             return original()
 
     get_alembic_version._mathdl_original = original

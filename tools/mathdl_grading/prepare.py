@@ -64,14 +64,18 @@ def read_notebook_file(path, max_bytes=MAX_NOTEBOOK_BYTES):
     except OSError as exc:
         raise Unreadable(f"cannot read the notebook ({exc.strerror})") from None
     if size > max_bytes:
-        raise Unreadable(f"the notebook is {size / 1e6:.0f} MB, more than the {max_bytes / 1e6:.0f} MB limit")
+        raise Unreadable(
+            f"the notebook is {size / 1e6:.0f} MB, more than the {max_bytes / 1e6:.0f} MB limit"
+        )
     try:
         raw = json.loads(path.read_bytes().decode("utf-8"))
     except UnicodeDecodeError:
         raise Unreadable("the notebook is not UTF-8 text (is it really a .ipynb file?)") from None
     except json.JSONDecodeError as exc:
-        raise Unreadable(f"the notebook is not valid JSON (line {exc.lineno}, column {exc.colno}: "
-                         f"{exc.msg}); was it truncated or edited by hand?") from None
+        raise Unreadable(
+            f"the notebook is not valid JSON (line {exc.lineno}, column {exc.colno}: "
+            f"{exc.msg}); was it truncated or edited by hand?"
+        ) from None
     except RecursionError:
         raise Unreadable("the notebook's JSON is nested too deeply") from None
     return rebuild(raw)
@@ -81,7 +85,9 @@ def rebuild(raw):
     """A valid v4 notebook with the raw notebook's cells (type, source, nbgrader metadata)."""
     if not isinstance(raw, dict) or not isinstance(raw.get("cells"), list):
         if isinstance(raw, dict) and isinstance(raw.get("worksheets"), list):
-            raise Unreadable("this is an nbformat v3 notebook; save it again with Jupyter 4 or later")
+            raise Unreadable(
+                "this is an nbformat v3 notebook; save it again with Jupyter 4 or later"
+            )
         raise Unreadable("the file is JSON but not a Jupyter notebook (no list of cells)")
     nb = new_notebook()
     dropped = 0
@@ -100,7 +106,11 @@ def rebuild(raw):
         if isinstance(meta, dict) and isinstance(meta.get("nbgrader"), dict):
             new.metadata["nbgrader"] = copy.deepcopy(meta["nbgrader"])
         nb.cells.append(new)
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
     nb.metadata["language_info"] = {"name": "python"}
     nb["_dropped_cells"] = dropped
     return nb
@@ -125,7 +135,9 @@ def align(nb, source_nb, release_nb):
         gid = grade_id(cell)
         if gid not in source_meta:
             del cell.metadata["nbgrader"]
-            notes.append(f"cell {i}: nbgrader metadata with an unknown or missing grade id was removed")
+            notes.append(
+                f"cell {i}: nbgrader metadata with an unknown or missing grade id was removed"
+            )
 
     # 2. duplicated grade ids: keep the last occurrence
     last = {}
@@ -147,11 +159,17 @@ def align(nb, source_nb, release_nb):
         kind, meta = source_meta[gid]
         if cell.cell_type != kind:
             notes.append(f"cell '{gid}' was changed from {kind} to {cell.cell_type}; changed back")
-            replacement = (new_code_cell if kind == "code" else new_markdown_cell)(source=cell.source)
+            replacement = (new_code_cell if kind == "code" else new_markdown_cell)(
+                source=cell.source
+            )
             nb.cells[i] = cell = replacement
         if nbgrader_meta(cell) != meta:
-            changed = sorted(k for k in set(meta) | set(nbgrader_meta(cell) or {})
-                             if k not in ("checksum", "cell_type") and (nbgrader_meta(cell) or {}).get(k) != meta.get(k))
+            changed = sorted(
+                k
+                for k in set(meta) | set(nbgrader_meta(cell) or {})
+                if k not in ("checksum", "cell_type")
+                and (nbgrader_meta(cell) or {}).get(k) != meta.get(k)
+            )
             if changed:
                 notes.append(f"cell '{gid}': nbgrader metadata ({', '.join(changed)}) restored")
         cell.metadata["nbgrader"] = meta
@@ -174,8 +192,9 @@ def align(nb, source_nb, release_nb):
         if new.cell_type == "code":
             new.outputs = []
             new.execution_count = None
-        new.metadata["nbgrader"] = copy.deepcopy(source_meta[gid][1]) if gid in source_meta \
-            else new.metadata["nbgrader"]
+        new.metadata["nbgrader"] = (
+            copy.deepcopy(source_meta[gid][1]) if gid in source_meta else new.metadata["nbgrader"]
+        )
         nb.cells.insert(insert_at, new)
         insert_at += 1
         restored.append(gid)
@@ -193,7 +212,11 @@ def student_code(nb, source_nb, release_nb=None):
     locked_ids = {grade_id(c) for c in source_nb.cells if grade_id(c) and is_locked_cell(c)}
     known = {c.source.strip() for c in source_nb.cells if c.cell_type == "code"}
     if release_nb is not None:
-        known |= {c.source.strip() for c in release_nb.cells if c.cell_type == "code" and is_locked_cell(c)}
+        known |= {
+            c.source.strip()
+            for c in release_nb.cells
+            if c.cell_type == "code" and is_locked_cell(c)
+        }
     out = []
     for i, cell in enumerate(nb.cells):
         if cell.cell_type != "code":

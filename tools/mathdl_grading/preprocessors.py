@@ -24,17 +24,17 @@ import re
 import nbformat
 from nbclient.exceptions import CellControlSignal, CellTimeoutError, DeadKernelError
 from nbformat.notebooknode import NotebookNode
-from traitlets import Bool, Integer, Unicode
-
 from nbgrader import utils
 from nbgrader.preprocessors import Execute, NbGraderPreprocessor
+from traitlets import Bool, Integer, Unicode
 
 GUARD_LINE = '__import__("mathdl.grading_guard", fromlist=["check"]).check()  # added by the grader'
 
 
 def _error_output(ename, evalue):
-    return NotebookNode(output_type="error", ename=ename, evalue=evalue,
-                        traceback=[f"{ename}: {evalue}"])
+    return NotebookNode(
+        output_type="error", ename=ename, evalue=evalue, traceback=[f"{ename}: {evalue}"]
+    )
 
 
 class InjectGuard(NbGraderPreprocessor):
@@ -78,14 +78,22 @@ class RobustExecute(Execute):
         try:
             return super().preprocess_cell(cell, resources, index)
         except DeadKernelError:
-            self._stop_reason = ("the kernel died in an earlier cell (a crash, os._exit, exit(), "
-                                 "or the grader's memory/CPU limit), so this cell was not run")
-            cell.outputs.append(_error_output(
-                "DeadKernelError", "the kernel died while running this cell (a crash, os._exit, "
-                "exit(), or the grader's memory/CPU limit)"))
+            self._stop_reason = (
+                "the kernel died in an earlier cell (a crash, os._exit, exit(), "
+                "or the grader's memory/CPU limit), so this cell was not run"
+            )
+            cell.outputs.append(
+                _error_output(
+                    "DeadKernelError",
+                    "the kernel died while running this cell (a crash, os._exit, "
+                    "exit(), or the grader's memory/CPU limit)",
+                )
+            )
         except CellTimeoutError as exc:
-            self._stop_reason = ("the kernel stayed busy after a timeout in an earlier cell, "
-                                 "so this cell was not run")
+            self._stop_reason = (
+                "the kernel stayed busy after a timeout in an earlier cell, "
+                "so this cell was not run"
+            )
             cell.outputs.append(_error_output("CellTimeoutError", f"{exc}".splitlines()[0][:300]))
         except CellControlSignal:
             raise
@@ -98,17 +106,24 @@ class RobustExecute(Execute):
 
     def output(self, outs, msg, display_id, cell_index):
         content = msg.get("content", {})
-        size = len(content.get("text", "")) if msg["msg_type"] == "stream" else \
-            sum(len(str(v)) for v in content.get("data", {}).values())
+        size = (
+            len(content.get("text", ""))
+            if msg["msg_type"] == "stream"
+            else sum(len(str(v)) for v in content.get("data", {}).values())
+        )
         used = self._chars.get(cell_index, 0)
         if used + size > self.max_output_chars:
             self._chars[cell_index] = used + size
             if cell_index not in self._truncated:
                 self._truncated.add(cell_index)
-                outs.append(nbformat.v4.new_output(
-                    "stream", name="stdout",
-                    text=f"\n... output truncated by the grader (more than {self.max_output_chars} "
-                         "characters) ...\n"))
+                outs.append(
+                    nbformat.v4.new_output(
+                        "stream",
+                        name="stdout",
+                        text=f"\n... output truncated by the grader (more than {self.max_output_chars} "
+                        "characters) ...\n",
+                    )
+                )
             return None
         self._chars[cell_index] = used + size
         return super().output(outs, msg, display_id, cell_index)
@@ -125,12 +140,14 @@ class NeutralizeGradeOutputs(NbGraderPreprocessor):
             if out.output_type == "stream" and out.get("name") == "stderr":
                 out = nbformat.v4.new_output("stream", name="stdout", text=out.text)
             elif out.output_type == "execute_result":
-                out = nbformat.v4.new_output("display_data", data=out.get("data", {}),
-                                             metadata=out.get("metadata", {}))
+                out = nbformat.v4.new_output(
+                    "display_data", data=out.get("data", {}), metadata=out.get("metadata", {})
+                )
             outputs.append(out)
         # errors first, so nbgrader's "first error or result decides" rule sees them
-        cell.outputs = [o for o in outputs if o.output_type == "error"] + \
-                       [o for o in outputs if o.output_type != "error"]
+        cell.outputs = [o for o in outputs if o.output_type == "error"] + [
+            o for o in outputs if o.output_type != "error"
+        ]
         return cell, resources
 
 
@@ -138,10 +155,24 @@ def autograde_preprocessors():
     """nbgrader's autograde list with the robust preprocessors (see nbgrader_config.py)."""
     from nbconvert.preprocessors import ClearMetadataPreprocessor
     from nbgrader.preprocessors import (
-        AssignLatePenalties, CheckCellMetadata, IgnorePattern, LimitOutput, SaveAutoGrades)
+        AssignLatePenalties,
+        CheckCellMetadata,
+        IgnorePattern,
+        LimitOutput,
+        SaveAutoGrades,
+    )
 
-    return [InjectGuard, RobustExecute, IgnorePattern, ClearMetadataPreprocessor, LimitOutput,
-            NeutralizeGradeOutputs, SaveAutoGrades, AssignLatePenalties, CheckCellMetadata]
+    return [
+        InjectGuard,
+        RobustExecute,
+        IgnorePattern,
+        ClearMetadataPreprocessor,
+        LimitOutput,
+        NeutralizeGradeOutputs,
+        SaveAutoGrades,
+        AssignLatePenalties,
+        CheckCellMetadata,
+    ]
 
 
 class HideHiddenTests(NbGraderPreprocessor):
@@ -154,17 +185,23 @@ class HideHiddenTests(NbGraderPreprocessor):
     differences``). Set ``c.HideHiddenTests.enabled = False`` to show everything.
     """
 
-    enabled = Bool(True, help="Hide hidden tests and test tracebacks in the feedback").tag(config=True)
+    enabled = Bool(True, help="Hide hidden tests and test tracebacks in the feedback").tag(
+        config=True
+    )
     begin = Unicode("### BEGIN HIDDEN TESTS").tag(config=True)
     end = Unicode("### END HIDDEN TESTS").tag(config=True)
 
     def preprocess_cell(self, cell, resources, index):
         if not self.enabled or cell.cell_type != "code":
             return cell, resources
-        pattern = re.compile(r"^[ \t]*" + re.escape(self.begin) + r".*?^[ \t]*" + re.escape(self.end) + r"[^\n]*\n?",
-                             re.M | re.S)
+        pattern = re.compile(
+            r"^[ \t]*" + re.escape(self.begin) + r".*?^[ \t]*" + re.escape(self.end) + r"[^\n]*\n?",
+            re.M | re.S,
+        )
         # any code cell: a copy of a test cell pasted elsewhere must not show them either
-        cell.source = pattern.sub("# (hidden tests ran here; their code is not shown)\n", cell.source)
+        cell.source = pattern.sub(
+            "# (hidden tests ran here; their code is not shown)\n", cell.source
+        )
         if not utils.is_grade(cell) or utils.is_solution(cell):
             return cell, resources
         for out in cell.get("outputs", []):

@@ -28,11 +28,10 @@ def generate(root=ROOT, dest=None, names=None, quiet=True):
 
     Returns ``{assignment: path of the generated notebook}``; raises RuntimeError on failure.
     """
-    from traitlets.config import Config
-
     from nbgrader.converters import GenerateAssignment
     from nbgrader.coursedir import CourseDirectory
     from nbgrader.utils import capture_log
+    from traitlets.config import Config
 
     from .nbgrader_fast import install
 
@@ -54,7 +53,9 @@ def generate(root=ROOT, dest=None, names=None, quiet=True):
             cfg.CourseDirectory.release_directory = str(staging)
             cfg.CourseDirectory.db_url = "sqlite:///" + str(Path(tmp) / "gradebook.db")
             cfg.CourseDirectory.course_id = "mathdl"
-            cfg.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
+            cfg.ClearSolutions.code_stub = {
+                "python": "# YOUR CODE HERE\nraise NotImplementedError()"
+            }
             cfg.ClearSolutions.text_stub = "YOUR ANSWER HERE"
             coursedir = CourseDirectory(config=cfg)
             coursedir.assignment_id = name
@@ -65,8 +66,10 @@ def generate(root=ROOT, dest=None, names=None, quiet=True):
                 app.log_level = "ERROR"
             result = capture_log(app)
             if not result["success"]:
-                raise RuntimeError(f"generate_assignment failed for {name}:\n{result.get('log', '')}\n"
-                                   f"{result.get('error', '')}")
+                raise RuntimeError(
+                    f"generate_assignment failed for {name}:\n{result.get('log', '')}\n"
+                    f"{result.get('error', '')}"
+                )
             target = dest / name
             if target.exists():
                 shutil.rmtree(target)
@@ -81,8 +84,12 @@ def generate(root=ROOT, dest=None, names=None, quiet=True):
 def main(argv=None):
     import argparse
 
-    ap = argparse.ArgumentParser(prog="tools/make_exercises.py", description=__doc__.split("\n\n")[0])
-    ap.add_argument("assignment", nargs="*", help="assignments to generate (default: all under solutions/)")
+    ap = argparse.ArgumentParser(
+        prog="tools/make_exercises.py", description=__doc__.split("\n\n")[0]
+    )
+    ap.add_argument(
+        "assignment", nargs="*", help="assignments to generate (default: all under solutions/)"
+    )
     args = ap.parse_args(argv)
     for name, path in generate(names=args.assignment or None).items():
         print(f"exercises: {path.relative_to(ROOT)}")

@@ -40,20 +40,87 @@ REVIEW = "review"
 
 #: Imports that never need a note.
 ALLOWED_IMPORTS = {
-    "numpy", "math", "cmath", "mathdl", "random", "itertools", "functools", "collections",
-    "statistics", "fractions", "decimal", "operator", "typing", "dataclasses", "time", "timeit",
-    "warnings", "copy", "string", "re", "pprint", "numbers", "abc", "enum", "textwrap", "heapq",
-    "bisect", "matplotlib", "torch", "scipy", "ipywidgets", "IPython.display", "__future__",
+    "numpy",
+    "math",
+    "cmath",
+    "mathdl",
+    "random",
+    "itertools",
+    "functools",
+    "collections",
+    "statistics",
+    "fractions",
+    "decimal",
+    "operator",
+    "typing",
+    "dataclasses",
+    "time",
+    "timeit",
+    "warnings",
+    "copy",
+    "string",
+    "re",
+    "pprint",
+    "numbers",
+    "abc",
+    "enum",
+    "textwrap",
+    "heapq",
+    "bisect",
+    "matplotlib",
+    "torch",
+    "scipy",
+    "ipywidgets",
+    "IPython.display",
+    "__future__",
 }
 
 #: Imports that are tampering in a graded notebook.
 FORBIDDEN_IMPORTS = {
-    "importlib", "imp", "builtins", "__builtin__", "ctypes", "cffi", "gc", "inspect", "subprocess",
-    "signal", "sqlite3", "socket", "multiprocessing", "threading", "_thread", "pty", "resource",
-    "runpy", "code", "codeop", "marshal", "dis", "pickle", "dill", "cloudpickle", "shutil",
-    "sysconfig", "site", "atexit", "faulthandler", "tracemalloc", "unittest", "pytest",
-    "IPython", "ipykernel", "jupyter_client", "nbgrader", "nbformat", "nbclient", "zmq",
-    "mathdl.grading_guard", "mathdl_grading", "numpy._core", "numpy.core",
+    "importlib",
+    "imp",
+    "builtins",
+    "__builtin__",
+    "ctypes",
+    "cffi",
+    "gc",
+    "inspect",
+    "subprocess",
+    "signal",
+    "sqlite3",
+    "socket",
+    "multiprocessing",
+    "threading",
+    "_thread",
+    "pty",
+    "resource",
+    "runpy",
+    "code",
+    "codeop",
+    "marshal",
+    "dis",
+    "pickle",
+    "dill",
+    "cloudpickle",
+    "shutil",
+    "sysconfig",
+    "site",
+    "atexit",
+    "faulthandler",
+    "tracemalloc",
+    "unittest",
+    "pytest",
+    "IPython",
+    "ipykernel",
+    "jupyter_client",
+    "nbgrader",
+    "nbformat",
+    "nbclient",
+    "zmq",
+    "mathdl.grading_guard",
+    "mathdl_grading",
+    "numpy._core",
+    "numpy.core",
 }
 
 #: Names that are always treated as protected roots (modules the tests use).
@@ -62,39 +129,158 @@ ALWAYS_PROTECTED = {"np", "numpy", "math", "mathdl", "builtins", "__builtins__",
 FORBIDDEN_NAMES = {"__builtins__", "__import__", "__loader__", "__spec__"}
 FORBIDDEN_CALLS = {"exec", "eval", "compile", "__import__", "globals", "vars", "breakpoint"}
 INTERNAL_ATTRS = {
-    "__code__", "__globals__", "__closure__", "__defaults__", "__kwdefaults__", "__dict__",
-    "__subclasses__", "__bases__", "__mro__", "__class__", "__builtins__", "__wrapped__",
-    "_implementation", "f_back", "f_globals", "f_locals", "f_builtins", "f_code", "f_trace",
-    "gi_frame", "cr_frame", "ag_frame", "tb_frame", "tb_next", "co_code", "co_consts",
-    "__setattr__", "__delattr__", "__setitem__", "__delitem__", "__getattribute__",
+    "__code__",
+    "__globals__",
+    "__closure__",
+    "__defaults__",
+    "__kwdefaults__",
+    "__dict__",
+    "__subclasses__",
+    "__bases__",
+    "__mro__",
+    "__class__",
+    "__builtins__",
+    "__wrapped__",
+    "_implementation",
+    "f_back",
+    "f_globals",
+    "f_locals",
+    "f_builtins",
+    "f_code",
+    "f_trace",
+    "gi_frame",
+    "cr_frame",
+    "ag_frame",
+    "tb_frame",
+    "tb_next",
+    "co_code",
+    "co_consts",
+    "__setattr__",
+    "__delattr__",
+    "__setitem__",
+    "__delitem__",
+    "__getattribute__",
 }
-SYS_FORBIDDEN = {"modules", "meta_path", "path_hooks", "path_importer_cache", "settrace",
-                 "setprofile", "_getframe", "addaudithook", "monitoring", "_current_frames",
-                 "set_asyncgen_hooks", "builtin_module_names"}
-OS_FORBIDDEN = {"kill", "killpg", "system", "popen", "fork", "forkpty", "setsid", "remove", "unlink",
-                "rmdir", "removedirs", "rename", "renames", "replace", "truncate", "ftruncate",
-                "chmod", "chown", "symlink", "link", "putenv", "unsetenv", "environ", "write", "open", "dup2", "execv", "execve", "execl", "execlp", "execvp",
-                "execvpe", "spawnl", "spawnv", "spawnve", "posix_spawn", "posix_spawnp",
-                "chdir", "makedirs", "mkdir", "utime", "setpgid", "nice", "sched_setaffinity",
-                "register_at_fork"}
-MUTATORS = {"update", "pop", "popitem", "setdefault", "clear", "append", "insert", "extend",
-            "remove", "__setitem__", "__delitem__", "__setattr__", "__delattr__", "__init__"}
+SYS_FORBIDDEN = {
+    "modules",
+    "meta_path",
+    "path_hooks",
+    "path_importer_cache",
+    "settrace",
+    "setprofile",
+    "_getframe",
+    "addaudithook",
+    "monitoring",
+    "_current_frames",
+    "set_asyncgen_hooks",
+    "builtin_module_names",
+}
+OS_FORBIDDEN = {
+    "kill",
+    "killpg",
+    "system",
+    "popen",
+    "fork",
+    "forkpty",
+    "setsid",
+    "remove",
+    "unlink",
+    "rmdir",
+    "removedirs",
+    "rename",
+    "renames",
+    "replace",
+    "truncate",
+    "ftruncate",
+    "chmod",
+    "chown",
+    "symlink",
+    "link",
+    "putenv",
+    "unsetenv",
+    "environ",
+    "write",
+    "open",
+    "dup2",
+    "execv",
+    "execve",
+    "execl",
+    "execlp",
+    "execvp",
+    "execvpe",
+    "spawnl",
+    "spawnv",
+    "spawnve",
+    "posix_spawn",
+    "posix_spawnp",
+    "chdir",
+    "makedirs",
+    "mkdir",
+    "utime",
+    "setpgid",
+    "nice",
+    "sched_setaffinity",
+    "register_at_fork",
+}
+MUTATORS = {
+    "update",
+    "pop",
+    "popitem",
+    "setdefault",
+    "clear",
+    "append",
+    "insert",
+    "extend",
+    "remove",
+    "__setitem__",
+    "__delitem__",
+    "__setattr__",
+    "__delattr__",
+    "__init__",
+}
 ALLOWED_MAGICS = {"timeit", "time", "matplotlib", "precision", "who", "whos", "capture", "pprint"}
 SUSPICIOUS_DUNDERS = {
-    "__eq__", "__ne__", "__lt__", "__le__", "__gt__", "__ge__", "__bool__", "__len__", "__float__",
-    "__int__", "__index__", "__complex__", "__abs__", "__round__", "__array__", "__array_function__",
-    "__array_ufunc__", "__array_priority__", "__array_interface__", "__array_struct__",
-    "__array_wrap__", "__array_finalize__", "__instancecheck__", "__subclasscheck__",
-    "__getattribute__", "__getattr__", "__hash__", "__contains__", "__iter__", "__getitem__",
-    "__del__", "__init_subclass__", "__set_name__",
+    "__eq__",
+    "__ne__",
+    "__lt__",
+    "__le__",
+    "__gt__",
+    "__ge__",
+    "__bool__",
+    "__len__",
+    "__float__",
+    "__int__",
+    "__index__",
+    "__complex__",
+    "__abs__",
+    "__round__",
+    "__array__",
+    "__array_function__",
+    "__array_ufunc__",
+    "__array_priority__",
+    "__array_interface__",
+    "__array_struct__",
+    "__array_wrap__",
+    "__array_finalize__",
+    "__instancecheck__",
+    "__subclasscheck__",
+    "__getattribute__",
+    "__getattr__",
+    "__hash__",
+    "__contains__",
+    "__iter__",
+    "__getitem__",
+    "__del__",
+    "__init_subclass__",
+    "__set_name__",
 }
 
 
 @dataclass
 class Finding:
     severity: str
-    cell: int          # index of the cell in the submitted notebook
-    line: int          # line in the (translated) cell source, 1-based
+    cell: int  # index of the cell in the submitted notebook
+    line: int  # line in the (translated) cell source, 1-based
     rule: str
     detail: str
 
@@ -120,8 +306,12 @@ def _root(node):
     while True:
         if isinstance(node, (ast.Attribute, ast.Subscript, ast.Starred)):
             node = node.value
-        elif isinstance(node, ast.Call) and isinstance(node.func, ast.Name) \
-                and node.func.id in ("getattr", "vars", "type") and node.args:
+        elif (
+            isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Name)
+            and node.func.id in ("getattr", "vars", "type")
+            and node.args
+        ):
             node = node.args[0]
         elif isinstance(node, ast.Name):
             return node.id
@@ -196,8 +386,12 @@ class _CellScanner(ast.NodeVisitor):
     def _is_protected(self, node):
         root = _root(node)
         chain = _chain(node)
-        return root in self.protected or "__dict__" in chain or root == "__import__" \
+        return (
+            root in self.protected
+            or "__dict__" in chain
+            or root == "__import__"
             or (chain[:2] == ["sys", "modules"])
+        )
 
     # -- imports
     def visit_Import(self, node):
@@ -207,13 +401,19 @@ class _CellScanner(ast.NodeVisitor):
 
     def visit_ImportFrom(self, node):
         if node.level:
-            self.add(TAMPER, node, "relative-import", "relative import (nothing to import from here)")
+            self.add(
+                TAMPER, node, "relative-import", "relative import (nothing to import from here)"
+            )
         elif node.module:
             self._check_module(node, node.module)
             for alias in node.names:
                 if alias.name == "*":
-                    self.add(REVIEW, node, "star-import",
-                             f"`from {node.module} import *` can shadow built-ins the tests use")
+                    self.add(
+                        REVIEW,
+                        node,
+                        "star-import",
+                        f"`from {node.module} import *` can shadow built-ins the tests use",
+                    )
                 else:
                     self._check_module(node, f"{node.module}.{alias.name}", member=True)
         self.generic_visit(node)
@@ -233,8 +433,12 @@ class _CellScanner(ast.NodeVisitor):
             self._check_store(target.value, node, verb)
         elif isinstance(target, (ast.Attribute, ast.Subscript)):
             if self._is_protected(target):
-                self.add(TAMPER, node, "module-patch",
-                         f"{verb} {ast.unparse(target)} (a module, built-in or import-system object)")
+                self.add(
+                    TAMPER,
+                    node,
+                    "module-patch",
+                    f"{verb} {ast.unparse(target)} (a module, built-in or import-system object)",
+                )
             elif isinstance(target, ast.Attribute) and target.attr in INTERNAL_ATTRS:
                 self.add(TAMPER, node, "internals", f"{verb} {ast.unparse(target)}")
 
@@ -303,22 +507,39 @@ class _CellScanner(ast.NodeVisitor):
             elif func.id in ("setattr", "delattr") and node.args:
                 target = node.args[0]
                 if self._is_protected(target) or not isinstance(target, ast.Name):
-                    self.add(TAMPER, node, "module-patch", f"calls {func.id}() on {ast.unparse(target)}")
+                    self.add(
+                        TAMPER, node, "module-patch", f"calls {func.id}() on {ast.unparse(target)}"
+                    )
                 else:
                     self.add(REVIEW, node, "setattr", f"calls {func.id}() on {ast.unparse(target)}")
             elif func.id == "get_ipython":
                 pass  # judged at the attribute call below (magics) or as a bare use
             elif func.id == "open":
-                mode = node.args[1] if len(node.args) > 1 else next(
-                    (k.value for k in node.keywords if k.arg == "mode"), None)
-                text = mode.value if isinstance(mode, ast.Constant) and isinstance(mode.value, str) else "?"
+                mode = (
+                    node.args[1]
+                    if len(node.args) > 1
+                    else next((k.value for k in node.keywords if k.arg == "mode"), None)
+                )
+                text = (
+                    mode.value
+                    if isinstance(mode, ast.Constant) and isinstance(mode.value, str)
+                    else "?"
+                )
                 if text == "?" or any(c in text for c in "wax+"):
-                    self.add(REVIEW, node, "file-write", f"opens a file for writing ({ast.unparse(node)[:80]})")
+                    self.add(
+                        REVIEW,
+                        node,
+                        "file-write",
+                        f"opens a file for writing ({ast.unparse(node)[:80]})",
+                    )
         elif isinstance(func, ast.Attribute):
             if func.attr in MUTATORS and self._is_protected(func.value):
                 self.add(TAMPER, node, "module-patch", f"calls {ast.unparse(func)}()")
-            if isinstance(func.value, ast.Call) and isinstance(func.value.func, ast.Name) \
-                    and func.value.func.id == "get_ipython":
+            if (
+                isinstance(func.value, ast.Call)
+                and isinstance(func.value.func, ast.Name)
+                and func.value.func.id == "get_ipython"
+            ):
                 self._check_ipython(node, func.attr)
                 for arg in node.args[1:]:
                     self.visit(arg)
@@ -328,13 +549,20 @@ class _CellScanner(ast.NodeVisitor):
         self.generic_visit(node)
 
     def _check_ipython(self, node, method):
-        if method in ("run_line_magic", "run_cell_magic") and node.args \
-                and isinstance(node.args[0], ast.Constant):
+        if (
+            method in ("run_line_magic", "run_cell_magic")
+            and node.args
+            and isinstance(node.args[0], ast.Constant)
+        ):
             name = str(node.args[0].value)
             if name not in ALLOWED_MAGICS:
                 self.add(TAMPER, node, "magic", f"uses the %{name} magic")
-            elif method == "run_cell_magic" and len(node.args) >= 3 \
-                    and isinstance(node.args[2], ast.Constant) and isinstance(node.args[2].value, str):
+            elif (
+                method == "run_cell_magic"
+                and len(node.args) >= 3
+                and isinstance(node.args[2], ast.Constant)
+                and isinstance(node.args[2].value, str)
+            ):
                 inner = _parse(node.args[2].value)
                 if inner is not None:
                     self.visit(inner)
@@ -346,8 +574,12 @@ class _CellScanner(ast.NodeVisitor):
     def visit_Global(self, node):
         hit = sorted(set(node.names) & self.test_names)
         if hit:
-            self.add(TAMPER, node, "global-test-name",
-                     f"declares `global {', '.join(hit)}`, names the tests define")
+            self.add(
+                TAMPER,
+                node,
+                "global-test-name",
+                f"declares `global {', '.join(hit)}`, names the tests define",
+            )
         self.generic_visit(node)
 
     visit_Nonlocal = visit_Global
@@ -362,8 +594,12 @@ class _CellScanner(ast.NodeVisitor):
                 names = [t.id for t in targets if isinstance(t, ast.Name)]
             for name in names:
                 if name in SUSPICIOUS_DUNDERS:
-                    self.add(TAMPER, item, "dunder",
-                             f"class {node.name} defines {name} (can fake a comparison or an array)")
+                    self.add(
+                        TAMPER,
+                        item,
+                        "dunder",
+                        f"class {node.name} defines {name} (can fake a comparison or an array)",
+                    )
         for kw in node.keywords:
             if kw.arg == "metaclass":
                 self.add(TAMPER, node, "metaclass", f"class {node.name} uses a metaclass")
@@ -398,8 +634,11 @@ def scan_cells(student_cells, context_cells=(), test_cells=()):
             if tree is None:
                 continue
             for node in ast.walk(tree):
-                if isinstance(node, ast.Assign) and _root(node.value) in protected \
-                        and isinstance(node.value, (ast.Attribute, ast.Name, ast.Subscript)):
+                if (
+                    isinstance(node, ast.Assign)
+                    and _root(node.value) in protected
+                    and isinstance(node.value, (ast.Attribute, ast.Name, ast.Subscript))
+                ):
                     for t in node.targets:
                         if isinstance(t, ast.Name) and t.id not in protected:
                             protected.add(t.id)
@@ -414,7 +653,9 @@ def scan_cells(student_cells, context_cells=(), test_cells=()):
     findings = []
     for index, source, tree in trees:
         if tree is None:
-            findings.append(Finding(REVIEW, index, 0, "syntax", "the cell does not parse (it fails when run)"))
+            findings.append(
+                Finding(REVIEW, index, 0, "syntax", "the cell does not parse (it fails when run)")
+            )
             continue
         scanner = _CellScanner(index, protected, test_names)
         scanner.visit(tree)
