@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 ROOT_FLAG := $(shell [ "$$(id -u)" = 0 ] && echo --allow-root)
 ASSIGNMENT ?=
 
-.PHONY: lab test setup bench exercises grade clean
+.PHONY: lab test setup lint format bench exercises grade clean
 
 setup: $(STAMP)
 
@@ -22,6 +22,15 @@ lab: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m pytest
+
+# ruff for lint and format (configured in pyproject.toml); `make format` applies the formatter.
+lint: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: $(STAMP)
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
 
 bench: $(STAMP)
 	$(PY) benchmarks/bench_engine.py

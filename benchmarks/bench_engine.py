@@ -52,6 +52,7 @@ for _var in _THREAD_VARS:
 # Only now may NumPy (and torch, which imports NumPy) be loaded.
 import argparse  # noqa: E402
 import gc  # noqa: E402
+import itertools  # noqa: E402
 import platform  # noqa: E402
 import statistics  # noqa: E402
 import subprocess  # noqa: E402
@@ -127,7 +128,7 @@ class TorchStep:
 
     def __init__(self, sizes, weights, X, y):
         layers = []
-        for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+        for i, (n_in, n_out) in enumerate(itertools.pairwise(sizes)):
             layers.append(torch.nn.Linear(n_in, n_out, dtype=torch.float64))
             if i < len(sizes) - 2:
                 layers.append(torch.nn.ReLU())

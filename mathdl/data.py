@@ -67,6 +67,6 @@ def train_test_split(X, y, test_fraction=0.25, seed=0):
     if len(X) != len(y):
         raise ValueError(f"X has {len(X)} rows but y has {len(y)}")
     idx = as_generator(seed).permutation(len(X))
-    n_test = int(round(test_fraction * len(X)))
+    n_test = round(test_fraction * len(X))
     test, train = idx[:n_test], idx[n_test:]
     return X[train], X[test], y[train], y[test]

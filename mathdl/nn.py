@@ -5,6 +5,8 @@ Convention of this course: a dense layer computes Z = X W + b with X of shape
 stores the transpose, weight (out_features, in_features), and computes X W^T + b.
 """
 
+import itertools
+
 import numpy as np
 
 from . import functional as F
@@ -167,7 +169,7 @@ class MLP(Sequential):
                 ) from None
         rng = as_generator(rng)
         layers = []
-        for i, (n_in, n_out) in enumerate(zip(sizes[:-1], sizes[1:])):
+        for i, (n_in, n_out) in enumerate(itertools.pairwise(sizes)):
             layers.append(Linear(n_in, n_out, init=init, rng=rng, scale=scale))
             if i < len(sizes) - 2:
                 layers.append(activation())

@@ -116,7 +116,7 @@ def lab(tmp_path_factory):
                 if proc.poll() is not None or time.monotonic() > deadline:
                     raise RuntimeError(
                         "JupyterLab did not start:\n" + (tmp / "server.log").read_text()[-3000:]
-                    )
+                    ) from None
                 time.sleep(0.3)
         yield dict(base=base, token=token, root=tmp)
     finally:

@@ -87,7 +87,7 @@ def hostile(tmp_path_factory):
 
 
 def test_every_hostile_submission_is_graded_and_gets_its_own_grade(hostile):
-    root, expected, report = hostile
+    _root, expected, report = hostile
     assert set(report["students"]) == set(expected)
     wrong = []
     for student, exp in expected.items():
@@ -129,7 +129,7 @@ def test_tampering_earns_nothing_and_is_explained(hostile):
 
 
 def test_every_student_has_a_row_in_grades_csv(hostile):
-    root, expected, report = hostile
+    root, expected, _report = hostile
     rows = [
         r for r in csv.DictReader(open(root / "grades.csv")) if r["assignment"] == gf.ASSIGNMENT
     ]

@@ -245,5 +245,5 @@ def test_train_test_split():
     np.testing.assert_array_equal(again[1], X_te)
     with pytest.raises(ValueError, match="test_fraction"):
         data.train_test_split(X, y, test_fraction=1.5)
-    with pytest.raises(ValueError, match="100 rows.*99"):
+    with pytest.raises(ValueError, match=r"100 rows.*99"):
         data.train_test_split(X, y[:99])

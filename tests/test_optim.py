@@ -157,7 +157,7 @@ def test_trajectory_matches_torch_training_a_small_mlp(name, kwargs):
     opt_t = TORCH[name](tm.parameters(), **kwargs)
     Xt, yt = torch.tensor(X), torch.tensor(y)
     losses = []
-    for step in range(STEPS):
+    for _step in range(STEPS):
         opt_m.zero_grad()
         loss_m = F.cross_entropy(md(Tensor(X)), y)
         loss_m.backward()

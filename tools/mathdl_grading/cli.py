@@ -78,7 +78,7 @@ def _descendants(pid):
 
 def _kill_tree(pid):
     victims = _descendants(pid)
-    for p in [pid] + victims:
+    for p in [pid, *victims]:
         for kill in (lambda q: os.killpg(q, signal.SIGKILL), lambda q: os.kill(q, signal.SIGKILL)):
             try:
                 kill(p)

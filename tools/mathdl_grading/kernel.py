@@ -29,7 +29,7 @@ def _set_limits(memory_mb, cpu_seconds, file_size):
     import signal
 
     def lower(which, value):
-        soft, hard = resource.getrlimit(which)
+        _soft, hard = resource.getrlimit(which)
         if hard != resource.RLIM_INFINITY:
             value = min(value, hard)
         resource.setrlimit(which, (value, value))
@@ -37,7 +37,7 @@ def _set_limits(memory_mb, cpu_seconds, file_size):
     if memory_mb > 0:
         lower(resource.RLIMIT_AS, int(memory_mb) * 1024 * 1024)
     if cpu_seconds > 0:
-        soft, hard = resource.getrlimit(resource.RLIMIT_CPU)
+        _soft, hard = resource.getrlimit(resource.RLIMIT_CPU)
         cap = int(cpu_seconds)
         resource.setrlimit(
             resource.RLIMIT_CPU,

@@ -91,6 +91,6 @@ def main(argv=None):
         "assignment", nargs="*", help="assignments to generate (default: all under solutions/)"
     )
     args = ap.parse_args(argv)
-    for name, path in generate(names=args.assignment or None).items():
+    for _name, path in generate(names=args.assignment or None).items():
         print(f"exercises: {path.relative_to(ROOT)}")
     return 0

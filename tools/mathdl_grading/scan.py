@@ -651,7 +651,7 @@ def scan_cells(student_cells, context_cells=(), test_cells=()):
     test_names -= {"_"}
 
     findings = []
-    for index, source, tree in trees:
+    for index, _source, tree in trees:
         if tree is None:
             findings.append(
                 Finding(REVIEW, index, 0, "syntax", "the cell does not parse (it fails when run)")
