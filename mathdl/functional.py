@@ -8,13 +8,16 @@ import numpy as np
 
 from . import activations as _act
 from . import losses as _loss
+from . import normalization as _norm
 from .tensor import Tensor
 
 __all__ = [
+    "batch_norm",
     "binary_cross_entropy",
     "binary_cross_entropy_with_logits",
     "cross_entropy",
     "gelu",
+    "layer_norm",
     "leaky_relu",
     "linear",
     "log_softmax",
@@ -176,3 +179,138 @@ def binary_cross_entropy_with_logits(logits, target):
         lambda g: (g * _loss.binary_cross_entropy_with_logits_gradient(logits.data, y),),
         "BCEWithLogitsLoss",
     )
+
+
+# ----- normalization ---------------------------------------------------------------------------
+
+
+def _standardize(x, axes, eps):
+    """x_hat = (x - mean) / sqrt(var + eps) over ``axes``, one graph node.
+
+    Backward: :func:`mathdl.normalization.standardize_backward`. Returns the node and the
+    batch statistics (mean and biased var, reduced axes kept).
+    """
+    x_hat, mean, var, inv_std = _norm.standardize(x.data, axes, eps)
+    node = Tensor._make(
+        x_hat,
+        (x,),
+        lambda g: (_norm.standardize_backward(x_hat, inv_std, g, axes),),
+        "Standardize",
+    )
+    return node, mean, var
+
+
+def _affine(x_hat, weight, bias, shape):
+    """y = weight * x_hat + bias with weight and bias viewed in ``shape`` (autograd's * and +)."""
+    y = x_hat
+    for p, op in ((weight, "mul"), (bias, "add")):
+        if p is None:
+            continue
+        p = _t(p)
+        if p.shape != shape:
+            p = p.reshape(shape)
+        y = y * p if op == "mul" else y + p
+    return y
+
+
+def _check_param(name, p, n, what):
+    if p is None:
+        return
+    shape = p.shape if isinstance(p, (Tensor, np.ndarray)) else np.shape(p)
+    if tuple(shape) != (n,):
+        raise ValueError(f"{what}: {name} must have shape ({n},), got {tuple(shape)}")
+
+
+def batch_norm(
+    x: Tensor | np.ndarray,
+    running_mean: Tensor | np.ndarray | None,
+    running_var: Tensor | np.ndarray | None,
+    weight: Tensor | np.ndarray | None = None,
+    bias: Tensor | np.ndarray | None = None,
+    training: bool = False,
+    momentum: float = 0.1,
+    eps: float = 1e-5,
+) -> Tensor:
+    """Batch normalization of an (N, C) or (N, C, L) input, as ``torch.nn.functional.batch_norm``.
+
+    Training (``training=True``): each feature c is standardized with the mean and the biased
+    variance of its N (or N*L) values in this batch, then y = weight_c x_hat + bias_c; if running
+    statistics are given they are updated in place,
+    running <- (1 - momentum) running + momentum batch_stat, with the unbiased variance
+    (times m/(m-1)), as torch. Evaluation (``training=False``): the running statistics replace the
+    batch's, so each example is transformed on its own (an affine map of x).
+    Backward of the standardization: :func:`mathdl.normalization.standardize_backward`.
+    """
+    x = _t(x)
+    if x.ndim not in (2, 3):
+        raise ValueError(f"batch_norm: input must have shape (N, C) or (N, C, L), got {x.shape}")
+    c = x.shape[1]
+    for name, p in (
+        ("running_mean", running_mean),
+        ("running_var", running_var),
+        ("weight", weight),
+        ("bias", bias),
+    ):
+        _check_param(name, p, c, "batch_norm")
+    axes = (0,) if x.ndim == 2 else (0, 2)
+    shape = (c,) if x.ndim == 2 else (c, 1)
+    if training:
+        m = x.size // c
+        if m <= 1:
+            raise ValueError(
+                f"batch_norm: expected more than 1 value per feature when training, got input "
+                f"shape {x.shape} (use a batch of at least 2, or eval mode)"
+            )
+        x_hat, mean, var = _standardize(x, axes, eps)
+        if running_mean is not None:
+            rm = running_mean.data if isinstance(running_mean, Tensor) else running_mean
+            rm *= 1.0 - momentum
+            rm += momentum * mean.reshape(c)
+        if running_var is not None:
+            rv = running_var.data if isinstance(running_var, Tensor) else running_var
+            rv *= 1.0 - momentum
+            rv += momentum * var.reshape(c) * (m / (m - 1))
+    else:
+        if running_mean is None or running_var is None:
+            raise ValueError(
+                "batch_norm: evaluation (training=False) needs running_mean and running_var"
+            )
+        rm = np.asarray(running_mean.data if isinstance(running_mean, Tensor) else running_mean)
+        rv = np.asarray(running_var.data if isinstance(running_var, Tensor) else running_var)
+        # An affine map of x: x_hat = (x - mean) * inv_std, with the derivatives of - and *.
+        x_hat = (x - rm.reshape(shape)) * (1.0 / np.sqrt(rv.reshape(shape) + eps))
+    return _affine(x_hat, weight, bias, shape)
+
+
+def layer_norm(
+    x: Tensor | np.ndarray,
+    normalized_shape: int | tuple[int, ...],
+    weight: Tensor | np.ndarray | None = None,
+    bias: Tensor | np.ndarray | None = None,
+    eps: float = 1e-5,
+) -> Tensor:
+    """Layer normalization over the trailing ``normalized_shape`` axes, as ``torch.nn.functional.layer_norm``.
+
+    Each example is standardized with the mean and biased variance of its own features (no batch
+    statistics, the same in training and evaluation), then y = weight * x_hat + bias with weight
+    and bias of shape ``normalized_shape``.
+    Backward of the standardization: :func:`mathdl.normalization.standardize_backward`.
+    """
+    x = _t(x)
+    ns = (
+        (normalized_shape,)
+        if isinstance(normalized_shape, (int, np.integer))
+        else tuple(normalized_shape)
+    )
+    k = len(ns)
+    if k == 0 or x.ndim < k or tuple(x.shape[x.ndim - k :]) != ns:
+        raise ValueError(
+            f"layer_norm: input shape {x.shape} does not end with normalized_shape {ns}"
+        )
+    for name, p in (("weight", weight), ("bias", bias)):
+        if p is not None and tuple(np.shape(p.data if isinstance(p, Tensor) else p)) != ns:
+            raise ValueError(
+                f"layer_norm: {name} must have shape {ns}, got {tuple(np.shape(p.data if isinstance(p, Tensor) else p))}"
+            )
+    x_hat, _, _ = _standardize(x, tuple(range(x.ndim - k, x.ndim)), eps)
+    return _affine(x_hat, weight, bias, ns)
