@@ -34,10 +34,11 @@ __all__ = [
     "normalization",
     "numerical_grad",
     "optim",
-    "playground",
-    "plots",
     "tensor",
 ]
+# Not in __all__, so that ``from mathdl import *`` stays as light as ``import mathdl``: the
+# UI modules mathdl.plots, mathdl.playground and mathdl.surfaces (matplotlib, ipywidgets), which
+# load on first use as attributes or with ``from mathdl import plots``.
 
 _LAZY = {"device", "plots", "playground", "surfaces"}
 
