@@ -333,3 +333,27 @@ def test_the_runtime_guard_catches_patched_tools():
     assert results.pop("shadow") == "shadowed"
     assert results.pop("clean_again") == "ok"
     assert set(results.values()) == {"caught"}, results
+
+
+def test_grading_from_a_clean_environment_keeps_the_exchange_files(tmp_path):
+    """Issue 14: `env -i` (no PYTHONUNBUFFERED), a correct submission at full marks, and
+    nbgrader's timestamp.txt / submission_secret.txt carried through to feedback/."""
+    root = gf.make_course(tmp_path / "course", [gf.ASSIGNMENT])
+    folder = gf.save(gf.solution(), root, "alice")
+    (folder / "timestamp.txt").write_text("2026-01-01 12:00:00.000000 UTC")
+    (folder / "submission_secret.txt").write_text("s3cret")
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "LANG": "C.UTF-8"}
+    proc = subprocess.run(
+        [sys.executable, str(ROOT / "tools" / "grade.py"), gf.ASSIGNMENT, "--root", str(root)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    report = json.loads((root / "nbgrader_work" / gf.ASSIGNMENT / "report.json").read_text())
+    alice = report["students"]["alice"]
+    assert alice["auto_score"] == gf.AUTO_MAX and not alice["errors"], alice
+    fb = root / "feedback" / "alice" / gf.ASSIGNMENT
+    assert (fb / "submission_secret.txt").read_text() == "s3cret"
+    assert (fb / "timestamp.txt").is_file()

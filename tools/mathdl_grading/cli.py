@@ -630,23 +630,23 @@ def _grade(assignment, settings=None, students=None):
                 f"the notebook could not be read or repaired ({type(exc).__name__}: {exc})"
             )
             continue
-        extra = sorted(
-            p.name for p in folder.iterdir() if p.name not in (nb_path.name, "timestamp.txt")
-        )
-        if extra:
-            res.notes.append("ignored extra file(s): " + ", ".join(extra[:10]))
-        ts = folder / "timestamp.txt"
-        if ts.is_file():
-            shutil.copy(ts, dest.parent / "timestamp.txt")
+        # nbgrader's own files (timestamp.txt, submission_secret.txt) travel with the notebook:
+        # release_feedback and fetch_feedback need the secret (issue 14)
+        extra = {
+            p.name: p.read_bytes()
+            for p in folder.iterdir()
+            if p.is_file() and p.name in ("timestamp.txt", "submission_secret.txt")
+        }
+        ignored = sorted(p.name for p in folder.iterdir() if p.name not in extra and p != nb_path)
+        if ignored:
+            res.notes.append("ignored extra file(s): " + ", ".join(ignored[:10]))
         staged[s] = dest.read_bytes()
+        staged[s + "/files"] = extra
         res.findings = tscan.scan_cells(
             prep.student_code(nb, source_nb, release_nb), context_sources, test_sources
         )
         # the staged copies are graded one at a time; keep them out of reach until then
         dest.unlink()
-        if (dest.parent / "timestamp.txt").exists():
-            staged[s + "/timestamp"] = (dest.parent / "timestamp.txt").read_bytes()
-            (dest.parent / "timestamp.txt").unlink()
 
     integrity = Integrity(protected_files)
 
@@ -676,8 +676,8 @@ def _grade(assignment, settings=None, students=None):
         dest = work / "submitted" / s / assignment / f"{assignment}.ipynb"
         dest.parent.mkdir(parents=True, exist_ok=True)
         dest.write_bytes(staged[s])
-        if s + "/timestamp" in staged:
-            (dest.parent / "timestamp.txt").write_bytes(staged[s + "/timestamp"])
+        for name, data in staged[s + "/files"].items():
+            (dest.parent / name).write_bytes(data)
         _say(settings, f"[grade] {assignment}: autograding {s}")
         return ForkedJob(
             job_autograde(settings, assignment, s),
@@ -987,7 +987,16 @@ def main(argv=None):
         jobs=args.jobs,
         feedback=not args.no_feedback,
     )
-    grade(args.assignment, settings, students=args.student)
+    report = grade(args.assignment, settings, students=args.student)
+    failed = sorted(s for s, r in report["students"].items() if r["status"] == "error")
+    if failed:  # the grader's own failure is never a silent 0 for the student (issue 14)
+        print(
+            f"GRADING ERROR: {len(failed)} submission(s) could not be graded: "
+            + ", ".join(failed)
+            + f" (see nbgrader_work/{args.assignment}/logs/)",
+            file=sys.stderr,
+        )
+        return 1
     return 0
 
 

@@ -49,6 +49,24 @@ def _set_limits(memory_mb, cpu_seconds, file_size):
     lower(resource.RLIMIT_CORE, 0)
 
 
+def _route_own_output():
+    """Point the kernel's own stdout/stderr away from regular files (issue 14).
+
+    The file-size cap is meant for files the student's code writes; a log file inherited as
+    stderr would make the kernel's first warning fail with "File too large" and kill it.
+    """
+    import stat
+
+    for fd in (1, 2):
+        try:
+            if stat.S_ISREG(os.fstat(fd).st_mode):
+                null = os.open(os.devnull, os.O_WRONLY)
+                os.dup2(null, fd)
+                os.close(null)
+        except OSError:
+            pass
+
+
 def main(argv=None):
     argv = list(sys.argv[1:] if argv is None else argv)
     opts = {"--memory-mb": 2048, "--cpu-seconds": 600, "--file-size": 0}
@@ -76,6 +94,7 @@ def main(argv=None):
 
     tempfile.gettempdir()
 
+    _route_own_output()
     _set_limits(opts["--memory-mb"], opts["--cpu-seconds"], opts["--file-size"])
 
     import numpy  # noqa: F401  (loaded before the kernel: nothing next to the notebook can shadow it)

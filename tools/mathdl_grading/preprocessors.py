@@ -60,9 +60,13 @@ class RobustExecute(Execute):
         self._stop_reason = None
         self._chars = {}
         self._truncated = set()
+        self._started = False
         try:
             return super().preprocess(nb, resources, km)
         except Exception as exc:  # the kernel did not start, or something outside a cell failed
+            if not self._started:
+                # the grader's failure, not the student's: never a silent 0 (issue 14)
+                raise RuntimeError(f"the grading kernel did not start: {exc}") from exc
             reason = f"the notebook could not be executed ({type(exc).__name__}: {exc})"
             self.log.error("Execution stopped: %s", reason)
             for cell in nb.cells:
@@ -75,6 +79,7 @@ class RobustExecute(Execute):
             if cell.cell_type == "code" and cell.source.strip():
                 cell.outputs = [_error_output("NotRunByGrader", self._stop_reason)]
             return cell, resources
+        self._started = True
         try:
             return super().preprocess_cell(cell, resources, index)
         except DeadKernelError:
