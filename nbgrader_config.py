@@ -38,16 +38,13 @@ c.Execute.interrupt_on_timeout = True
 c.LimitOutput.max_lines = 1000
 c.LimitOutput.max_traceback = 100
 
-# The robust preprocessors live in tools/mathdl_grading (not needed by students: without
-# tools/ on disk, e.g. in a copy holding only exercises/, nbgrader's defaults are used).
-import sys as _sys  # noqa: E402
-
-_TOOLS = os.path.join(HERE, "tools")
-if os.path.isdir(os.path.join(_TOOLS, "mathdl_grading")):
-    if _TOOLS not in _sys.path:
-        _sys.path.insert(0, _TOOLS)
+# The robust preprocessors live in the mathdl_grading package (`pip install -e .`, done by
+# `make setup`); where it is not installed, nbgrader's defaults are used.
+try:
     from mathdl_grading.preprocessors import autograde_preprocessors, feedback_preprocessors
-
+except ImportError:
+    autograde_preprocessors = None
+if autograde_preprocessors is not None:
     # nbgrader's default list, plus: the guard call around every test cell (InjectGuard),
     # execution that survives dead or hung kernels and caps output (RobustExecute), and
     # test scores that depend on errors only, not on warnings (NeutralizeGradeOutputs).

@@ -8,13 +8,11 @@ them) and by benchmarks/bench_grading.py (the "good" notebook).
 import copy
 import json
 import shutil
-import sys
 from pathlib import Path
 
 import nbformat
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tools"))
 
 ASSIGNMENT = "04_gradients"
 #: autograded points of 04_gradients per test cell, and the hand-graded written answer

@@ -8,14 +8,12 @@ here (tests/test_grading.py autogrades them).
 import ast
 import json
 import re
-import sys
 from pathlib import Path
 
 import nbformat
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tools"))
 
 from mathdl_grading import release, scan  # noqa: E402
 from mathdl_grading.prepare import student_code  # noqa: E402
@@ -29,7 +27,7 @@ MARKERS = (
     "BEGIN MARK SCHEME",
     "END MARK SCHEME",
 )
-GUARD_FIRST_LINE = re.compile(r"^import mathdl\.grading_guard as _guard; _guard\.check\(\)")
+GUARD_FIRST_LINE = re.compile(r"^import mathdl_grading\.guard as _guard; _guard\.check\(\)")
 REGION = re.compile(
     r"^\s*###? BEGIN (SOLUTION|HIDDEN TESTS)\s*$(.*?)^\s*###? END \1\s*$", re.M | re.S
 )

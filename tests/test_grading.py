@@ -18,10 +18,10 @@ import nbformat
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tools"))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import grading_fixtures as gf  # noqa: E402
+
 from mathdl_grading import cli, prepare, release, scan  # noqa: E402
 
 pytestmark = pytest.mark.skipif(
@@ -220,7 +220,7 @@ def _findings(code, tests=("_expected = 2.0\nassert answer() == _expected",)):
         "class A:\n    def __eq__(self, other):\n        return True",
         "class B:\n    def __array_function__(self, *a):\n        return True",
         "import os\nos.kill(os.getppid(), 9)",
-        "import mathdl.grading_guard as g\ng.check = lambda: None",
+        "import mathdl_grading.guard as g\ng.check = lambda: None",
     ],
 )
 def test_the_static_scan_flags_tampering(code):
@@ -271,7 +271,7 @@ def test_repair_restores_structure(tmp_path):
 GUARD_SCRIPT = r"""
 import json, types, builtins, sys
 import numpy as np, math, mathdl
-import mathdl.grading_guard as g
+import mathdl_grading.guard as g
 g.arm()
 g.check()
 results = {}
@@ -327,6 +327,7 @@ def test_the_runtime_guard_catches_patched_tools():
         text=True,
         timeout=120,
         env=dict(os.environ, MATHDL_GRADING_KERNEL=""),
+        cwd=ROOT,
     )
     assert proc.returncode == 0, proc.stderr
     results = json.loads(proc.stdout.strip().splitlines()[-1])
@@ -344,7 +345,7 @@ def test_grading_from_a_clean_environment_keeps_the_exchange_files(tmp_path):
     (folder / "submission_secret.txt").write_text("s3cret")
     env = {"PATH": "/usr/bin:/bin", "HOME": str(tmp_path), "LANG": "C.UTF-8"}
     proc = subprocess.run(
-        [sys.executable, str(ROOT / "tools" / "grade.py"), gf.ASSIGNMENT, "--root", str(root)],
+        [str(Path(sys.executable).parent / "mathdl-grade"), gf.ASSIGNMENT, "--root", str(root)],
         env=env,
         capture_output=True,
         text=True,

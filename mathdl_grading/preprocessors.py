@@ -5,7 +5,7 @@ Configured in nbgrader_config.py (so a plain ``nbgrader autograde`` uses them to
     c.Autograde.autograde_preprocessors = [InjectGuard, RobustExecute, ..., NeutralizeGradeOutputs,
                                            SaveAutoGrades, ...]
 
-* :class:`InjectGuard` puts ``mathdl.grading_guard.check()`` at the start and the end of every
+* :class:`InjectGuard` puts ``mathdl_grading.guard.check()`` at the start and the end of every
   autograded test cell, whoever wrote the test (the end check catches a student function
   that patches a testing tool while the test runs).
 * :class:`RobustExecute` is nbgrader's Execute that never aborts the notebook: a dead kernel
@@ -28,7 +28,7 @@ from nbgrader import utils
 from nbgrader.preprocessors import Execute, NbGraderPreprocessor
 from traitlets import Bool, Integer, Unicode
 
-GUARD_LINE = '__import__("mathdl.grading_guard", fromlist=["check"]).check()  # added by the grader'
+GUARD_LINE = '__import__("mathdl_grading.guard", fromlist=["check"]).check()  # added by the grader'
 
 
 def _error_output(ename, evalue):

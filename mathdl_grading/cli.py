@@ -42,8 +42,8 @@ import nbformat
 from . import prepare as prep
 from . import scan as tscan
 
-ROOT = Path(__file__).resolve().parents[2]
-TOOLS = Path(__file__).resolve().parents[1]
+ROOT = Path.cwd()
+PACKAGE = Path(__file__).resolve().parent
 KERNEL_NAME = "mathdl-grading"
 STUDENT_ID_RE = re.compile(r"^[A-Za-z0-9_.@+\-]+$")
 
@@ -278,7 +278,7 @@ def write_kernelspec(settings, work):
     mathdl_dir = Path(importlib.util.find_spec("mathdl").origin).parent
     ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
     shutil.copytree(mathdl_dir, site / "mathdl", ignore=ignore)
-    shutil.copytree(TOOLS / "mathdl_grading", site / "mathdl_grading", ignore=ignore)
+    shutil.copytree(PACKAGE, site / "mathdl_grading", ignore=ignore)
     env = {
         "PYTHONPATH": str(site),
         "IPYTHONDIR": str(work / "ipython"),
@@ -517,9 +517,6 @@ def _grade(assignment, settings=None, students=None):
     bindir = str(Path(sys.executable).parent)
     if bindir not in os.environ.get("PATH", "").split(os.pathsep):
         os.environ["PATH"] = bindir + os.pathsep + os.environ.get("PATH", "")
-    # tools/ must be importable by nbgrader in the children (nbgrader_config.py does this too)
-    if str(TOOLS) not in sys.path:
-        sys.path.insert(0, str(TOOLS))
     import nbgrader.converters  # noqa: F401  (import once here; children inherit it by fork)
     from nbgrader.api import Gradebook, MissingEntry
 
@@ -948,7 +945,7 @@ def render_report(report):
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(prog="tools/grade.py", description=__doc__.split("\n\n")[0])
+    ap = argparse.ArgumentParser(prog="mathdl-grade", description=__doc__.split("\n\n")[0])
     ap.add_argument(
         "assignment", help="assignment name, e.g. 04_gradients (a folder of solutions/)"
     )
@@ -974,7 +971,9 @@ def main(argv=None):
         default=None,
         help="students graded at once (default: GRADE_JOBS, else the CPU count, at most 4)",
     )
-    ap.add_argument("--root", default=str(ROOT), help="course root (default: this repository)")
+    ap.add_argument(
+        "--root", default=str(ROOT), help="course root (default: the current directory)"
+    )
     ap.add_argument("--no-feedback", action="store_true", help="skip the HTML feedback")
     ap.add_argument("--quiet", action="store_true")
     args = ap.parse_args(argv)

@@ -14,7 +14,7 @@ Before the kernel starts (so before any notebook code runs) it
 * limits BLAS/OpenMP to one thread (predictable timing and memory);
 * removes the working directory from ``sys.path`` and imports NumPy and mathdl, so files
   next to the notebook cannot shadow them;
-* arms :func:`mathdl.grading_guard.arm` (the snapshot the test cells compare against).
+* arms :func:`mathdl_grading.guard.arm` (the snapshot the test cells compare against).
 
 Hard limits are lowered too, so the student's code cannot raise them again (unless the
 grader runs as root, see docs/instructors.md).
@@ -99,9 +99,9 @@ def main(argv=None):
 
     import numpy  # noqa: F401  (loaded before the kernel: nothing next to the notebook can shadow it)
 
-    import mathdl.grading_guard
+    import mathdl_grading.guard
 
-    mathdl.grading_guard.arm()
+    mathdl_grading.guard.arm()
 
     from ipykernel import kernelapp
 

@@ -1,6 +1,6 @@
 """Static scan of a student's cells for tampering, run out of process by the grader.
 
-The runtime guard (:mod:`mathdl.grading_guard`) sees what changed; this scan sees what the
+The runtime guard (:mod:`mathdl_grading.guard`) sees what changed; this scan sees what the
 code *tries* to do, including the things a guard inside the same process cannot see
 (replacing the guard module itself, IPython input transformers that rewrite the test cells,
 writing into the test cell's variables from a student function).
@@ -20,7 +20,7 @@ tamper
   ``eval``, ``compile``, ``__import__``, ``globals()``, ``vars()``; importing ``importlib``,
   ``builtins``, ``ctypes``, ``gc``, ``inspect``, ``sys``-level hooks (``sys.modules``,
   ``sys.settrace``, ``sys._getframe`` ...), ``subprocess``, ``signal``, ``sqlite3`` and other
-  process/OS-level modules, ``mathdl.grading_guard``, IPython/ipykernel/nbgrader;
+  process/OS-level modules, ``mathdl_grading.guard``, IPython/ipykernel/nbgrader;
   frame and function internals (``__code__``, ``__globals__``, ``f_back`` ...);
   ``get_ipython()`` beyond the timing/plotting magics; shell commands (``!ls``, ``%%bash``);
   OS calls that touch other processes or files (``os.kill``, ``os.system``, ``os.remove``...);
@@ -117,7 +117,7 @@ FORBIDDEN_IMPORTS = {
     "nbformat",
     "nbclient",
     "zmq",
-    "mathdl.grading_guard",
+    "mathdl_grading.guard",
     "mathdl_grading",
     "numpy._core",
     "numpy.core",

@@ -2,7 +2,7 @@
 
 Every autograded test cell starts (and the grader makes it end) with::
 
-    __import__("mathdl.grading_guard", fromlist=["check"]).check()
+    __import__("mathdl_grading.guard", fromlist=["check"]).check()
 
 ``check()`` raises :class:`TamperingDetected` when anything the tests rely on was changed
 since the kernel started: NumPy's functions (``np.allclose``, ``np.isclose``,

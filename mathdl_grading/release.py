@@ -12,7 +12,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path.cwd()
 
 
 def assignments(root=ROOT):
@@ -84,13 +84,11 @@ def generate(root=ROOT, dest=None, names=None, quiet=True):
 def main(argv=None):
     import argparse
 
-    ap = argparse.ArgumentParser(
-        prog="tools/make_exercises.py", description=__doc__.split("\n\n")[0]
-    )
+    ap = argparse.ArgumentParser(prog="mathdl-make-exercises", description=__doc__.split("\n\n")[0])
     ap.add_argument(
         "assignment", nargs="*", help="assignments to generate (default: all under solutions/)"
     )
     args = ap.parse_args(argv)
     for _name, path in generate(names=args.assignment or None).items():
-        print(f"exercises: {path.relative_to(ROOT)}")
+        print(f"exercises: {path}")
     return 0
