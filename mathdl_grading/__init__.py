@@ -1,14 +1,13 @@
-"""Robust autograding for the mathdl course, on top of nbgrader 0.9.
+"""Grading tools of the mathdl course, on top of nbgrader (docs/instructors.md).
 
-* :mod:`.cli`: ``python tools/grade.py <assignment>`` (``make grade ASSIGNMENT=...``):
-  prepares every submission, autogrades each one in its own process under a watchdog,
-  zeroes tampered notebooks, writes feedback, exports grades.csv and a report.
-* :mod:`.kernel`: the kernel launcher used while grading (memory / CPU / file-size limits,
-  arms :mod:`mathdl_grading.guard` before any student code runs).
-* :mod:`.preprocessors`: nbgrader preprocessors that keep grading going when a kernel dies
-  or hangs, cap output, inject the guard into every test cell and ignore stderr in test cells.
-* :mod:`.scan`: the static (out-of-process) scan of the students' cells for tampering.
-* :mod:`.prepare`: reading, validating and repairing a submitted notebook.
+* :mod:`.checks`: ``check()``, what the exercises' test cells call (also in students' Jupyter);
+* :mod:`.sandbox` and :mod:`.kernel`: the grading kernel in a bubblewrap sandbox, with limits;
+* :mod:`.preprocessors`: the nbgrader preprocessors that nbgrader_config.py configures
+  (sandboxed execution, scoring outside the kernel, feedback without the hidden tests);
+* :mod:`.reference`: the solution's answers the submissions are compared with;
+* :mod:`.feedback`: offline MathJax for the feedback HTML;
+* :mod:`.cli` (``mathdl-grade``), :mod:`.release` (``mathdl-make-exercises``) and
+  :mod:`.migrate` (the test-cell convention applied to solutions/).
 
-Imports nothing from mathdl (the guard itself lives in mathdl, where the kernel imports it).
+Importing this package imports nothing (students' kernels import only :mod:`.checks`).
 """

@@ -33,9 +33,6 @@ def generate(root=ROOT, dest=None, names=None, quiet=True):
     from nbgrader.utils import capture_log
     from traitlets.config import Config
 
-    from .nbgrader_fast import install
-
-    install()
     root = Path(root).resolve()
     dest = Path(dest).resolve() if dest else root / "exercises"
     names = list(names) if names else assignments(root)
