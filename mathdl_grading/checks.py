@@ -66,13 +66,20 @@ def _as_array(data):
         return np.array([float(x) for x in data[2]], dtype=np.float64).reshape(data[1])
     if data[0] in ("int", "float"):
         return np.array(float(data[1]))
-    if data[0] == "seq" and all(d[0] in ("int", "float", "array") for d in data[1]):
-        return np.array([_as_array(d) for d in data[1]], dtype=np.float64)
+    if data[0] == "seq":  # nested lists of numbers, e.g. [[1, 2, 3], [1, 2, 3]]
+        parts = [_as_array(d) for d in data[1]]
+        if any(p is None for p in parts) or len({p.shape for p in parts}) > 1:
+            return None
+        return np.array(parts, dtype=np.float64)
     return None
 
 
-def compare(got, want, rtol, atol):
-    """``None`` when the plain answers agree, else a short reason (never the expected values)."""
+def compare(got, want, rtol, atol, broadcast=False):
+    """``None`` when the plain answers agree, else a short reason (never the expected values).
+
+    ``broadcast``: ``want`` may broadcast to the answer's shape, as in ``np.allclose(x, 0.0)``
+    (for ``expected`` values; the grader compares with the solution's answers shape for shape).
+    """
     import numpy as np
 
     kind = want[0]
@@ -89,13 +96,15 @@ def compare(got, want, rtol, atol):
         if kind == "seq" and len(got[1]) != len(want[1]):
             return f"wrong length {len(got[1])}"
         for g, w in pairs:
-            why = compare(g, w, rtol, atol)
+            why = compare(g, w, rtol, atol, broadcast)
             if why:
                 return why
         return None
     g, w = _as_array(got), _as_array(want)
     if w is None or g is None:
         return "wrong type of answer"
+    if broadcast and w.ndim <= g.ndim and np.broadcast_shapes(w.shape, g.shape) == g.shape:
+        w = np.broadcast_to(w, g.shape)
     if g.shape != w.shape:
         return f"wrong shape {g.shape}"
     if not np.allclose(g, w, rtol=rtol, atol=atol, equal_nan=True):
@@ -109,7 +118,7 @@ def check(name, answer, expected=None, *, rtol=1e-7, atol=1e-12):
     data = plain(answer)  # before anything else runs: the answer is fixed now
     mode = os.environ.get(MODE_ENV, "")
     if mode != "student" and expected is not None:
-        why = compare(data, plain(expected), rtol, atol)
+        why = compare(data, plain(expected), rtol, atol, broadcast=True)
         if why:
             raise AssertionError(f"{name}: {why}")
     if mode:

@@ -20,6 +20,8 @@ import argparse
 import json
 import os
 import sys
+import time
+import warnings
 from pathlib import Path
 
 import nbformat
@@ -34,10 +36,10 @@ def load_config(root, timeout=None, memory_mb=None, unsafe=False):
     if (root / "nbgrader_config.py").is_file():
         cfg.merge(PyFileConfigLoader("nbgrader_config.py", path=str(root)).load_config())
     cfg.CourseDirectory.root = str(root)
-    if timeout:
-        cfg.Execute.timeout = timeout
+    if timeout:  # the command line (or GRADE_TIMEOUT / GRADE_MEMORY_MB) over nbgrader_config.py
+        cfg.Execute.timeout = int(timeout)
     if memory_mb:
-        cfg.SandboxKernelManager.memory_mb = memory_mb
+        cfg.SandboxKernelManager.memory_mb = int(memory_mb)
     cfg.SandboxKernelManager.unsafe = bool(unsafe)
     return cfg
 
@@ -109,17 +111,21 @@ def grade(assignment, root=None, students=None, **settings):
         for student in found:
             gb.update_or_create_student(student)
     for student, (status, note) in found.items():
+        start = time.monotonic()
         if status == "graded":
             res = run_app(Autograde, cfg, assignment, student, create_student=True)
             if not res["success"]:
                 status, note = "error", (res.get("error") or "") + res["log"][-4000:]
-        report["students"][student] = {"status": status, "note": note}
+        seconds = round(time.monotonic() - start, 3)
+        report["students"][student] = {"status": status, "note": note, "seconds": seconds}
     if any(s["status"] == "graded" for s in report["students"].values()):
         res = run_app(GenerateFeedback, cfg, assignment)
         report["feedback_ok"] = res["success"]
     with Gradebook(db_url, cfg.CourseDirectory.course_id) as gb:
         for student, entry in report["students"].items():
             try:
+                if entry["status"] in ("missing", "unreadable"):  # no score from an earlier run
+                    gb.remove_submission(assignment, student)
                 sub = gb.find_submission(assignment, student)
                 entry.update(
                     score=sub.score, max_score=sub.max_score, needs_manual=sub.needs_manual_grade
@@ -153,16 +159,14 @@ def render(report):
         f"# Grading report: {report['assignment']}",
         "",
         "| student | status | score | notes |",
-        "|---|---|---|---|",
     ]
+    lines.append("|---|---|---|---|")
     for student, s in sorted(report["students"].items()):
-        note = s["note"].strip().splitlines()[-1][:200] if s["note"].strip() else ""
-        if s.get("needs_manual"):
-            note = (note + " needs manual grading").strip()
+        note = (s["note"].strip().splitlines() or [""])[-1][:200]
+        note += " needs manual grading" if s.get("needs_manual") else ""
         status = "**GRADING ERROR**" if s["status"] == "error" else s["status"]
-        lines.append(
-            f"| {student} | {status} | {s['score']:g} / {s['max_score']:g} | {note.replace('|', '/')} |"
-        )
+        score = f"{s['score']:g} / {s['max_score']:g}"
+        lines.append(f"| {student} | {status} | {score} | {note.strip().replace('|', '/')} |")
     return "\n".join(lines) + "\n"
 
 
@@ -171,49 +175,30 @@ def main(argv=None):
 
     env = os.environ.get
     ap = argparse.ArgumentParser(prog="mathdl-grade", description=__doc__.split("\n\n")[0])
-    ap.add_argument(
-        "assignment", help="assignment name, e.g. 04_gradients (a folder of solutions/)"
-    )
-    ap.add_argument("--student", action="append", help="grade only this student (repeatable)")
-    ap.add_argument(
-        "--timeout",
-        type=int,
-        default=int(env("GRADE_TIMEOUT", 30)),
-        help="seconds per cell (default 30)",
-    )
-    ap.add_argument(
-        "--memory-mb",
-        type=int,
-        default=int(env("GRADE_MEMORY_MB", 2048)),
-        help="kernel memory cap (MiB)",
-    )
-    ap.add_argument("--root", default=".", help="course root (default: the current directory)")
-    ap.add_argument(
-        "--unsafe", action="store_true", help="grade WITHOUT a sandbox (trusted notebooks only)"
-    )
+    arg = ap.add_argument
+    arg("assignment", help="assignment name, e.g. 04_gradients (a folder of solutions/)")
+    arg("--student", action="append", help="grade only this student (repeatable)")
+    arg("--timeout", type=int, default=env("GRADE_TIMEOUT"), help="s per cell (config: 30)")
+    arg("--memory-mb", type=int, default=env("GRADE_MEMORY_MB"), help="kernel cap (config: 2048)")
+    arg("--root", default=".", help="course root (default: the current directory)")
+    arg("--unsafe", action="store_true", help="grade WITHOUT a sandbox (trusted notebooks only)")
     args = ap.parse_args(argv)
     if not args.unsafe and bwrap_problem():
+        print(f"mathdl-grade: no sandbox: {bwrap_problem()}.", file=sys.stderr)
         print(
-            f"mathdl-grade: no sandbox: {bwrap_problem()}.\nRefusing to run students' code unsandboxed; pass --unsafe only for notebooks you trust.",
+            "Refusing to run students' code; --unsafe only for notebooks you trust.",
             file=sys.stderr,
         )
         return 2
-    report = grade(
-        args.assignment,
-        args.root,
-        args.student,
-        timeout=args.timeout,
-        memory_mb=args.memory_mb,
-        unsafe=args.unsafe,
-    )
+    warnings.simplefilter("ignore")  # SQLAlchemy's warnings from nbgrader say nothing useful
+    settings = dict(timeout=args.timeout, memory_mb=args.memory_mb, unsafe=args.unsafe)
+    report = grade(args.assignment, args.root, args.student, **settings)
     print(render(report))
-    errors = {s: e for s, e in report["students"].items() if e["status"] == "error"}
-    for student, entry in errors.items():
-        print(
-            f"GRADING ERROR for {student} (not the student's fault):\n{entry['note'][-2000:]}",
-            file=sys.stderr,
-        )
-    return 1 if errors else 0
+    for student, entry in report["students"].items():
+        if entry["status"] == "error":
+            print(f"GRADING ERROR for {student} (not the student's fault):", file=sys.stderr)
+            print(entry["note"][-2000:], file=sys.stderr)
+    return 1 if any(e["status"] == "error" for e in report["students"].values()) else 0
 
 
 if __name__ == "__main__":

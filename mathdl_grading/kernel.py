@@ -13,8 +13,6 @@ import os
 import resource
 import sys
 
-NOBODY = 65534
-
 
 def set_limits(memory_mb, cpu_seconds, file_mb, processes):
     mib = 1024 * 1024
@@ -32,16 +30,17 @@ def set_limits(memory_mb, cpu_seconds, file_mb, processes):
         resource.setrlimit(which, (value, value))
 
 
-def drop_root():
-    if os.geteuid() == 0:
+def become(uid):
+    """As root in the sandbox: become ``uid`` (``nobody``) for good."""
+    if os.geteuid() == 0 and uid != 0:
         os.setgroups([])
-        os.setgid(NOBODY)
-        os.setuid(NOBODY)
+        os.setgid(uid)
+        os.setuid(uid)
 
 
 def main(argv=None):
     argv = list(sys.argv[1:] if argv is None else argv)
-    opts = {"memory-mb": 2048, "cpu-seconds": 600, "file-mb": 64, "processes": 200}
+    opts = {"memory-mb": 2048, "cpu-seconds": 600, "file-mb": 64, "processes": 200, "uid": -1}
     rest = []
     for arg in argv:
         key, _, value = arg.removeprefix("--").partition("=")
@@ -49,7 +48,7 @@ def main(argv=None):
             opts[key] = int(value)
         else:
             rest.append(arg)
-    drop_root()
+    become(opts["uid"] if opts["uid"] >= 0 else os.getuid())
     set_limits(opts["memory-mb"], opts["cpu-seconds"], opts["file-mb"], opts["processes"])
     # as ipykernel_launcher does: nothing next to the notebook can shadow an installed module
     sys.path[:] = [p for p in sys.path if p not in ("", ".", os.getcwd())]

@@ -51,22 +51,6 @@ def error(ename, evalue):
     )
 
 
-def _reference_spans(tree):
-    """(start, end) positions of every ``expected`` argument of a ``check(...)`` call."""
-    spans = []
-    for node in ast.walk(tree):
-        func = getattr(node, "func", None)
-        name = getattr(func, "id", None) or getattr(func, "attr", None)
-        if not isinstance(node, ast.Call) or name != "check":
-            continue
-        parts = sorted(node.args + node.keywords, key=lambda n: (n.lineno, n.col_offset))
-        for before, part in itertools.pairwise(parts):
-            is_expected = part is (node.args[2] if len(node.args) > 2 else None)
-            if is_expected or getattr(part, "arg", None) == "expected":
-                spans.append(((before.end_lineno, before.end_col_offset), part))
-    return spans
-
-
 def strip_references(source):
     """The test cell as a submission's kernel runs it: no ``expected`` arguments of ``check``
     and no ``### BEGIN REFERENCE`` ... ``### END REFERENCE`` blocks."""
@@ -75,15 +59,18 @@ def strip_references(source):
         tree = ast.parse(source)
     except SyntaxError:
         return source
-    lines = [line.encode() for line in source.splitlines(keepends=True)]
-    starts = [0]
-    for line in lines:
-        starts.append(starts[-1] + len(line))
-    data = b"".join(lines)
+    data = source.encode()  # ast's columns count UTF-8 bytes
+    offset = [0, *itertools.accumulate(map(len, data.splitlines(keepends=True)))]
     cuts = []
-    for (line, col), part in _reference_spans(tree):
-        end = starts[part.end_lineno - 1] + part.end_col_offset
-        cuts.append((starts[line - 1] + col, end))
+    for node in ast.walk(tree):
+        name = getattr(getattr(node, "func", None), "id", None)
+        if not isinstance(node, ast.Call) or name != "check":
+            continue
+        parts = sorted(node.args + node.keywords, key=lambda n: (n.lineno, n.col_offset))
+        for before, part in itertools.pairwise(parts):
+            if part in node.args[2:3] or getattr(part, "arg", None) == "expected":
+                start = offset[before.end_lineno - 1] + before.end_col_offset
+                cuts.append((start, offset[part.end_lineno - 1] + part.end_col_offset))
     for start, end in sorted(cuts, reverse=True):  # nested ones vanish with their outer span
         if not any(s <= start and end <= e and (s, e) != (start, end) for s, e in cuts):
             data = data[:start] + data[end:]

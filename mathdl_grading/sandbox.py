@@ -30,7 +30,6 @@ from jupyter_client.manager import AsyncKernelManager
 from traitlets import Bool, Integer, Unicode
 
 NOBODY = 65534
-SCRATCH_LIMIT = 50 * 1024 * 1024  # bytes of a submission folder copied into the sandbox
 
 
 @functools.cache
@@ -117,24 +116,6 @@ def tasks_of(uid):
     return count
 
 
-def copy_submission(src, dest, limit=SCRATCH_LIMIT):
-    """Copy the submission folder's regular files (no links, at most ``limit`` bytes)."""
-    os.makedirs(dest, exist_ok=True)
-    budget = limit
-    for here, dirs, files in os.walk(src or "", followlinks=False):
-        rel = os.path.relpath(here, src)
-        dirs[:] = [d for d in dirs if not os.path.islink(os.path.join(here, d))]
-        for f in files:
-            path = os.path.join(here, f)
-            if os.path.islink(path) or not os.path.isfile(path):
-                continue
-            budget -= os.path.getsize(path)
-            if budget < 0:
-                return
-            os.makedirs(os.path.join(dest, rel), exist_ok=True)
-            shutil.copyfile(path, os.path.join(dest, rel, f))
-
-
 class SandboxKernelManager(AsyncKernelManager):
     """An IPython kernel inside bubblewrap, with resource limits (see the module docstring)."""
 
@@ -148,55 +129,42 @@ class SandboxKernelManager(AsyncKernelManager):
     processes = Integer(64, help="processes and threads the kernel may add").tag(config=True)
     unsafe = Bool(False, help="run without a sandbox (trusted notebooks only)").tag(config=True)
 
-    def _kernel_uid(self):
-        return NOBODY if os.geteuid() == 0 and not self.unsafe else os.getuid()
+    def _as_nobody(self):
+        return os.geteuid() == 0 and not self.unsafe
 
     def _kernel_env(self):
-        return {
-            "PATH": os.path.dirname(sys.executable) + ":/usr/bin:/bin",
-            "HOME": os.path.join(self._kdir, "work"),
-            "LANG": "C.UTF-8",
-            "PYTHONUNBUFFERED": "1",
-            "PYTHONDONTWRITEBYTECODE": "1",
-            "PYTHONNOUSERSITE": "1",
-            "MPLBACKEND": "agg",
-            "MPLCONFIGDIR": "/tmp",
-            "IPYTHONDIR": os.path.join(self._kdir, "ipython"),
-            "OPENBLAS_NUM_THREADS": "1",
-            "OMP_NUM_THREADS": "1",
-            "MKL_NUM_THREADS": "1",
-            "MATHDL_GRADING": self.mode,
-        }
+        env = dict(PATH=f"{os.path.dirname(sys.executable)}:/usr/bin:/bin", LANG="C.UTF-8")
+        env.update(HOME=os.path.join(self._kdir, "work"), MATHDL_GRADING=self.mode)
+        env.update(IPYTHONDIR=os.path.join(self._kdir, "ipython"), MPLCONFIGDIR="/tmp")
+        env.update(PYTHONUNBUFFERED="1", PYTHONDONTWRITEBYTECODE="1", MPLBACKEND="agg")
+        return env | {f"{lib}_NUM_THREADS": "1" for lib in ("OPENBLAS", "OMP", "MKL")}
 
     async def _async_pre_start_kernel(self, **kw):
         if not self.unsafe and bwrap_problem():
             raise RuntimeError(f"no sandbox for the grading kernel: {bwrap_problem()}")
         self._kdir = tempfile.mkdtemp(prefix="mathdl-kernel-")
         os.chmod(self._kdir, 0o755)
-        copy_submission(kw.get("cwd"), os.path.join(self._kdir, "work"))
-        os.makedirs(os.path.join(self._kdir, "ipython"))
-        if os.geteuid() == 0 and not self.unsafe:
-            for here, dirs, files in os.walk(self._kdir):
-                for name in [here] + [os.path.join(here, n) for n in dirs + files]:
-                    os.chown(name, NOBODY, NOBODY)
+        work = os.path.join(self._kdir, "work")
+        # a scratch copy of the submission's folder (links stay links, resolved inside the sandbox)
+        shutil.copytree(kw["cwd"], work, symlinks=True) if kw.get("cwd") else os.mkdir(work)
+        os.mkdir(os.path.join(self._kdir, "ipython"))
         self.transport = "ipc"  # Unix sockets in the scratch folder: no network needed
         self.connection_file = os.path.join(self._kdir, "kernel.json")
         self.ip = os.path.join(self._kdir, "k")
-        kw.update(cwd=os.path.join(self._kdir, "work"), stdout=subprocess.PIPE)
-        kw.update(stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-        kw["env"] = self._kernel_env() if self.unsafe else {"PATH": "/usr/bin:/bin"}
+        kw.update(cwd=work, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        kw.update(stdin=subprocess.DEVNULL, env=self._kernel_env())
         cmd, kw = await super()._async_pre_start_kernel(**kw)
-        if os.geteuid() == 0 and not self.unsafe:  # written just now, readable by its owner only
-            os.chown(self.connection_file, NOBODY, NOBODY)
+        if self._as_nobody():  # the kernel writes its sockets and files here as `nobody`
+            for here, dirs, files in os.walk(self._kdir):
+                for name in [here] + [os.path.join(here, n) for n in dirs + files]:
+                    os.chown(name, NOBODY, NOBODY)
         return cmd, kw
 
     def format_kernel_cmd(self, extra_arguments=None):
-        limits = [
-            f"--memory-mb={self.memory_mb}",
-            f"--cpu-seconds={self.cpu_seconds}",
-            f"--file-mb={self.file_mb}",
-            f"--processes={self.processes + tasks_of(self._kernel_uid())}",
-        ]
+        uid = NOBODY if self._as_nobody() else os.getuid()
+        limits = [f"--memory-mb={self.memory_mb}", f"--cpu-seconds={self.cpu_seconds}"]
+        limits += [f"--file-mb={self.file_mb}", f"--processes={self.processes + tasks_of(uid)}"]
+        limits += [f"--uid={uid}"]
         # -I: nothing in the submission's folder can shadow this launcher or a package
         kernel = [sys.executable, "-I", "-u", "-m", "mathdl_grading.kernel", *limits]
         kernel += ["-f", self.connection_file, *(extra_arguments or [])]

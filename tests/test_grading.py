@@ -116,6 +116,7 @@ def batch(tmp_path_factory):
     return root, copy, expected, before, proc, report
 
 
+@pytest.mark.slow
 def test_mathdl_grade_gives_every_student_the_right_score(batch):
     _root, _copy, expected, _before, proc, report = batch
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
@@ -124,6 +125,7 @@ def test_mathdl_grade_gives_every_student_the_right_score(batch):
     assert got == want
 
 
+@pytest.mark.slow
 def test_no_course_file_changed_and_every_row_is_intact(batch):
     root, _copy, expected, before, _proc, _report = batch
     assert digest(root) == before, "a submission changed a course file"
@@ -137,6 +139,7 @@ def test_no_course_file_changed_and_every_row_is_intact(batch):
     assert "vandalised []" in vandal, "the sandbox showed the vandal some course file"
 
 
+@pytest.mark.slow
 def test_feedback_shows_no_hidden_test_and_loads_nothing_from_the_network(batch):
     root, _copy, expected, _before, _proc, _report = batch
     secret = ["default_rng(1)", "_dref", "np.cos(_keep)", "cosh(w * x)"]
@@ -158,6 +161,7 @@ def test_feedback_shows_no_hidden_test_and_loads_nothing_from_the_network(batch)
     )
 
 
+@pytest.mark.slow
 def test_nbgrader_autograde_gives_the_same_scores(batch):
     root, copy, expected, before, _proc, report = batch
     env = clean_env(copy, [str(BIN)])
@@ -193,7 +197,11 @@ def users(tmp_path):
             subprocess.run(["useradd", "-m", name], check=True, capture_output=True)
         # the test's Python may live under /root: let the users reach it (search permission only)
         here = Path(os.path.realpath(sys.executable))
-        for parent in [*reversed(here.parents), *reversed(ROOT.parents)]:
+        for parent in [
+            *reversed(here.parents),
+            *reversed(ROOT.parents),
+            *reversed(tmp_path.parents),
+        ]:
             mode = parent.stat().st_mode
             if not mode & 0o001:
                 opened.append((parent, mode))
@@ -260,14 +268,19 @@ def test_exchange_round_trip_as_a_non_root_user(tmp_path, users):
 # ----------------------------------------------------------------------------- the pieces
 
 
+@pytest.mark.slow
 def test_a_kernel_that_cannot_start_is_a_grading_error_not_a_zero(tmp_path):
+    """Issue 14: the grader's failure is loud (exit status 1, GRADING ERROR), never a silent 0."""
     root = gf.make_course(tmp_path / "course")
     gf.save(gf.solution(), root, "alice")
-    with open(root / "nbgrader_config.py", "a") as fh:  # nothing can start with 1 MiB
+    proc, report = mathdl_grade(root, gf.ASSIGNMENT)  # the solution's references get cached
+    assert proc.returncode == 0 and report["students"]["alice"]["score"] == gf.AUTO_MAX
+    with open(root / "nbgrader_config.py", "a") as fh:  # no Python starts in 1 MiB
         fh.write("\nc.SandboxKernelManager.memory_mb = 1\n")
-    proc, _report = mathdl_grade(root, gf.ASSIGNMENT)
-    assert proc.returncode != 0
-    assert "did not start" in proc.stdout + proc.stderr or "fails" in proc.stdout + proc.stderr
+    proc, report = mathdl_grade(root, gf.ASSIGNMENT)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert report["students"]["alice"]["status"] == "error"
+    assert "GRADING ERROR for alice" in proc.stderr and "did not start" in proc.stderr
 
 
 @pytest.mark.parametrize(
