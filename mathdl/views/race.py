@@ -188,8 +188,16 @@ def target_of(surface):
     return np.array(surface.minimum if surface.minimum is not None else (0.0, 0.0), dtype=float)
 
 
-def _contours(ax, surface, resolution=120, levels=18, **kw):
-    gx, gy = np.linspace(*surface.xlim, resolution), np.linspace(*surface.ylim, resolution)
+def _square(surface):
+    """The surface's view widened to a square (same layout for every surface at equal aspect)."""
+    cx, cy = np.mean(surface.xlim), np.mean(surface.ylim)
+    h = max(np.ptp(surface.xlim), np.ptp(surface.ylim)) / 2
+    return (cx - h, cx + h), (cy - h, cy + h)
+
+
+def _contours(ax, surface, resolution=120, levels=18, square=False, **kw):
+    xlim, ylim = _square(surface) if square else (surface.xlim, surface.ylim)
+    gx, gy = np.linspace(*xlim, resolution), np.linspace(*ylim, resolution)
     xx, yy = np.meshgrid(gx, gy)
     zz = surface.value(xx, yy)
     if surface.name == "rosenbrock":  # a log scale shows the valley floor
@@ -209,13 +217,14 @@ class RaceView:
     in ``surfaces`` (a dict name -> Surface) once, then :meth:`show` switches between them and
     updates the paths: each entry has its own colour, line style and width (wide ones drawn
     first), and a marker at its last point, so a path hidden under another still shows. The
-    path panel keeps an equal aspect ratio (steps perpendicular to contours look perpendicular).
+    path panel keeps an equal aspect ratio (steps perpendicular to contours look perpendicular)
+    and shows each surface's view widened to a square.
     """
 
     def __init__(self, ax, ax_dist, labels, surfaces, steps, fontsize=8):
         self.ax, self.ax_dist, self.labels, self.steps = ax, ax_dist, list(labels), steps
         self.surfaces = dict(surfaces)
-        self.contours = {name: _contours(ax, S) for name, S in self.surfaces.items()}
+        self.contours = {name: _contours(ax, S, square=True) for name, S in self.surfaces.items()}
         (self.target,) = ax.plot([], [], "*", color="gold", ms=13, mec="k", zorder=5)
         (self.start,) = ax.plot([], [], "o", color="k", ms=5, zorder=5)
         self.lines, self.ends, self.dist = {}, {}, {}
@@ -255,8 +264,9 @@ class RaceView:
         S = self.surfaces[surface_name]
         for name, cs in self.contours.items():
             cs.set_visible(name == surface_name)
-        self.ax.set_xlim(*S.xlim)
-        self.ax.set_ylim(*S.ylim)
+        xlim, ylim = _square(S)
+        self.ax.set_xlim(*xlim)
+        self.ax.set_ylim(*ylim)
         target = target_of(S)
         self.target.set_data([target[0]], [target[1]])
         self.target.set_marker("*" if S.minimum is not None else "X")
