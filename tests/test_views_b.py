@@ -76,8 +76,10 @@ class PlainGD(optim.Optimizer):
     def __init__(self, params, lr):
         super().__init__(params, dict(lr=lr))
 
-    def _update(self, theta, g, state):
-        return theta - self.lr * g
+    def step(self):
+        for group in self.param_groups:
+            for p in group["params"]:
+                p.data -= group["lr"] * p.grad
 
 
 def test_optimizer_subclass_gets_only_the_options_it_takes():
