@@ -161,6 +161,11 @@ def train_momentum(Ws, bs, X, y, lr, steps, momentum=0.9, activation="relu"):
     return np.array(losses)
 
 
+def _power_label(t):
+    e = round(float(np.log10(t)))
+    return "1" if e == 0 else f"1e{e}"
+
+
 class LayerStatsView:
     """Left: std of activations and of per-example gradients per hidden layer (log scale, the
     range [floor, ceil] shown, values outside drawn at the edge and counted in the title).
@@ -176,11 +181,10 @@ class LayerStatsView:
         ax.set_yscale("log")
         ax.set_ylim(floor / 3, ceil * 3)
         ax.set_xlim(0.5, depth + 0.5)
+        ax.set_xticks(sorted({1, *range(5, depth + 1, 5), depth}))
         ticks = np.logspace(np.log10(floor), np.log10(ceil), 5)
         ax.yaxis.set_major_locator(FixedLocator(ticks))
-        ax.yaxis.set_major_formatter(
-            FixedFormatter([f"{t:.0e}".replace("e+0", "e") for t in ticks])
-        )
+        ax.yaxis.set_major_formatter(FixedFormatter([_power_label(t) for t in ticks]))
         ax.yaxis.set_minor_locator(NullLocator())
         ax.axhline(1.0, color="gray", lw=0.8, ls=":")
         (self.fw,) = ax.plot(layers, np.ones(depth), "o-", ms=3, label="std of activations")
