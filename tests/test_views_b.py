@@ -345,6 +345,8 @@ def test_boundary_view_colours_labels_and_probabilities():
         view.colors(np.zeros((100, 2)))
     view.show(labels, np.linspace(1, 0.1, 30), title="hi")
     assert view.ax_loss.get_xlim()[1] == 30
+    view.show(labels, np.ones(5))
+    assert view.ax_loss.get_xlim()[1] == 20
     assert view.ax.get_aspect() == 1.0
     view.show(None, [np.inf])
     np.testing.assert_array_equal(view.image.get_array(), np.ones((10, 10, 3)))

@@ -39,7 +39,8 @@ class BoundaryView:
     prepares a ``resolution`` x ``resolution`` grid over ``extent`` (xmin, xmax, ymin, ymax; default:
     the data plus a margin) and a log-scale loss axis from 1e-3 to 10 (a line at ln K, the loss of
     a uniform guess over K classes). ``grid`` holds the (resolution**2, 2) points to predict on.
-    Call :meth:`show` with the predictions on ``grid`` and the losses so far.
+    Call :meth:`show` with the predictions on ``grid`` and the losses so far (the loss axis spans
+    ``max(steps, len(losses))`` steps).
     """
 
     def __init__(self, ax, ax_loss, X, y, extent=None, resolution=60, steps=100, fontsize=8):
@@ -52,7 +53,7 @@ class BoundaryView:
         if extent is None:
             lo, hi = X.min(axis=0) - 0.3, X.max(axis=0) + 0.3
             extent = (lo[0], hi[0], lo[1], hi[1])
-        self.extent, self.resolution = tuple(extent), resolution
+        self.extent, self.resolution, self.steps = tuple(extent), resolution, steps
         gx = np.linspace(extent[0], extent[1], resolution)
         gy = np.linspace(extent[2], extent[3], resolution)
         self.grid = np.column_stack([a.ravel() for a in np.meshgrid(gx, gy)])
@@ -114,8 +115,7 @@ class BoundaryView:
         losses = np.asarray(losses, dtype=float)
         steps = np.arange(1, len(losses) + 1)
         self.loss.set_data(steps, np.clip(np.nan_to_num(losses, nan=10.0, posinf=10.0), 1e-3, 10.0))
-        if len(losses) > self.ax_loss.get_xlim()[1]:
-            self.ax_loss.set_xlim(0, len(losses))
+        self.ax_loss.set_xlim(0, max(self.steps, len(losses)))
         self.title.set_text(title)
         if loss_title is None and len(losses):
             loss_title = f"final loss {losses[-1]:.3g}"
