@@ -350,3 +350,32 @@ def test_boundary_view_colours_labels_and_probabilities():
     assert view.ax.get_aspect() == 1.0
     view.show(None, [np.inf])
     np.testing.assert_array_equal(view.image.get_array(), np.ones((10, 10, 3)))
+
+
+# ----- the lessons that use these views ----------------------------------------------------------
+LESSONS_B = [
+    "06_activations",
+    "07_losses",
+    "08_optimizers",
+    "09_initialization",
+    "10_putting_it_together",
+]
+
+
+@pytest.mark.parametrize("name", LESSONS_B)
+def test_lesson_code_cells_have_at_most_30_lines_and_playgrounds_dpi_100(name):
+    import json
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[1] / "notebooks" / f"{name}.ipynb"
+    cells = [c for c in json.loads(path.read_text())["cells"] if c["cell_type"] == "code"]
+    sources = ["".join(c["source"]) for c in cells]
+    long = {
+        i: n
+        for i, s in enumerate(sources)
+        if (n := sum(bool(ln.strip()) for ln in s.splitlines())) > 30
+    }
+    assert long == {}, f"{name}: code cells over 30 non-blank lines: {long}"
+    for s in sources:
+        if "Playground(" in s:
+            assert "dpi=100" in s, f"{name}: a Playground without dpi=100"
