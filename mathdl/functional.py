@@ -4,7 +4,10 @@ Each function records one graph node whose backward pass calls the by-hand deriv
 from :mod:`mathdl.activations` or :mod:`mathdl.losses`, so the math lives in one place.
 """
 
+from __future__ import annotations
+
 import numpy as np
+from numpy.typing import ArrayLike
 
 from . import activations as _act
 from . import losses as _loss
@@ -29,40 +32,40 @@ __all__ = [
 ]
 
 
-def _t(x):
+def _t(x: Tensor | ArrayLike) -> Tensor:
     return x if isinstance(x, Tensor) else Tensor(x)
 
 
-def relu(x):
+def relu(x: Tensor | ArrayLike) -> Tensor:
     """max(x, 0) element-wise; derivative :func:`mathdl.activations.relu_derivative`."""
     return _t(x).relu()
 
 
-def leaky_relu(x, negative_slope=0.01):
+def leaky_relu(x: Tensor | ArrayLike, negative_slope: float = 0.01) -> Tensor:
     return _t(x).leaky_relu(negative_slope)
 
 
-def sigmoid(x):
+def sigmoid(x: Tensor | ArrayLike) -> Tensor:
     return _t(x).sigmoid()
 
 
-def tanh(x):
+def tanh(x: Tensor | ArrayLike) -> Tensor:
     return _t(x).tanh()
 
 
-def gelu(x):
+def gelu(x: Tensor | ArrayLike) -> Tensor:
     """GELU, tanh approximation (``torch.nn.functional.gelu(x, approximate='tanh')``)."""
     return _t(x).gelu()
 
 
-def softmax(x, dim=-1):
+def softmax(x: Tensor | ArrayLike, dim: int = -1) -> Tensor:
     """softmax along ``dim`` (numerically stable); backward: :func:`mathdl.activations.softmax_backward`."""
     x = _t(x)
     s = _act.softmax(x.data, axis=dim)
     return Tensor._make(s, (x,), lambda g: (_act.softmax_backward(s, g, axis=dim),), "Softmax")
 
 
-def log_softmax(x, dim=-1):
+def log_softmax(x: Tensor | ArrayLike, dim: int = -1) -> Tensor:
     """log softmax along ``dim``; backward: :func:`mathdl.activations.log_softmax_backward`."""
     x = _t(x)
     ls = _act.log_softmax(x.data, axis=dim)
@@ -71,7 +74,9 @@ def log_softmax(x, dim=-1):
     )
 
 
-def linear(x, W, b=None):
+def linear(
+    x: Tensor | ArrayLike, W: Tensor | ArrayLike, b: Tensor | ArrayLike | None = None
+) -> Tensor:
     """Dense layer Z = x W + b, one graph node with the derivatives of ``@`` and ``+``.
 
     Shapes: x (N, in) or (in,), W (in, out), b (out,) -> Z (N, out) or (out,).
@@ -114,7 +119,7 @@ def linear(x, W, b=None):
     return Tensor._make(z, (x, W, b), backward_with_bias, "Linear")
 
 
-def mse_loss(pred, target):
+def mse_loss(pred: Tensor | ArrayLike, target: Tensor | ArrayLike) -> Tensor:
     """Mean squared error (mean over all entries).
 
     Backward: :func:`mathdl.losses.mse_gradient` for the prediction and
@@ -136,7 +141,7 @@ def mse_loss(pred, target):
     return Tensor._make(value, (pred, target), backward, "MSELoss")
 
 
-def cross_entropy(logits, targets):
+def cross_entropy(logits: Tensor | ArrayLike, targets: Tensor | ArrayLike) -> Tensor:
     """Softmax cross-entropy of (N, C) logits against (N,) integer targets, mean over N.
 
     Backward: (softmax - onehot) / N from :func:`mathdl.losses.cross_entropy_and_gradient`,
@@ -159,7 +164,7 @@ def cross_entropy(logits, targets):
     return Tensor._make(np.array(value), (logits,), lambda g: (g * grad,), "CrossEntropyLoss")
 
 
-def binary_cross_entropy(probs, target):
+def binary_cross_entropy(probs: Tensor | ArrayLike, target: Tensor | ArrayLike) -> Tensor:
     """BCE on probabilities in [0, 1]; backward: :func:`mathdl.losses.binary_cross_entropy_gradient`."""
     probs = _t(probs)
     y = target.data if isinstance(target, Tensor) else np.asarray(target, dtype=np.float64)
@@ -172,7 +177,9 @@ def binary_cross_entropy(probs, target):
     )
 
 
-def binary_cross_entropy_with_logits(logits, target):
+def binary_cross_entropy_with_logits(
+    logits: Tensor | ArrayLike, target: Tensor | ArrayLike
+) -> Tensor:
     """BCE on raw scores (stable); backward: (sigmoid(z) - y) / N."""
     logits = _t(logits)
     y = target.data if isinstance(target, Tensor) else np.asarray(target, dtype=np.float64)
@@ -226,11 +233,11 @@ def _check_param(name, p, n, what):
 
 
 def batch_norm(
-    x: Tensor | np.ndarray,
+    x: Tensor | ArrayLike,
     running_mean: Tensor | np.ndarray | None,
     running_var: Tensor | np.ndarray | None,
-    weight: Tensor | np.ndarray | None = None,
-    bias: Tensor | np.ndarray | None = None,
+    weight: Tensor | ArrayLike | None = None,
+    bias: Tensor | ArrayLike | None = None,
     training: bool = False,
     momentum: float = 0.1,
     eps: float = 1e-5,
@@ -256,6 +263,12 @@ def batch_norm(
         ("bias", bias),
     ):
         _check_param(name, p, c, "batch_norm")
+    for name, p in (("running_mean", running_mean), ("running_var", running_var)):
+        if p is not None and not isinstance(p, (Tensor, np.ndarray)):
+            raise TypeError(
+                f"batch_norm: {name} must be a Tensor or a float NumPy array (it is updated in "
+                f"place), got {type(p).__name__}"
+            )
     axes = (0,) if x.ndim == 2 else (0, 2)
     shape = (c,) if x.ndim == 2 else (c, 1)
     if training:
@@ -287,10 +300,10 @@ def batch_norm(
 
 
 def layer_norm(
-    x: Tensor | np.ndarray,
+    x: Tensor | ArrayLike,
     normalized_shape: int | tuple[int, ...],
-    weight: Tensor | np.ndarray | None = None,
-    bias: Tensor | np.ndarray | None = None,
+    weight: Tensor | ArrayLike | None = None,
+    bias: Tensor | ArrayLike | None = None,
     eps: float = 1e-5,
 ) -> Tensor:
     """Layer normalization over the trailing ``normalized_shape`` axes, as ``torch.nn.functional.layer_norm``.
@@ -312,9 +325,8 @@ def layer_norm(
             f"layer_norm: input shape {x.shape} does not end with normalized_shape {ns}"
         )
     for name, p in (("weight", weight), ("bias", bias)):
-        if p is not None and tuple(np.shape(p.data if isinstance(p, Tensor) else p)) != ns:
-            raise ValueError(
-                f"layer_norm: {name} must have shape {ns}, got {tuple(np.shape(p.data if isinstance(p, Tensor) else p))}"
-            )
+        p_shape = tuple(np.shape(p.data if isinstance(p, Tensor) else p))
+        if p is not None and p_shape != ns:
+            raise ValueError(f"layer_norm: {name} must have shape {ns}, got {p_shape}")
     x_hat, _, _ = _standardize(x, tuple(range(x.ndim - k, x.ndim)), eps)
     return _affine(x_hat, weight, bias, ns)

@@ -5,12 +5,16 @@ Convention of this course: a dense layer computes Z = X W + b with X of shape
 stores the transpose, weight (out_features, in_features), and computes X W^T + b.
 """
 
+from __future__ import annotations
+
 import itertools
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
 
 import numpy as np
 
 from . import functional as F
-from ._rng import as_generator
+from ._rng import RNGLike, as_generator
 from .init import initialize
 from .tensor import Tensor
 
@@ -39,10 +43,10 @@ class Module:
 
     training: bool = True
 
-    def __call__(self, *args, **kwargs):
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
         return self.forward(*args, **kwargs)
 
-    def train(self, mode: bool = True) -> "Module":
+    def train(self, mode: bool = True) -> Module:
         """Set training mode (``mode=True``) or evaluation mode on this module and every child."""
         if not isinstance(mode, bool):
             raise TypeError(f"train(mode): mode must be a bool, got {type(mode).__name__}")
@@ -53,21 +57,21 @@ class Module:
             stack.extend(m.children())
         return self
 
-    def eval(self) -> "Module":
+    def eval(self) -> Module:
         """Evaluation mode, the same as ``train(False)``: batch norm uses its running statistics."""
         return self.train(False)
 
-    def forward(self, *args, **kwargs):  # pragma: no cover - abstract
+    def forward(self, *args: Any, **kwargs: Any) -> Any:  # pragma: no cover - abstract
         raise NotImplementedError
 
-    def children(self):
+    def children(self) -> Iterator[Module]:
         for v in vars(self).values():
             if isinstance(v, Module):
                 yield v
             elif isinstance(v, (list, tuple)):
                 yield from (m for m in v if isinstance(m, Module))
 
-    def parameters(self):
+    def parameters(self) -> list[Tensor]:
         """All trainable tensors of this module and its children, each once, in definition order."""
         seen, out = set(), []
         stack = [self]
@@ -80,7 +84,7 @@ class Module:
             stack[0:0] = list(m.children())
         return out
 
-    def zero_grad(self):
+    def zero_grad(self) -> None:
         for p in self.parameters():
             p.grad = None
 
@@ -94,82 +98,90 @@ class Linear(Module):
     Note: torch.nn.Linear.weight is the transpose of this weight, shape (out, in).
     """
 
-    def __init__(self, in_features, out_features, init="he", rng=None, bias=True, scale=1.0):
+    def __init__(
+        self,
+        in_features: int,
+        out_features: int,
+        init: str = "he",
+        rng: RNGLike = None,
+        bias: bool = True,
+        scale: float = 1.0,
+    ):
         self.in_features, self.out_features = in_features, out_features
         self.weight = Tensor(
             initialize(init, in_features, out_features, scale=scale, rng=rng), requires_grad=True
         )
         self.bias = Tensor(np.zeros(out_features), requires_grad=True) if bias else None
 
-    def forward(self, x):
+    def forward(self, x: Tensor) -> Tensor:
         return F.linear(x, self.weight, self.bias)
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"Linear(in_features={self.in_features}, out_features={self.out_features})"
 
 
 class Sequential(Module):
     """Apply modules (or plain callables) one after another."""
 
-    def __init__(self, *layers):
+    def __init__(self, *layers: Module | Callable[[Tensor], Tensor]):
         self.layers = list(layers)
 
-    def forward(self, x):
+    def forward(self, x: Tensor) -> Tensor:
         for layer in self.layers:
             x = layer(x)
         return x
 
-    def __getitem__(self, i):
+    def __getitem__(self, i: int) -> Module | Callable[[Tensor], Tensor]:
         return self.layers[i]
 
-    def __len__(self):
+    def __len__(self) -> int:
         return len(self.layers)
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         inner = "\n".join(f"  ({i}): {layer!r}" for i, layer in enumerate(self.layers))
         return f"Sequential(\n{inner}\n)"
 
 
 class ReLU(Module):
-    def forward(self, x):
+    def forward(self, x: Tensor) -> Tensor:
         return F.relu(x)
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return "ReLU()"
 
 
 class LeakyReLU(Module):
-    def __init__(self, negative_slope=0.01):
+    def __init__(self, negative_slope: float = 0.01):
         self.negative_slope = negative_slope
 
-    def forward(self, x):
+    def forward(self, x: Tensor) -> Tensor:
         return F.leaky_relu(x, self.negative_slope)
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return f"LeakyReLU(negative_slope={self.negative_slope})"
 
 
 class Sigmoid(Module):
-    def forward(self, x):
+    def forward(self, x: Tensor) -> Tensor:
         return F.sigmoid(x)
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return "Sigmoid()"
 
 
 class Tanh(Module):
-    def forward(self, x):
+    def forward(self, x: Tensor) -> Tensor:
         return F.tanh(x)
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return "Tanh()"
 
 
 class GELU(Module):
-    def forward(self, x):
+    def forward(self, x: Tensor) -> Tensor:
         return F.gelu(x)
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return "GELU()"
 
 
@@ -190,7 +202,14 @@ class MLP(Sequential):
     ``init`` is passed to every Linear; ``rng`` (seed or Generator) makes the weights reproducible.
     """
 
-    def __init__(self, sizes, activation="relu", init="he", rng=None, scale=1.0):
+    def __init__(
+        self,
+        sizes: Iterable[int],
+        activation: str | type[Module] = "relu",
+        init: str = "he",
+        rng: RNGLike = None,
+        scale: float = 1.0,
+    ):
         sizes = list(sizes)
         if len(sizes) < 2:
             raise ValueError(f"MLP needs at least an input and an output size, got {sizes}")
@@ -226,7 +245,8 @@ class BatchNorm1d(Module):
     m/(m-1)); ``momentum=None`` keeps a plain average over all batches seen
     (``num_batches_tracked``). In evaluation mode (:meth:`eval`) the running statistics are used
     instead. ``affine=False`` leaves out weight (starts at 1) and bias (starts at 0),
-    ``bias=False`` the bias only; ``track_running_stats=False`` keeps no running statistics and uses the batch's in both modes.
+    ``bias=False`` the bias only; ``track_running_stats=False`` keeps no running statistics and
+    uses the batch's in both modes.
     """
 
     def __init__(
@@ -274,7 +294,7 @@ class BatchNorm1d(Module):
             eps=self.eps,
         )
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return (
             f"BatchNorm1d({self.num_features}, eps={self.eps}, momentum={self.momentum}, "
             f"affine={self.affine}, bias={self.bias is not None}, "
@@ -318,7 +338,7 @@ class LayerNorm(Module):
     def forward(self, x: Tensor) -> Tensor:
         return F.layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps)
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         return (
             f"LayerNorm({self.normalized_shape}, eps={self.eps}, "
             f"elementwise_affine={self.elementwise_affine}, bias={self.bias is not None})"
@@ -331,10 +351,12 @@ class Residual(Module):
     ``Residual(nn.Linear(64, 64), nn.ReLU(), nn.Linear(64, 64))`` adds a two-layer branch to
     the identity. The identity path carries the gradient unchanged, dL/dx = dL/dy + (df/dx)^T
     dL/dy, so a deep stack of blocks does not vanish the way a plain stack can. f must keep the
-    shape of x.
+    shape of x. The other way round, each block adds f(x) to what comes in, so with a branch that
+    keeps the variance of its input (He or Xavier weights) the activations grow with depth: start
+    the branch small (``scale=`` on its last Linear) or normalize inside it.
     """
 
-    def __init__(self, *layers):
+    def __init__(self, *layers: Module | Callable[[Tensor], Tensor]):
         if not layers:
             raise ValueError("Residual needs at least one layer for its branch f")
         self.branch = layers[0] if len(layers) == 1 else Sequential(*layers)
@@ -348,6 +370,6 @@ class Residual(Module):
             )
         return x + fx
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         inner = repr(self.branch).replace("\n", "\n  ")
         return f"Residual(\n  (branch): {inner}\n)"

@@ -11,7 +11,13 @@ loss derivatives are not rewritten here: they come from :mod:`mathdl.activations
 :mod:`mathdl.losses`.
 """
 
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
 import numpy as np
+from numpy.typing import ArrayLike
 
 from . import activations as _act
 
@@ -28,7 +34,7 @@ __all__ = [
 _GRAD_ENABLED = [True]
 
 
-def is_grad_enabled():
+def is_grad_enabled() -> bool:
     """True unless inside a :class:`no_grad` block."""
     return _GRAD_ENABLED[0]
 
@@ -40,16 +46,16 @@ class no_grad:
     use it for evaluation and for optimizer updates.
     """
 
-    def __enter__(self):
+    def __enter__(self) -> no_grad:
         self._prev = _GRAD_ENABLED[0]
         _GRAD_ENABLED[0] = False
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, *exc: object) -> bool:
         _GRAD_ENABLED[0] = self._prev
         return False
 
-    def __call__(self, func):
+    def __call__(self, func: Callable[..., Any]) -> Callable[..., Any]:
         def wrapper(*args, **kwargs):
             with self.__class__():
                 return func(*args, **kwargs)
@@ -62,13 +68,13 @@ class no_grad:
 class enable_grad(no_grad):
     """Turn graph recording back on inside a :class:`no_grad` block."""
 
-    def __enter__(self):
+    def __enter__(self) -> enable_grad:
         self._prev = _GRAD_ENABLED[0]
         _GRAD_ENABLED[0] = True
         return self
 
 
-def unbroadcast(g, shape):
+def unbroadcast(g: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     """Sum a broadcast gradient ``g`` back down to ``shape`` (the input's own shape).
 
     Broadcasting copied the input along new leading axes and along axes of size 1; the
@@ -86,7 +92,9 @@ def unbroadcast(g, shape):
     return g
 
 
-def matmul_vjp(a, b, g, need_a=True, need_b=True):
+def matmul_vjp(
+    a: np.ndarray, b: np.ndarray, g: np.ndarray, need_a: bool = True, need_b: bool = True
+) -> tuple[np.ndarray | None, np.ndarray | None]:
     """Vector-Jacobian product of C = A @ B: given dL/dC = G, return (dL/dA, dL/dB).
 
     dL/dA = G B^T and dL/dB = A^T G, summed over broadcast batch dimensions; a 1-D operand is
@@ -159,7 +167,7 @@ class Tensor:
     __slots__ = ("_backward", "_op", "_parents", "_retain", "data", "grad", "requires_grad")
     __array_priority__ = 1000  # so ndarray + Tensor calls Tensor.__radd__
 
-    def __init__(self, data, requires_grad=False):
+    def __init__(self, data: ArrayLike | Tensor, requires_grad: bool = False):
         if isinstance(data, Tensor):
             data = data.data
         arr = np.array(data, dtype=np.float64)
@@ -198,60 +206,60 @@ class Tensor:
 
     # ----- basic properties ---------------------------------------------------------------
     @property
-    def shape(self):
+    def shape(self) -> tuple[int, ...]:
         return self.data.shape
 
     @property
-    def ndim(self):
+    def ndim(self) -> int:
         return self.data.ndim
 
     @property
-    def size(self):
+    def size(self) -> int:
         return self.data.size
 
     @property
-    def is_leaf(self):
+    def is_leaf(self) -> bool:
         """True for tensors created by the user rather than by an operation."""
         return self._backward is None
 
-    def numel(self):
+    def numel(self) -> int:
         return self.data.size
 
-    def item(self):
+    def item(self) -> float:
         if self.data.size != 1:
             raise ValueError(f"item() needs a tensor with one element, got shape {self.shape}")
         return float(self.data.reshape(()))
 
-    def numpy(self):
+    def numpy(self) -> np.ndarray:
         return self.data
 
-    def tolist(self):
+    def tolist(self) -> Any:
         return self.data.tolist()
 
-    def detach(self):
+    def detach(self) -> Tensor:
         """The same values, cut off from the graph (shares memory, like torch)."""
         t = Tensor.__new__(Tensor)
         t.data, t.grad, t.requires_grad = self.data, None, False
         t._parents, t._backward, t._op, t._retain = (), None, "", False
         return t
 
-    def requires_grad_(self, flag=True):
+    def requires_grad_(self, flag: bool = True) -> Tensor:
         self.requires_grad = bool(flag)
         return self
 
-    def retain_grad(self):
+    def retain_grad(self) -> Tensor:
         """Keep ``.grad`` on this non-leaf tensor after backward (as ``torch.Tensor.retain_grad``)."""
         self._retain = True
         return self
 
-    def zero_(self):
+    def zero_(self) -> Tensor:
         self.data[...] = 0.0
         return self
 
-    def __len__(self):
+    def __len__(self) -> int:
         return len(self.data)
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         body = np.array2string(self.data, precision=4, separator=", ", prefix="Tensor(")
         extra = (
             f", grad_fn=<{self._op}>"
@@ -260,11 +268,11 @@ class Tensor:
         )
         return f"Tensor({body}{extra})"
 
-    def __hash__(self):
+    def __hash__(self) -> int:
         return id(self)
 
     # ----- arithmetic ---------------------------------------------------------------------
-    def __add__(self, other):
+    def __add__(self, other: TensorLike) -> Tensor:
         other = self._lift(other)
         a, b = self, other
         out_data = _elementwise("add", np.add, a, b)
@@ -276,10 +284,10 @@ class Tensor:
 
         return Tensor._make(out_data, (a, b), backward, "Add")
 
-    def __radd__(self, other):
+    def __radd__(self, other: TensorLike) -> Tensor:
         return self._lift(other).__add__(self)
 
-    def __sub__(self, other):
+    def __sub__(self, other: TensorLike) -> Tensor:
         other = self._lift(other)
         a, b = self, other
         out_data = _elementwise("sub", np.subtract, a, b)
@@ -291,10 +299,10 @@ class Tensor:
 
         return Tensor._make(out_data, (a, b), backward, "Sub")
 
-    def __rsub__(self, other):
+    def __rsub__(self, other: TensorLike) -> Tensor:
         return self._lift(other).__sub__(self)
 
-    def __mul__(self, other):
+    def __mul__(self, other: TensorLike) -> Tensor:
         other = self._lift(other)
         a, b = self, other
         out_data = _elementwise("mul", np.multiply, a, b)
@@ -306,10 +314,10 @@ class Tensor:
 
         return Tensor._make(out_data, (a, b), backward, "Mul")
 
-    def __rmul__(self, other):
+    def __rmul__(self, other: TensorLike) -> Tensor:
         return self._lift(other).__mul__(self)
 
-    def __truediv__(self, other):
+    def __truediv__(self, other: TensorLike) -> Tensor:
         other = self._lift(other)
         a, b = self, other
         out_data = _elementwise("div", np.true_divide, a, b)
@@ -325,13 +333,13 @@ class Tensor:
 
         return Tensor._make(out_data, (a, b), backward, "Div")
 
-    def __rtruediv__(self, other):
+    def __rtruediv__(self, other: TensorLike) -> Tensor:
         return self._lift(other).__truediv__(self)
 
-    def __neg__(self):
+    def __neg__(self) -> Tensor:
         return Tensor._make(-self.data, (self,), lambda g: (-g,), "Neg")
 
-    def __pow__(self, exponent):
+    def __pow__(self, exponent: TensorLike) -> Tensor:
         if (
             isinstance(exponent, Tensor) or np.ndim(exponent) != 0
         ):  # a Tensor or an array of exponents
@@ -368,10 +376,10 @@ class Tensor:
 
         return Tensor._make(out_data, (a, b), backward, "Pow")
 
-    def __rpow__(self, base):
+    def __rpow__(self, base: TensorLike) -> Tensor:
         return self._lift(base)._pow_tensor(self)
 
-    def __matmul__(self, other):
+    def __matmul__(self, other: TensorLike) -> Tensor:
         other = self._lift(other)
         a, b = self, other
         if a.ndim == 0 or b.ndim == 0:
@@ -398,11 +406,11 @@ class Tensor:
 
         return Tensor._make(a.data @ b.data, (a, b), backward, "MatMul")
 
-    def __rmatmul__(self, other):
+    def __rmatmul__(self, other: TensorLike) -> Tensor:
         return self._lift(other).__matmul__(self)
 
     # ----- reductions and shape -----------------------------------------------------------
-    def sum(self, dim=None, keepdim=False):
+    def sum(self, dim: int | Sequence[int] | None = None, keepdim: bool = False) -> Tensor:
         """Sum over ``dim`` (int, tuple, or None for all); gradient: copy g back over the summed axes."""
         dims = _normalize_dims(dim, self.ndim)
         shape = self.data.shape
@@ -416,7 +424,7 @@ class Tensor:
             np.sum(self.data, axis=dims, keepdims=keepdim), (self,), backward, "Sum"
         )
 
-    def mean(self, dim=None, keepdim=False):
+    def mean(self, dim: int | Sequence[int] | None = None, keepdim: bool = False) -> Tensor:
         """Mean over ``dim``; gradient: g / n copied over the n averaged entries."""
         dims = _normalize_dims(dim, self.ndim)
         shape = self.data.shape
@@ -431,7 +439,7 @@ class Tensor:
             np.mean(self.data, axis=dims, keepdims=keepdim), (self,), backward, "Mean"
         )
 
-    def reshape(self, *shape):
+    def reshape(self, *shape: int | Sequence[int]) -> Tensor:
         """Same entries, new shape (one entry may be -1); gradient reshaped back."""
         if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
             shape = tuple(shape[0])
@@ -444,18 +452,18 @@ class Tensor:
             ) from None
         return Tensor._make(data, (self,), lambda g: (g.reshape(old),), "Reshape")
 
-    def view(self, *shape):
+    def view(self, *shape: int | Sequence[int]) -> Tensor:
         return self.reshape(*shape)
 
-    def flatten(self, start_dim=0):
+    def flatten(self, start_dim: int = 0) -> Tensor:
         return self.reshape(*self.shape[:start_dim], -1)
 
     @property
-    def T(self):
+    def T(self) -> Tensor:
         """Reverse the axes (the transpose for a matrix); gradient transposed back."""
         return Tensor._make(self.data.T, (self,), lambda g: (g.T,), "Transpose")
 
-    def transpose(self, dim0, dim1):
+    def transpose(self, dim0: int, dim1: int) -> Tensor:
         return Tensor._make(
             np.swapaxes(self.data, dim0, dim1),
             (self,),
@@ -463,7 +471,7 @@ class Tensor:
             "Transpose",
         )
 
-    def __getitem__(self, index):
+    def __getitem__(self, index: Any) -> Tensor:
         """Indexing and slicing; gradient scattered back (repeated indices add up)."""
         if isinstance(index, Tensor):
             index = index.data.astype(np.int64)
@@ -477,27 +485,27 @@ class Tensor:
         return Tensor._make(self.data[index], (self,), backward, "Index")
 
     # ----- element-wise functions ---------------------------------------------------------
-    def exp(self):
+    def exp(self) -> Tensor:
         out_data = np.exp(self.data)
         return Tensor._make(out_data, (self,), lambda g: (g * out_data,), "Exp")  # (e^x)' = e^x
 
-    def log(self):
+    def log(self) -> Tensor:
         x = self.data
         return Tensor._make(np.log(x), (self,), lambda g: (g / x,), "Log")  # (ln x)' = 1/x
 
-    def sqrt(self):
+    def sqrt(self) -> Tensor:
         out_data = np.sqrt(self.data)
         return Tensor._make(out_data, (self,), lambda g: (g / (2.0 * out_data),), "Sqrt")
 
-    def abs(self):
+    def abs(self) -> Tensor:
         x = self.data
         return Tensor._make(np.abs(x), (self,), lambda g: (g * np.sign(x),), "Abs")
 
-    def relu(self):
+    def relu(self) -> Tensor:
         x = self.data
         return Tensor._make(_act.relu(x), (self,), lambda g: (g * _act.relu_derivative(x),), "ReLU")
 
-    def leaky_relu(self, negative_slope=0.01):
+    def leaky_relu(self, negative_slope: float = 0.01) -> Tensor:
         x = self.data
         return Tensor._make(
             _act.leaky_relu(x, negative_slope),
@@ -506,22 +514,22 @@ class Tensor:
             "LeakyReLU",
         )
 
-    def sigmoid(self):
+    def sigmoid(self) -> Tensor:
         x = self.data
         return Tensor._make(
             _act.sigmoid(x), (self,), lambda g: (g * _act.sigmoid_derivative(x),), "Sigmoid"
         )
 
-    def tanh(self):
+    def tanh(self) -> Tensor:
         x = self.data
         return Tensor._make(_act.tanh(x), (self,), lambda g: (g * _act.tanh_derivative(x),), "Tanh")
 
-    def gelu(self):
+    def gelu(self) -> Tensor:
         x = self.data
         return Tensor._make(_act.gelu(x), (self,), lambda g: (g * _act.gelu_derivative(x),), "GELU")
 
     # ----- backpropagation ----------------------------------------------------------------
-    def backward(self, grad=None):
+    def backward(self, grad: ArrayLike | Tensor | None = None) -> None:
         """Accumulate dself/dleaf into ``leaf.grad`` for every leaf that requires grad.
 
         ``grad`` is dL/dself; it may be left out only when self is a scalar (then it is 1).
@@ -583,6 +591,10 @@ class Tensor:
         return order
 
 
-def tensor(data, requires_grad=False):
+#: What the binary operators accept on either side: a Tensor, a number or an array.
+TensorLike = Tensor | ArrayLike
+
+
+def tensor(data: ArrayLike | Tensor, requires_grad: bool = False) -> Tensor:
     """Shorthand for ``Tensor(data, requires_grad)``, like ``torch.tensor``."""
     return Tensor(data, requires_grad=requires_grad)

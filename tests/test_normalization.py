@@ -7,7 +7,7 @@ import torch.nn.functional as TF
 from _refs import ATOL, RTOL, central_difference, random_upstream
 
 import mathdl.functional as F
-from mathdl import Tensor, nn, normalization
+from mathdl import Tensor, data, nn, normalization, optim
 
 # ----- the by-hand layer: standardize and its derivative -------------------------------------
 
@@ -167,6 +167,8 @@ def test_normalization_errors_name_the_problem():
         F.batch_norm(Tensor(np.zeros(3)), None, None, training=True)
     with pytest.raises(ValueError, match=r"weight must have shape \(3,\), got \(4,\)"):
         F.batch_norm(x, None, None, Tensor(np.ones(4)), training=True)
+    with pytest.raises(TypeError, match="running_mean must be a Tensor or a float NumPy array"):
+        F.batch_norm(x, [0.0, 0.0, 0.0], None, training=True)
     with pytest.raises(ValueError, match="needs running_mean and running_var"):
         F.batch_norm(x, None, None, training=False)
     with pytest.raises(ValueError, match=r"does not end with normalized_shape \(4,\)"):
@@ -331,3 +333,49 @@ def test_train_and_eval_reach_every_nested_module():
     assert bn1.training and bn2.training and model[2].branch.training
     with pytest.raises(TypeError, match="mode must be a bool"):
         model.train("no")
+
+
+def test_training_a_network_with_every_new_layer_matches_torch_step_by_step():
+    """Linear -> BatchNorm1d -> ReLU -> Residual(Linear, LayerNorm, Tanh) -> Linear, 25 steps of
+    SGD with momentum on spirals, then evaluation mode: the losses and the eval outputs agree."""
+    rng = np.random.default_rng(8)
+    X, y = data.spirals(n_per_class=20, seed=3)
+    l1, l2, l3 = nn.Linear(2, 8, rng=rng), nn.Linear(8, 8, rng=rng), nn.Linear(8, 3, rng=rng)
+    model = nn.Sequential(
+        l1, nn.BatchNorm1d(8), nn.ReLU(), nn.Residual(l2, nn.LayerNorm(8), nn.Tanh()), l3
+    )
+    t1, t2, t3 = (torch.nn.Linear(a, b).double() for a, b in ((2, 8), (8, 8), (8, 3)))
+    with torch.no_grad():
+        for lm, lt in ((l1, t1), (l2, t2), (l3, t3)):
+            lt.weight.copy_(torch.tensor(lm.weight.data.T))
+            lt.bias.zero_()
+    t_branch = torch.nn.Sequential(t2, torch.nn.LayerNorm(8).double(), torch.nn.Tanh())
+    t_head = torch.nn.Sequential(t1, torch.nn.BatchNorm1d(8).double(), torch.nn.ReLU())
+    t_params = [*t_head.parameters(), *t_branch.parameters(), *t3.parameters()]
+
+    def torch_model(x):
+        h = t_head(x)
+        return t3(h + t_branch(h))
+
+    opt = optim.SGD(model.parameters(), lr=0.1, momentum=0.9)
+    opt_t = torch.optim.SGD(t_params, lr=0.1, momentum=0.9)
+    assert len(model.parameters()) == len(t_params) == 10
+    Xm, Xt, yt = Tensor(X), torch.tensor(X), torch.tensor(y)
+    losses = []
+    for step in range(25):
+        opt.zero_grad()
+        loss = F.cross_entropy(model(Xm), y)
+        loss.backward()
+        opt.step()
+        opt_t.zero_grad()
+        loss_t = TF.cross_entropy(torch_model(Xt), yt)
+        loss_t.backward()
+        opt_t.step()
+        assert loss.item() == pytest.approx(loss_t.item(), rel=1e-9), f"step {step}"
+        losses.append(loss.item())
+    assert losses[-1] < 0.7 * losses[0]  # it trained
+    model.eval()
+    t_head.eval()
+    with torch.no_grad():
+        expected = torch_model(Xt).numpy()
+    np.testing.assert_allclose(model(Xm).data, expected, rtol=1e-8, atol=1e-10)
