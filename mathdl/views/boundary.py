@@ -10,6 +10,9 @@
 The model is whatever you pass: a function ``predict(points) -> labels or probabilities``.
 """
 
+from collections.abc import Sequence
+from typing import Any
+
 import numpy as np
 
 from ..plots import CLASS_COLORS
@@ -17,7 +20,9 @@ from ..plots import CLASS_COLORS
 __all__ = ["BoundaryView", "line_through"]
 
 
-def line_through(w, b, length=50.0):
+def line_through(
+    w: Sequence[float] | np.ndarray, b: float, length: float = 50.0
+) -> tuple[Any, Any]:
     """Two points (xs, ys) on the line ``x . w + b = 0`` in the plane, ``length`` apart on each side
     of its point nearest the origin; ``([], [])`` when ``w`` is (numerically) zero or not finite."""
     w = np.asarray(w, dtype=float)
@@ -43,7 +48,17 @@ class BoundaryView:
     ``max(steps, len(losses))`` steps).
     """
 
-    def __init__(self, ax, ax_loss, X, y, extent=None, resolution=60, steps=100, fontsize=8):
+    def __init__(
+        self,
+        ax: Any,
+        ax_loss: Any,
+        X: np.ndarray,
+        y: np.ndarray,
+        extent: Sequence[float] | None = None,
+        resolution: int = 60,
+        steps: int = 100,
+        fontsize: float = 8,
+    ):
         from matplotlib.colors import to_rgb
         from matplotlib.ticker import FixedFormatter, FixedLocator, NullLocator
 
@@ -89,7 +104,7 @@ class BoundaryView:
         ax_loss.legend(fontsize=fontsize, loc="lower left")
         self.loss_title = ax_loss.set_title(" ", fontsize=fontsize + 1)
 
-    def colors(self, predictions):
+    def colors(self, predictions: np.ndarray) -> np.ndarray:
         """(resolution, resolution, 3) RGB image for labels (M,) or probabilities (M, K)."""
         p = np.asarray(predictions)
         if p.shape == (len(self.grid),):
@@ -101,7 +116,14 @@ class BoundaryView:
             )
         return (0.6 + 0.4 * (p @ self.rgb)).reshape(self.resolution, self.resolution, 3)
 
-    def show(self, predictions, losses, title="", loss_title=None, points=None):
+    def show(
+        self,
+        predictions: np.ndarray | None,
+        losses: Sequence[float] | np.ndarray,
+        title: str = "",
+        loss_title: str | None = None,
+        points: tuple[np.ndarray, np.ndarray] | None = None,
+    ) -> None:
         """Update the regions (``None``: blank, e.g. after divergence), the loss curve and titles.
         ``points`` = (X, y) replaces the scattered data (e.g. another seed's sample)."""
         if predictions is None:

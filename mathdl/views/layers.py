@@ -16,6 +16,8 @@ gradients), :func:`layer_statistics` (their standard deviations and the fraction
 """
 
 import itertools
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -46,7 +48,15 @@ ACTIVATIONS = {
 }
 
 
-def resolve_activation(activation):
+#: An activation: a name from ACTIVATIONS or a pair (f, df) of NumPy functions.
+ActivationSpec = str | tuple[Callable[[np.ndarray], np.ndarray], Callable[[np.ndarray], np.ndarray]]
+#: An initializer: a scheme name or a function init(fan_in, fan_out, rng) -> W.
+InitSpec = str | Callable[[int, int, np.random.Generator], np.ndarray]
+
+
+def resolve_activation(
+    activation: ActivationSpec,
+) -> tuple[Callable[[np.ndarray], np.ndarray], Callable[[np.ndarray], np.ndarray]]:
     """``(f, df)`` for a name in :data:`ACTIVATIONS` or a user pair ``(f, df)``."""
     if isinstance(activation, str):
         if activation not in ACTIVATIONS:
@@ -67,7 +77,7 @@ def resolve_activation(activation):
     )
 
 
-def resolve_init(init):
+def resolve_init(init: InitSpec) -> Callable[[int, int, np.random.Generator], np.ndarray]:
     """A function ``(fan_in, fan_out, rng) -> W`` for a scheme name or a user function."""
     if isinstance(init, str):
         if init not in _init.SCHEMES:
@@ -83,7 +93,15 @@ def resolve_init(init):
     )
 
 
-def make_mlp(init, depth, width, n_in=2, n_out=3, scale=1.0, seed=0):
+def make_mlp(
+    init: InitSpec,
+    depth: int,
+    width: int,
+    n_in: int = 2,
+    n_out: int = 3,
+    scale: float = 1.0,
+    seed: int = 0,
+) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """Weights and (zero) biases of an MLP n_in -> width (x depth) -> n_out; W has shape (in, out)."""
     if depth < 1 or width < 1:
         raise ValueError(f"depth and width must be >= 1, got depth={depth}, width={width}")
@@ -99,7 +117,13 @@ def make_mlp(init, depth, width, n_in=2, n_out=3, scale=1.0, seed=0):
     return Ws, [np.zeros(b) for b in sizes[1:]]
 
 
-def forward_backward(Ws, bs, X, y, activation="relu"):
+def forward_backward(
+    Ws: list[np.ndarray],
+    bs: list[np.ndarray],
+    X: np.ndarray,
+    y: np.ndarray,
+    activation: ActivationSpec = "relu",
+) -> tuple[float, list, list, list, list, list]:
     """Loss, pre-activations z^(l), activations h^(l), dL/dh^(l) and the parameter gradients.
 
     Hidden layer l computes z = h W + b, h' = f(z); the last layer gives the logits, and the loss
@@ -123,7 +147,13 @@ def forward_backward(Ws, bs, X, y, activation="relu"):
     return loss, zs, hs[1:], ghs, gWs, gbs
 
 
-def layer_statistics(Ws, bs, X, y, activation="relu"):
+def layer_statistics(
+    Ws: list[np.ndarray],
+    bs: list[np.ndarray],
+    X: np.ndarray,
+    y: np.ndarray,
+    activation: ActivationSpec = "relu",
+) -> dict[str, Any]:
     """Per hidden layer: std of h, std of the per-example gradient N dL/dh, dead-unit fraction.
 
     A unit is *dead* when its derivative f'(z) is 0 for every example of the batch (for ReLU: its
@@ -141,7 +171,16 @@ def layer_statistics(Ws, bs, X, y, activation="relu"):
     }
 
 
-def train_momentum(Ws, bs, X, y, lr, steps, momentum=0.9, activation="relu"):
+def train_momentum(
+    Ws: list[np.ndarray],
+    bs: list[np.ndarray],
+    X: np.ndarray,
+    y: np.ndarray,
+    lr: float,
+    steps: int,
+    momentum: float = 0.9,
+    activation: ActivationSpec = "relu",
+) -> np.ndarray:
     """Full-batch SGD with momentum (torch's rule v = mu v + g, theta -= lr v), in place.
 
     Returns the loss before each step; stops early (shorter array) once the loss is not finite.
@@ -173,7 +212,16 @@ class LayerStatsView:
     (1e-3 to 1e3; nothing is clipped inside that range).
     """
 
-    def __init__(self, ax, ax_loss, depth, steps, floor=1e-10, ceil=1e10, fontsize=8):
+    def __init__(
+        self,
+        ax: Any,
+        ax_loss: Any,
+        depth: int,
+        steps: int,
+        floor: float = 1e-10,
+        ceil: float = 1e10,
+        fontsize: float = 8,
+    ):
         from matplotlib.ticker import FixedFormatter, FixedLocator, NullLocator
 
         self.ax, self.ax_loss, self.depth, self.floor, self.ceil = ax, ax_loss, depth, floor, ceil
@@ -220,7 +268,7 @@ class LayerStatsView:
         v = np.nan_to_num(raw, nan=self.ceil, posinf=self.ceil)
         return np.clip(v, self.floor, self.ceil), outside
 
-    def show(self, stats, losses):
+    def show(self, stats: Mapping[str, Any], losses: Sequence[float] | np.ndarray) -> None:
         """Draw ``stats`` (from :func:`layer_statistics`) and the ``losses`` array."""
         fw, out_f = self._shown(stats["forward"])
         bw, out_b = self._shown(stats["backward"])
@@ -242,16 +290,16 @@ class LayerStatsView:
 
 
 def layer_stats_playground(
-    X,
-    y,
-    depth=20,
-    width=32,
-    steps=15,
-    activations=("relu", "tanh"),
-    inits=None,
-    figsize=(9.6, 3.8),
-    dpi=100,
-):
+    X: np.ndarray,
+    y: np.ndarray,
+    depth: int = 20,
+    width: int = 32,
+    steps: int = 15,
+    activations: Sequence[ActivationSpec] | Mapping[str, ActivationSpec] = ("relu", "tanh"),
+    inits: Sequence[InitSpec] | Mapping[str, InitSpec] | None = None,
+    figsize: tuple[float, float] = (9.6, 3.8),
+    dpi: float = 100,
+) -> Any:
     """The lesson 09 playground: per-layer statistics at initialization and the first training steps.
 
     ``activations``: names or ``(f, df)`` pairs, or a dict ``{label: name or pair}`` to offer your

@@ -29,6 +29,8 @@ A path that overflows (or leaves the box |x| <= 1e6) ends there: the remaining r
 """
 
 import inspect
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -143,8 +145,18 @@ def _stepper(spec, param, options):
     )
 
 
+#: An optimizer as the race accepts it: a name, an Optimizer subclass, a factory or a step function.
+OptimizerSpec = str | type | Callable[..., Any]
+
+
 def run_path(
-    surface, optimizer="gd", start=None, steps=100, noise=0.0, seed=0, **options
+    surface: Surface,
+    optimizer: OptimizerSpec = "gd",
+    start: Sequence[float] | np.ndarray | None = None,
+    steps: int = 100,
+    noise: float = 0.0,
+    seed: int = 0,
+    **options: Any,
 ) -> np.ndarray:
     """The (steps + 1, 2) points visited by ``optimizer`` (see the module docstring) on ``surface``.
 
@@ -175,7 +187,14 @@ def run_path(
     return path
 
 
-def race(surface, optimizers, steps=100, start=None, noise=0.0, seed=0):
+def race(
+    surface: Surface,
+    optimizers: Mapping[str, tuple[OptimizerSpec, dict[str, Any]]],
+    steps: int = 100,
+    start: Sequence[float] | np.ndarray | None = None,
+    noise: float = 0.0,
+    seed: int = 0,
+) -> dict[str, np.ndarray]:
     """Run several optimizers from one start: ``{label: (spec, options)}`` -> ``{label: path}``."""
     return {
         label: run_path(surface, spec, start=start, steps=steps, noise=noise, seed=seed, **opts)
@@ -183,7 +202,7 @@ def race(surface, optimizers, steps=100, start=None, noise=0.0, seed=0):
     }
 
 
-def target_of(surface):
+def target_of(surface: Surface) -> np.ndarray:
     """The minimum, or (0, 0) for a surface without one (the saddle point)."""
     return np.array(surface.minimum if surface.minimum is not None else (0.0, 0.0), dtype=float)
 
@@ -221,7 +240,15 @@ class RaceView:
     and shows each surface's view widened to a square.
     """
 
-    def __init__(self, ax, ax_dist, labels, surfaces, steps, fontsize=8):
+    def __init__(
+        self,
+        ax: Any,
+        ax_dist: Any,
+        labels: Sequence[str],
+        surfaces: Mapping[str, Surface],
+        steps: int,
+        fontsize: float = 8,
+    ):
         self.ax, self.ax_dist, self.labels, self.steps = ax, ax_dist, list(labels), steps
         self.surfaces = dict(surfaces)
         self.contours = {name: _contours(ax, S, square=True) for name, S in self.surfaces.items()}
@@ -257,7 +284,13 @@ class RaceView:
             fontsize=fontsize,
         )
 
-    def show(self, surface_name, paths, start, title=""):
+    def show(
+        self,
+        surface_name: str,
+        paths: Mapping[str, np.ndarray],
+        start: Sequence[float] | np.ndarray,
+        title: str = "",
+    ) -> list[str]:
         """Draw ``paths`` ({label: (n, 2) array}, labels not given are hidden) on that surface."""
         if surface_name not in self.surfaces:
             raise ValueError(f"unknown surface {surface_name!r}; have {list(self.surfaces)}")
@@ -289,7 +322,12 @@ class RaceView:
         return blown
 
 
-def race_small_multiples(fig, races, lrs=None, fontsize=8):
+def race_small_multiples(
+    fig: Any,
+    races: Mapping[str, Mapping[str, np.ndarray]],
+    lrs: Mapping[str, Mapping[str, float]] | None = None,
+    fontsize: float = 8,
+) -> np.ndarray:
     """One row per surface, one column per optimizer: each panel shows its own path in colour
     over the others in light grey, with the end point marked. ``races`` is
     ``{surface_name: {label: path}}``; ``lrs`` optionally ``{surface_name: {label: lr}}``."""
@@ -325,13 +363,13 @@ def race_small_multiples(fig, races, lrs=None, fontsize=8):
 
 
 def race_playground(
-    optimizers=None,
-    surfaces=("ravine", "rosenbrock", "saddle"),
-    steps=300,
-    extra=None,
-    figsize=(9.6, 4.0),
-    dpi=100,
-):
+    optimizers: Mapping[str, OptimizerSpec] | None = None,
+    surfaces: Sequence[str] = ("ravine", "rosenbrock", "saddle"),
+    steps: int = 300,
+    extra: Mapping[str, OptimizerSpec] | None = None,
+    figsize: tuple[float, float] = (9.6, 4.0),
+    dpi: float = 100,
+) -> Any:
     """The lesson 08 playground: a surface, one optimizer or all of them, and their settings.
 
     ``optimizers``: ``{label: spec}`` (spec as in the module docstring; default gradient descent,
