@@ -60,7 +60,7 @@ class BoundaryView:
         fontsize: float = 8,
     ):
         from matplotlib.colors import to_rgb
-        from matplotlib.ticker import FixedFormatter, FixedLocator, NullLocator
+        from matplotlib.ticker import FixedFormatter, FixedLocator, MaxNLocator, NullLocator
 
         X, y = np.asarray(X, dtype=float), np.asarray(y)
         self.k = int(max(y.max() + 1, 2))
@@ -94,6 +94,7 @@ class BoundaryView:
         ax_loss.yaxis.set_major_locator(FixedLocator([1e-3, 1e-2, 0.1, 1.0, 10.0]))
         ax_loss.yaxis.set_major_formatter(FixedFormatter(["0.001", "0.01", "0.1", "1", "10"]))
         ax_loss.yaxis.set_minor_locator(NullLocator())
+        ax_loss.xaxis.set_major_locator(MaxNLocator(4, integer=True))  # few labels: text is slow
         ax_loss.tick_params(labelsize=fontsize)
         ax_loss.axhline(
             np.log(self.k), color="gray", ls=":", lw=0.8, label=f"ln {self.k}: uniform guess"

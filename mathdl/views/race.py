@@ -249,9 +249,15 @@ class RaceView:
         steps: int,
         fontsize: float = 8,
     ):
+        from matplotlib.ticker import FixedFormatter, FixedLocator, NullLocator
+
         self.ax, self.ax_dist, self.labels, self.steps = ax, ax_dist, list(labels), steps
         self.surfaces = dict(surfaces)
-        self.contours = {name: _contours(ax, S, square=True) for name, S in self.surfaces.items()}
+        self.contours = {
+            name: _contours(ax, S, resolution=100, levels=15, square=True)
+            for name, S in self.surfaces.items()
+        }
+
         (self.target,) = ax.plot([], [], "*", color="gold", ms=13, mec="k", zorder=5)
         (self.start,) = ax.plot([], [], "o", color="k", ms=5, zorder=5)
         self.lines, self.ends, self.dist = {}, {}, {}
@@ -263,12 +269,18 @@ class RaceView:
                 [], [], ls=ls, lw=min(lw, 2.0), color=c, label=label
             )
         ax.set_aspect("equal", adjustable="box")
-        ax.set_xlabel("x", fontsize=fontsize)
-        ax.set_ylabel("y", fontsize=fontsize)
-        ax.tick_params(labelsize=fontsize)
+        ax.set_xticks([])  # no tick labels: text is most of a redraw's cost
+        ax.set_yticks([])
         self.title = ax.set_title(" ", fontsize=fontsize + 1)
         ax_dist.set_xlim(0, steps)
+        ax_dist.set_xticks([0, steps // 2, steps])
         ax_dist.set_ylim(1e-8, 1e2)
+        # few fixed, plain tick labels and no minor ticks: log-axis labels are slow to draw
+        ax_dist.yaxis.set_major_locator(FixedLocator([1e-8, 1e-6, 1e-4, 1e-2, 1, 1e2]))
+        ax_dist.yaxis.set_major_formatter(
+            FixedFormatter(["1e-8", "1e-6", "1e-4", "0.01", "1", "100"])
+        )
+        ax_dist.yaxis.set_minor_locator(NullLocator())
         ax_dist.set_xlabel("step", fontsize=fontsize)
         ax_dist.set_ylabel("distance to the target", fontsize=fontsize)
         ax_dist.tick_params(labelsize=fontsize)
