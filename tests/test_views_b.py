@@ -114,6 +114,18 @@ def test_step_function_with_state_and_lr_races_like_torch_adam():
     assert np.abs(ours - ref).max() < 1e-10
 
 
+def test_stateless_step_function_as_descent_path_takes_it():
+    velocity = np.zeros(2)
+
+    def heavy_ball(w, grad, lr, momentum):  # torch's rule, state in a closure
+        velocity[:] = momentum * velocity + grad
+        return w - lr * velocity
+
+    ours = run_path(ROSEN, heavy_ball, steps=100, lr=1e-3, momentum=0.9, betas=(0.9, 0.999))
+    ref = torch_path(torch.optim.SGD, dict(lr=1e-3, momentum=0.9), 100)
+    assert np.abs(ours - ref).max() < 1e-12
+
+
 def test_bad_optimizers_are_named_in_the_error():
     with pytest.raises(ValueError, match="unknown optimizer name 'adamm'"):
         run_path(ROSEN, "adamm", lr=0.1)
@@ -121,8 +133,8 @@ def test_bad_optimizers_are_named_in_the_error():
         run_path(ROSEN, dict, lr=0.1)
     with pytest.raises(TypeError, match="not an instance"):
         run_path(ROSEN, optim.SGD([optim.Tensor(np.zeros(2))], lr=0.1))
-    with pytest.raises(TypeError, match="takes 2 required positional"):
-        run_path(ROSEN, lambda theta, grad: theta, lr=0.1)
+    with pytest.raises(TypeError, match="takes 4 required positional"):
+        run_path(ROSEN, lambda theta, grad, state, extra: theta, lr=0.1)
     with pytest.raises(ValueError, match="returned shape"):
         run_path(ROSEN, lambda theta, grad, state: theta[:1], lr=0.1)
     with pytest.raises(TypeError, match=r"must return a mathdl\.optim\.Optimizer"):

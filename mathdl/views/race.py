@@ -14,7 +14,9 @@ Everywhere an optimizer is expected (:func:`run_path`, :func:`race`, the ``optim
   e.g. ``lambda params, lr: optim.SGD(params, lr=lr, momentum=0.5)``;
 * a **step function** ``step(theta, grad, state) -> new_theta`` on NumPy arrays of shape (2,).
   ``state`` is a dict kept from one step to the next, with ``state["t"]`` the step number (1, 2,
-  ...); store your buffers in it. For example, with lesson 08's exercise::
+  ...); store your buffers in it. A stateless ``step(theta, grad) -> new_theta`` (state, if any,
+  in a closure) works too, the form :func:`mathdl.surfaces.descent_path` takes. For example,
+  with lesson 08's exercise::
 
       def my_adam(theta, grad, state, lr):
           m, v = state.get("m", np.zeros(2)), state.get("v", np.zeros(2))
@@ -123,6 +125,18 @@ def _stepper(spec, param, options):
                 f"got {type(opt).__name__}"
             )
         return opt.step
+    if n == 2:
+
+        def step():
+            new = np.asarray(spec(param.data.copy(), np.array(param.grad, dtype=float), **kwargs))
+            if new.shape != param.data.shape:
+                raise ValueError(
+                    f"the step function returned shape {new.shape}, expected {param.data.shape} "
+                    "(return the new theta)"
+                )
+            param.data[...] = new
+
+        return step
     if n == 3:
         state = {"t": 0}
 
@@ -140,7 +154,7 @@ def _stepper(spec, param, options):
         return step
     raise TypeError(
         "a callable optimizer must be a factory f(params) or a step function "
-        f"step(theta, grad, state); {getattr(spec, '__name__', spec)!r} takes {n} "
+        f"step(theta, grad) or step(theta, grad, state); {getattr(spec, '__name__', spec)!r} takes {n} "
         "required positional arguments"
     )
 
