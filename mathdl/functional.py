@@ -263,6 +263,12 @@ def batch_norm(
         ("bias", bias),
     ):
         _check_param(name, p, c, "batch_norm")
+    for name, p in (("running_mean", running_mean), ("running_var", running_var)):
+        if p is not None and not isinstance(p, (Tensor, np.ndarray)):
+            raise TypeError(
+                f"batch_norm: {name} must be a Tensor or a float NumPy array (it is updated in "
+                f"place), got {type(p).__name__}"
+            )
     axes = (0,) if x.ndim == 2 else (0, 2)
     shape = (c,) if x.ndim == 2 else (c, 1)
     if training:
@@ -319,9 +325,8 @@ def layer_norm(
             f"layer_norm: input shape {x.shape} does not end with normalized_shape {ns}"
         )
     for name, p in (("weight", weight), ("bias", bias)):
-        if p is not None and tuple(np.shape(p.data if isinstance(p, Tensor) else p)) != ns:
-            raise ValueError(
-                f"layer_norm: {name} must have shape {ns}, got {tuple(np.shape(p.data if isinstance(p, Tensor) else p))}"
-            )
+        p_shape = tuple(np.shape(p.data if isinstance(p, Tensor) else p))
+        if p is not None and p_shape != ns:
+            raise ValueError(f"layer_norm: {name} must have shape {ns}, got {p_shape}")
     x_hat, _, _ = _standardize(x, tuple(range(x.ndim - k, x.ndim)), eps)
     return _affine(x_hat, weight, bias, ns)

@@ -245,7 +245,8 @@ class BatchNorm1d(Module):
     m/(m-1)); ``momentum=None`` keeps a plain average over all batches seen
     (``num_batches_tracked``). In evaluation mode (:meth:`eval`) the running statistics are used
     instead. ``affine=False`` leaves out weight (starts at 1) and bias (starts at 0),
-    ``bias=False`` the bias only; ``track_running_stats=False`` keeps no running statistics and uses the batch's in both modes.
+    ``bias=False`` the bias only; ``track_running_stats=False`` keeps no running statistics and
+    uses the batch's in both modes.
     """
 
     def __init__(
@@ -350,7 +351,9 @@ class Residual(Module):
     ``Residual(nn.Linear(64, 64), nn.ReLU(), nn.Linear(64, 64))`` adds a two-layer branch to
     the identity. The identity path carries the gradient unchanged, dL/dx = dL/dy + (df/dx)^T
     dL/dy, so a deep stack of blocks does not vanish the way a plain stack can. f must keep the
-    shape of x.
+    shape of x. The other way round, each block adds f(x) to what comes in, so with a branch that
+    keeps the variance of its input (He or Xavier weights) the activations grow with depth: start
+    the branch small (``scale=`` on its last Linear) or normalize inside it.
     """
 
     def __init__(self, *layers: Module | Callable[[Tensor], Tensor]):

@@ -167,6 +167,8 @@ def test_normalization_errors_name_the_problem():
         F.batch_norm(Tensor(np.zeros(3)), None, None, training=True)
     with pytest.raises(ValueError, match=r"weight must have shape \(3,\), got \(4,\)"):
         F.batch_norm(x, None, None, Tensor(np.ones(4)), training=True)
+    with pytest.raises(TypeError, match="running_mean must be a Tensor or a float NumPy array"):
+        F.batch_norm(x, [0.0, 0.0, 0.0], None, training=True)
     with pytest.raises(ValueError, match="needs running_mean and running_var"):
         F.batch_norm(x, None, None, training=False)
     with pytest.raises(ValueError, match=r"does not end with normalized_shape \(4,\)"):
