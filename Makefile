@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 ROOT_FLAG := $(shell [ "$$(id -u)" = 0 ] && echo --allow-root)
 ASSIGNMENT ?=
 
-.PHONY: lab test setup lint format bench exercises grade clean
+.PHONY: lab test setup lint format bench exercises grade site clean
 
 setup: $(STAMP)
 
@@ -47,5 +47,23 @@ grade: $(STAMP)
 	@test -n "$(ASSIGNMENT)" || { echo "usage: make grade ASSIGNMENT=<name>, one of:"; ls solutions; exit 2; }
 	$(PY) tools/grade.py $(ASSIGNMENT)
 
+# The course website (docs/site.md): Jupyter Book 1 executes every lesson and builds build/site/.
+# Its packages (requirements-site.txt) go into .venv only here, so `make lab` stays lean; the
+# browser assets are vendored with npm ci from book/package-lock.json. Pages load nothing remote.
+SITE_STAMP := $(VENV)/.site-installed
+NPM_STAMP  := book/node_modules/.installed
+
+$(SITE_STAMP): $(STAMP) requirements-site.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt -r requirements-site.txt
+	@touch $@
+
+$(NPM_STAMP): book/package.json book/package-lock.json
+	cd book && npm ci --ignore-scripts --no-audit --no-fund
+	@touch $@
+
+site: $(SITE_STAMP) $(NPM_STAMP)
+	$(PY) book/build.py
+
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis
+	rm -rf build/book build/site book/node_modules
