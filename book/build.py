@@ -192,16 +192,6 @@ def intro(lesson_titles, exercise_titles):
     )
 
 
-def exercise_note(name):
-    return nbformat.v4.new_markdown_cell(
-        "```{note}\n"
-        "This is the exercise as students receive it, not executed. To work on it, open "
-        f"`exercises/{name}/{name}.ipynb` in JupyterLab (`make lab` in the course repository) or "
-        f"[on Binder]({BINDER}exercises/{name}/{name}.ipynb), replace every "
-        "`raise NotImplementedError()` and run the test cells.\n```"
-    )
-
-
 def stage(only=None):
     src = WORK / "src"
     if WORK.exists():
@@ -237,12 +227,10 @@ def stage(only=None):
                 f"{path.relative_to(ROOT)} contains {leaked}: it is not a student version "
                 "(regenerate it with `make exercises`)"
             )
-        nb = nbformat.read(path, as_version=4)
-        exercise_titles[path.stem] = title(nb)
-        nb.cells.insert(1, exercise_note(path.stem))
+        exercise_titles[path.stem] = title(nbformat.reads(text, as_version=4))
         out = src / "exercises" / path.stem / path.name
         out.parent.mkdir(parents=True)
-        nbformat.write(nb, out)
+        shutil.copy2(path, out)
 
     (src / "intro.md").write_text(intro(lesson_titles, exercise_titles))
     toc = ["format: jb-book", "root: intro", "parts:", "  - caption: Lessons", "    chapters:"]

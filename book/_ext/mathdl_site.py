@@ -1,4 +1,6 @@
-"""Sphinx extension of the course website: a "static: run it live" note above every widget.
+"""Sphinx extension of the course website: a "static: run it live" note above every widget,
+and a note on how to work on each exercise (the notebooks themselves are not changed, so a
+downloaded exercise is exactly the one in exercises/).
 
 It also switches off sphinx-thebe, which Jupyter Book 1 always loads: the site has no live
 kernel (thebe is off in _config.yml), yet sphinx-thebe still adds its script, whose settings
@@ -44,7 +46,33 @@ def _note(config, docname):
     return box
 
 
-def add_static_widget_notes(app, doctree, docname):
+def _exercise_note(config, docname):
+    notebook = f"{docname}.ipynb"
+    par = nodes.paragraph()
+    par += nodes.Text(
+        "This is the exercise as students receive it, not executed. To work on it, open "
+    )
+    par += nodes.literal(text=notebook)
+    par += nodes.Text(" in JupyterLab (")
+    par += nodes.literal(text="make lab")
+    par += nodes.Text(" in the course repository) or ")
+    par += nodes.reference(text="on Binder", refuri=config.mathdl_binder_url + notebook)
+    par += nodes.Text(", replace every ")
+    par += nodes.literal(text="raise NotImplementedError()")
+    par += nodes.Text(" with your code and run the test cells.")
+    box = nodes.note()
+    box += par
+    return box
+
+
+def add_notes(app, doctree, docname):
+    if docname.startswith("exercises/"):
+        section = next(iter(doctree.findall(nodes.section)), None)
+        if section is not None:
+            title = next(iter(section.findall(nodes.title)), None)
+            section.insert(
+                section.index(title) + 1 if title else 0, _exercise_note(app.config, docname)
+            )
     for output in list(doctree.findall(nodes.container)):
         if "cell_output" not in output.get("classes", []) or not _has_widget(output):
             continue
@@ -66,5 +94,5 @@ def setup(app):
     app.connect("config-inited", drop_thebe, priority=900)
     app.add_config_value("mathdl_binder_url", "", "html")
     app.add_config_value("mathdl_lab_url", "", "html")
-    app.connect("doctree-resolved", add_static_widget_notes)
+    app.connect("doctree-resolved", add_notes)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
