@@ -7,7 +7,9 @@
 2. Vendor the browser assets from book/node_modules/ (installed by `npm ci` from the committed
    package-lock.json) into _static/vendor/: RequireJS and @jupyter-widgets/html-manager for the
    widgets, MathJax 3 for the formulas. The theme's own assets come from its PyPI package.
-3. Run Jupyter Book 1, which executes every lesson (a fresh kernel each) and renders the pages.
+3. Execute every lesson in a fresh kernel, in its folder (nbclient, several lessons at once:
+   --jobs), keeping the widgets' state; a lesson that raises stops the build. Then Jupyter Book 1
+   renders the executed notebooks.
 4. Refuse to publish a page that loads anything from another host (script, style sheet, font,
    image, frame), or an exercise page that holds solution or hidden-test text.
 
@@ -17,11 +19,13 @@ The site lands in build/site/ (open build/site/index.html). Nothing is downloade
 
 import argparse
 import json
+import os
 import re
 import shutil
 import subprocess
 import sys
 import time
+from concurrent.futures import ProcessPoolExecutor
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -242,6 +246,49 @@ def stage(only=None):
     return src, list(lesson_titles), list(exercise_titles)
 
 
+# --- execution ----------------------------------------------------------------------------
+
+
+def execute_one(path, timeout=300):
+    """Run one staged lesson top to bottom in a fresh kernel, in its folder; save it with its
+    outputs and the widgets' state (nbclient stores it in the notebook's metadata)."""
+    from nbclient import NotebookClient
+    from nbclient.exceptions import CellExecutionError
+
+    path = Path(path)
+    nb = nbformat.read(path, as_version=4)
+    t0 = time.monotonic()
+    client = NotebookClient(
+        nb,
+        timeout=timeout,
+        kernel_name="python3",
+        allow_errors=False,
+        store_widget_state=True,
+        resources={"metadata": {"path": str(path.parent)}},
+    )
+    try:
+        client.execute()
+    except CellExecutionError as e:
+        return path.stem, None, str(e)
+    nbformat.write(nb, path)
+    return path.stem, time.monotonic() - t0, None
+
+
+def execute(paths, jobs):
+    """Execute the lessons, `jobs` at a time; raise BuildError naming every lesson that failed."""
+    times, failures = {}, []
+    with ProcessPoolExecutor(max_workers=max(1, jobs)) as pool:
+        for name, seconds, error in pool.map(execute_one, paths):
+            if error is None:
+                times[name] = round(seconds, 1)
+                print(f"site: executed {name} in {seconds:.1f} s", flush=True)
+            else:
+                failures.append(f"{name}:\n{error}")
+    if failures:
+        raise BuildError("a lesson raised while executing:\n" + "\n".join(failures))
+    return times
+
+
 # --- offline check --------------------------------------------------------------------------
 
 EXTERNAL = re.compile(r"^\s*(?:[a-zA-Z][a-zA-Z0-9+.-]*:)?//", re.I)
@@ -314,16 +361,19 @@ def external_loads(site):
 # --- build ----------------------------------------------------------------------------------
 
 
-def build(only=None):
+def build(only=None, jobs=2):
     t0 = time.monotonic()
     src, lesson_names, exercise_names = stage(only)
     t_stage = time.monotonic() - t0
+    t1 = time.monotonic()
+    times = execute([src / "notebooks" / f"{n}.ipynb" for n in lesson_names], jobs)
+    t_exec = time.monotonic() - t1
     jb = Path(sys.executable).parent / "jupyter-book"
     cmd = [str(jb), "build", str(src), "--path-output", str(WORK), "--builder", "html"]
     print("+", " ".join(cmd), flush=True)
-    t1 = time.monotonic()
+    t2 = time.monotonic()
     proc = subprocess.run(cmd, cwd=src)
-    t_book = time.monotonic() - t1
+    t_book = time.monotonic() - t2
     html = WORK / "_build" / "html"
     if proc.returncode != 0 or not (html / "index.html").exists():
         raise BuildError(f"jupyter-book build failed (exit {proc.returncode}); see above")
@@ -354,16 +404,20 @@ def build(only=None):
     info = {
         "lessons": lesson_names,
         "exercises": exercise_names,
+        "jobs": jobs,
         "seconds": {
             "stage": round(t_stage, 1),
+            "execute": round(t_exec, 1),
             "jupyter_book": round(t_book, 1),
             "total": round(total, 1),
+            "per_lesson": times,
         },
     }
     STAMP.write_text(json.dumps(info, indent=1) + "\n")
     print(
         f"site: {len(lesson_names)} lessons executed and {len(exercise_names)} exercises in "
-        f"{total:.1f} s (staging and vendoring {t_stage:.1f} s, Jupyter Book {t_book:.1f} s); "
+        f"{total:.1f} s (staging and vendoring {t_stage:.1f} s, executing {t_exec:.1f} s with "
+        f"{jobs} jobs, Jupyter Book {t_book:.1f} s); "
         f"open {SITE.relative_to(ROOT)}/index.html"
     )
 
@@ -374,7 +428,15 @@ def main(argv=None):
     ap.add_argument(
         "--only", nargs="+", metavar="LESSON", help="build these lessons only (a quick preview)"
     )
+    ap.add_argument(
+        "--jobs",
+        type=int,
+        default=min(4, os.cpu_count() or 1),
+        help="lessons executed at once (default: the CPU count, at most 4)",
+    )
     args = ap.parse_args(argv)
+    if args.jobs < 1:
+        ap.error(f"--jobs must be at least 1, not {args.jobs}")
     names = {p.stem for p in lessons()}
     unknown = sorted(set(args.only or ()) - names)
     if unknown:
@@ -383,7 +445,7 @@ def main(argv=None):
         print(f"site: {SITE.relative_to(ROOT)} is up to date")
         return 0
     try:
-        build(args.only)
+        build(args.only, args.jobs)
     except BuildError as e:
         print(f"site: {e}", file=sys.stderr)
         return 1
