@@ -196,6 +196,18 @@ def intro(lesson_titles, exercise_titles):
     )
 
 
+def check_student_version(path):
+    """The exercise's text, if it holds no nbgrader solution or hidden-test marker."""
+    text = path.read_text()
+    leaked = [m for m in FORBIDDEN_MARKERS if m in text]
+    if leaked:
+        raise BuildError(
+            f"{path.name} contains {', '.join(leaked)}: it is not a student version "
+            "(regenerate the exercises with `make exercises`)"
+        )
+    return text
+
+
 def stage(only=None):
     src = WORK / "src"
     if WORK.exists():
@@ -224,13 +236,7 @@ def stage(only=None):
 
     exercise_titles = {}
     for path in exercises():
-        text = path.read_text()
-        leaked = [m for m in FORBIDDEN_MARKERS if m in text]
-        if leaked:
-            raise BuildError(
-                f"{path.relative_to(ROOT)} contains {leaked}: it is not a student version "
-                "(regenerate it with `make exercises`)"
-            )
+        text = check_student_version(path)
         exercise_titles[path.stem] = title(nbformat.reads(text, as_version=4))
         out = src / "exercises" / path.stem / path.name
         out.parent.mkdir(parents=True)
