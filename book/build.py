@@ -128,6 +128,9 @@ def vendor(static):
                     shutil.copytree(src, out)
                 else:
                     shutil.copy2(src, out)
+    notes.append(
+        "- fontawesome/ (if present): the theme's own copy, from pydata-sphinx-theme (PyPI)"
+    )
     (static / "vendor" / "README.md").write_text("\n".join(notes) + "\n")
 
 
