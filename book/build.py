@@ -30,6 +30,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import nbformat
+import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 BOOK = ROOT / "book"
@@ -42,7 +43,8 @@ LESSON_GLOB = "notebooks/[0-9][0-9]_*.ipynb"
 # Text that must never reach a page: nbgrader's solution and hidden-test markers.
 FORBIDDEN_MARKERS = ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "END HIDDEN TESTS")
 
-BINDER = "https://mybinder.org/v2/gh/mathdl-course/mathdl/main?urlpath=lab/tree/"
+# Binder's address for a path in the repository (the same as the widgets' "run it live" links).
+BINDER = yaml.safe_load((BOOK / "_config.yml").read_text())["sphinx"]["config"]["mathdl_binder_url"]
 
 
 class BuildError(RuntimeError):
@@ -61,7 +63,11 @@ def inputs():
     """Every file the site is built from (for --if-stale)."""
     files = [*lessons(), *exercises(), ROOT / "README.md", *ROOT.glob("requirements*.txt")]
     files += [p for p in (ROOT / "mathdl").rglob("*.py")]
-    files += [p for p in BOOK.rglob("*") if p.is_file() and "node_modules" not in p.parts]
+    files += [
+        p
+        for p in BOOK.rglob("*")
+        if p.is_file() and not {"node_modules", "__pycache__"} & set(p.parts)
+    ]
     return files
 
 
