@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 ROOT_FLAG := $(shell [ "$$(id -u)" = 0 ] && echo --allow-root)
 ASSIGNMENT ?=
 
-.PHONY: lab test test-fast setup lint format bench exercises grade clean clean-grading
+.PHONY: lab test test-fast setup lint format bench exercises grade site clean clean-grading
 
 setup: $(STAMP)
 
@@ -52,10 +52,28 @@ grade: $(STAMP)
 	@test -n "$(ASSIGNMENT)" || { echo "usage: make grade ASSIGNMENT=<name>, one of:"; ls solutions; exit 2; }
 	$(VENV)/bin/mathdl-grade $(ASSIGNMENT)
 
+# The course website (docs/site.md): Jupyter Book 1 executes every lesson and builds build/site/.
+# Its packages (requirements-site.txt) go into .venv only here, so `make lab` stays lean; the
+# browser assets are vendored with npm ci from book/package-lock.json. Pages load nothing remote.
+SITE_STAMP := $(VENV)/.site-installed
+NPM_STAMP  := book/node_modules/.installed
+
+$(SITE_STAMP): $(STAMP) requirements-site.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt -r requirements-site.txt
+	@touch $@
+
+$(NPM_STAMP): book/package.json book/package-lock.json
+	cd book && npm ci --ignore-scripts --no-audit --no-fund
+	@touch $@
+
+site: $(SITE_STAMP) $(NPM_STAMP)
+	$(PY) book/build.py
+
 # Everything the build, the tests and the benchmarks generate. Grading results are the
 # instructor's data (manual grades live in gradebook.db): `make clean-grading CONFIRM=yes`.
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis .ruff_cache test-artifacts build *.egg-info
+	rm -rf book/node_modules
 	find . -name __pycache__ -type d -prune -not -path './.git/*' -exec rm -rf {} +
 	find . -name .ipynb_checkpoints -type d -prune -not -path './.git/*' -exec rm -rf {} +
 	@for f in gradebook.db grades.csv autograded feedback nbgrader_work; do \

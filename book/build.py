@@ -1,0 +1,471 @@
+"""Build the course website: `make site` (see docs/site.md).
+
+1. Stage a source tree in build/book/src/: book/_config.yml, the extension and styles of book/,
+   every lesson notebooks/NN_*.ipynb (outputs cleared), every student exercise
+   exercises/<a>/<a>.ipynb (never solutions/), the course's requirements.txt (00_welcome reads
+   it), and a _toc.yml and home page (intro.md) generated from the lessons on disk.
+2. Vendor the browser assets from book/node_modules/ (installed by `npm ci` from the committed
+   package-lock.json) into _static/vendor/: RequireJS and @jupyter-widgets/html-manager for the
+   widgets, MathJax 3 for the formulas. The theme's own assets come from its PyPI package.
+3. Execute every lesson in a fresh kernel, in its folder (nbclient, several lessons at once:
+   --jobs), keeping the widgets' state; a lesson that raises stops the build. Then Jupyter Book 1
+   renders the executed notebooks.
+4. Refuse to publish a page that loads anything from another host (script, style sheet, font,
+   image, frame), or an exercise page that holds solution or hidden-test text.
+
+The site lands in build/site/ (open build/site/index.html). Nothing is downloaded here.
+`python book/build.py --if-stale` builds only when an input is newer than the built site.
+"""
+
+import argparse
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor
+from html.parser import HTMLParser
+from pathlib import Path
+
+import nbformat
+import yaml
+
+ROOT = Path(__file__).resolve().parent.parent
+BOOK = ROOT / "book"
+NODE = BOOK / "node_modules"
+WORK = ROOT / "build" / "book"  # staged sources and Jupyter Book's own output
+SITE = ROOT / "build" / "site"  # the website
+STAMP = SITE / "build-info.json"
+
+LESSON_GLOB = "notebooks/[0-9][0-9]_*.ipynb"
+# Text that must never reach a page: nbgrader's solution and hidden-test markers.
+FORBIDDEN_MARKERS = ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "END HIDDEN TESTS")
+
+# Binder's address for a path in the repository (the same as the widgets' "run it live" links).
+BINDER = yaml.safe_load((BOOK / "_config.yml").read_text())["sphinx"]["config"]["mathdl_binder_url"]
+
+
+class BuildError(RuntimeError):
+    pass
+
+
+def lessons(root=ROOT):
+    return sorted(root.glob(LESSON_GLOB))
+
+
+def exercises(root=ROOT):
+    return sorted(p for p in root.glob("exercises/*/*.ipynb") if p.stem == p.parent.name)
+
+
+def inputs():
+    """Every file the site is built from (for --if-stale)."""
+    files = [*lessons(), *exercises(), ROOT / "README.md", *ROOT.glob("requirements*.txt")]
+    files += [p for p in (ROOT / "mathdl").rglob("*.py")]
+    files += [
+        p
+        for p in BOOK.rglob("*")
+        if p.is_file() and not {"node_modules", "__pycache__"} & set(p.parts)
+    ]
+    return files
+
+
+def is_stale():
+    if not STAMP.exists():
+        return True
+    if json.loads(STAMP.read_text()).get("lessons") != [p.stem for p in lessons()]:
+        return True  # a partial build (--only), or lessons added or removed since
+    built = STAMP.stat().st_mtime
+    return any(p.stat().st_mtime > built for p in inputs())
+
+
+def title(nb):
+    for cell in nb.cells:
+        if cell.cell_type == "markdown":
+            for line in cell.source.splitlines():
+                if line.startswith("# "):
+                    return line[2:].strip()
+    raise BuildError("a notebook has no '# title' line in a markdown cell")
+
+
+# --- vendoring ------------------------------------------------------------------------------
+
+VENDOR = {
+    # destination under _static/vendor/: (npm package, files or directories inside it)
+    "requirejs": ("requirejs", ["require.js"]),
+    "html-manager": (
+        "@jupyter-widgets/html-manager",
+        [
+            "dist/embed-amd.js",
+            "dist/*.woff2",
+            "dist/*.woff",
+            "dist/*.ttf",
+            "dist/*.eot",
+            "dist/*.svg",
+        ],
+    ),
+    "mathjax": ("mathjax", ["es5", "LICENSE"]),
+}
+
+
+def vendor(static):
+    if not NODE.is_dir():
+        raise BuildError(
+            f"{NODE.relative_to(ROOT)} is missing: `make site` installs it with npm ci "
+            "(book/package-lock.json)"
+        )
+    notes = ["Browser assets vendored from npm by `make site` (book/package-lock.json):", ""]
+    for dest, (package, patterns) in VENDOR.items():
+        pkg = NODE / package
+        meta_file = pkg / "package.json"
+        if not meta_file.exists():
+            raise BuildError(f"npm package {package} is not installed in {NODE}: run `make site`")
+        meta = json.loads(meta_file.read_text())
+        notes.append(f"- {dest}/: {package} {meta['version']} (license {meta.get('license')})")
+        for pattern in patterns:
+            matches = sorted(pkg.glob(pattern))
+            if not matches:
+                raise BuildError(f"{package} has no {pattern}: is book/package-lock.json current?")
+            for src in matches:
+                out = static / "vendor" / dest / src.name
+                out.parent.mkdir(parents=True, exist_ok=True)
+                if src.is_dir():
+                    shutil.copytree(src, out)
+                else:
+                    shutil.copy2(src, out)
+    notes.append(
+        "- fontawesome/ (if present): the theme's own copy, from pydata-sphinx-theme (PyPI)"
+    )
+    (static / "vendor" / "README.md").write_text("\n".join(notes) + "\n")
+
+
+# --- staging --------------------------------------------------------------------------------
+
+
+def readme_course_rows():
+    """The course table of README.md ('## The course'), as {lesson name: table row}."""
+    text = (ROOT / "README.md").read_text()
+    section = re.search(r"^## The course\n(.*?)(?=^## )", text, re.S | re.M)
+    rows, header = {}, []
+    if section:
+        for line in section.group(1).splitlines():
+            m = re.match(r"\| `(\d\d_\w+)` \|", line)
+            if m:
+                rows[m.group(1)] = line
+            elif line.startswith("|") and not rows:
+                header.append(line)
+    return header, rows
+
+
+def intro(lesson_titles, exercise_titles):
+    header, rows = readme_course_rows()
+    if len(header) != 2:
+        header = ["| lesson | what you learn |", "|---|---|"]
+    ncols = header[0].count("|") - 1
+    table = list(header)
+    for name, text in lesson_titles.items():
+        link = f"[{name}](notebooks/{name}.ipynb)"
+        if name in rows:
+            table.append(rows[name].replace(f"`{name}`", link, 1))
+        else:
+            table.append("| " + " | ".join([link, text] + [""] * (ncols - 2)) + " |")
+    ex_list = [
+        f"- [{text}](exercises/{name}/{name}.ipynb)" for name, text in exercise_titles.items()
+    ]
+    return "\n".join(
+        [
+            "# mathdl: the mathematics of deep learning",
+            "",
+            "An interactive course: tensors, GPUs and batching, probability, gradients, the chain",
+            "rule and backpropagation, activations, losses, optimizers, initialization, and a",
+            "network built from scratch. Every lesson below was **executed when this site was",
+            "built**, so its printouts, figures and formulas are the current code's.",
+            "",
+            ":::{note}",
+            "The playgrounds' sliders and menus on these pages are **static**: they show the state",
+            "saved at build time and nothing recomputes behind them. To move them for real, run",
+            f"the course live [on Binder]({BINDER}notebooks/00_welcome.ipynb), or locally:",
+            "clone the repository and run `make lab`.",
+            ":::",
+            "",
+            "## The lessons",
+            "",
+            *table,
+            "",
+            "## The exercises",
+            "",
+            "One graded exercise per lesson, shown here as students receive it (the answers are",
+            "not part of this site). Work on it in JupyterLab: `make lab`, or on",
+            f"[Binder]({BINDER}exercises).",
+            "",
+            *ex_list,
+            "",
+        ]
+    )
+
+
+def check_student_version(path):
+    """The exercise's text, if it holds no nbgrader solution or hidden-test marker."""
+    text = path.read_text()
+    leaked = [m for m in FORBIDDEN_MARKERS if m in text]
+    if leaked:
+        raise BuildError(
+            f"{path.name} contains {', '.join(leaked)}: it is not a student version "
+            "(regenerate the exercises with `make exercises`)"
+        )
+    return text
+
+
+def stage(only=None):
+    src = WORK / "src"
+    if WORK.exists():
+        shutil.rmtree(WORK)
+    src.mkdir(parents=True)
+    for name in ("_config.yml", "_ext", "_assets"):
+        p = BOOK / name
+        (shutil.copytree if p.is_dir() else shutil.copy2)(p, src / name)
+    vendor(src / "_assets")
+    shutil.copy2(ROOT / "requirements.txt", src / "requirements.txt")
+
+    lesson_titles = {}
+    for path in lessons():
+        if only and path.stem not in only:
+            continue
+        nb = nbformat.read(path, as_version=4)
+        for cell in nb.cells:
+            if cell.cell_type == "code":
+                cell.outputs, cell.execution_count = [], None
+        lesson_titles[path.stem] = title(nb)
+        out = src / "notebooks" / path.name
+        out.parent.mkdir(exist_ok=True)
+        nbformat.write(nb, out)
+    if not lesson_titles:
+        raise BuildError(f"no lessons matched {LESSON_GLOB}")
+
+    exercise_titles = {}
+    for path in exercises():
+        text = check_student_version(path)
+        exercise_titles[path.stem] = title(nbformat.reads(text, as_version=4))
+        out = src / "exercises" / path.stem / path.name
+        out.parent.mkdir(parents=True)
+        shutil.copy2(path, out)
+
+    (src / "intro.md").write_text(intro(lesson_titles, exercise_titles))
+    toc = ["format: jb-book", "root: intro", "parts:", "  - caption: Lessons", "    chapters:"]
+    toc += [f"      - file: notebooks/{name}" for name in lesson_titles]
+    if exercise_titles:
+        toc += ["  - caption: Exercises", "    chapters:"]
+        toc += [f"      - file: exercises/{name}/{name}" for name in exercise_titles]
+    (src / "_toc.yml").write_text("\n".join(toc) + "\n")
+    return src, list(lesson_titles), list(exercise_titles)
+
+
+# --- execution ----------------------------------------------------------------------------
+
+
+def execute_one(path, timeout=300):
+    """Run one staged lesson top to bottom in a fresh kernel, in its folder; save it with its
+    outputs and the widgets' state (nbclient stores it in the notebook's metadata)."""
+    from nbclient import NotebookClient
+    from nbclient.exceptions import CellExecutionError
+
+    path = Path(path)
+    nb = nbformat.read(path, as_version=4)
+    t0 = time.monotonic()
+    client = NotebookClient(
+        nb,
+        timeout=timeout,
+        kernel_name="python3",
+        allow_errors=False,
+        store_widget_state=True,
+        resources={"metadata": {"path": str(path.parent)}},
+    )
+    try:
+        client.execute()
+    except CellExecutionError as e:
+        return path.stem, None, str(e)
+    nbformat.write(nb, path)
+    return path.stem, time.monotonic() - t0, None
+
+
+def execute(paths, jobs):
+    """Execute the lessons, `jobs` at a time; raise BuildError naming every lesson that failed."""
+    times, failures = {}, []
+    with ProcessPoolExecutor(max_workers=max(1, jobs)) as pool:
+        for name, seconds, error in pool.map(execute_one, paths):
+            if error is None:
+                times[name] = round(seconds, 1)
+                print(f"site: executed {name} in {seconds:.1f} s", flush=True)
+            else:
+                failures.append(f"{name}:\n{error}")
+    if failures:
+        raise BuildError("a lesson raised while executing:\n" + "\n".join(failures))
+    return times
+
+
+# --- offline check --------------------------------------------------------------------------
+
+EXTERNAL = re.compile(r"^\s*(?:[a-zA-Z][a-zA-Z0-9+.-]*:)?//", re.I)
+CSS_URL = re.compile(r"""url\(\s*['"]?([^'")\s]+)|@import\s+['"]([^'"]+)""", re.I)
+CSS_COMMENT = re.compile(r"/\*.*?\*/", re.S)
+# Attributes through which a page loads something (links in <a href> are navigation, not loads).
+LOADING = {
+    "script": ("src",),
+    "link": ("href",),
+    "img": ("src", "srcset"),
+    "iframe": ("src",),
+    "frame": ("src",),
+    "embed": ("src",),
+    "object": ("data",),
+    "source": ("src", "srcset"),
+    "video": ("src", "poster"),
+    "audio": ("src",),
+    "track": ("src",),
+    "input": ("src",),
+}
+# <link rel=...> values that name a page rather than load a resource.
+LINK_NAVIGATION = {"canonical", "alternate", "author", "license", "help", "next", "prev", "search"}
+
+
+class _Loads(HTMLParser):
+    def __init__(self):
+        super().__init__(convert_charrefs=True)
+        self.urls, self._style = [], False
+
+    def handle_starttag(self, tag, attrs):
+        a = dict(attrs)
+        rels = set((a.get("rel") or "").lower().split())
+        if tag == "link" and rels and rels <= LINK_NAVIGATION:
+            return
+        for name in LOADING.get(tag, ()):
+            value = a.get(name) or ""
+            self.urls += [u.split()[0] for u in value.split(",") if u.strip()]
+        if a.get("style"):
+            self.urls += [m.group(1) or m.group(2) for m in CSS_URL.finditer(a["style"])]
+        self._style = tag == "style"
+
+    def handle_endtag(self, tag):
+        self._style = False
+
+    def handle_data(self, data):
+        if self._style:
+            self.urls += css_urls(data)
+
+
+def css_urls(text):
+    return [m.group(1) or m.group(2) for m in CSS_URL.finditer(CSS_COMMENT.sub("", text))]
+
+
+def external_loads(site):
+    """[(file, url)] for every script, style sheet, font, image or frame from another host."""
+    found = []
+    for path in sorted(site.rglob("*")):
+        if path.suffix == ".html":
+            parser = _Loads()
+            parser.feed(path.read_text(errors="replace"))
+            urls = parser.urls
+        elif path.suffix == ".css":
+            urls = css_urls(path.read_text(errors="replace"))
+        else:
+            continue
+        found += [(str(path.relative_to(site)), u) for u in urls if EXTERNAL.match(u)]
+    return found
+
+
+# --- build ----------------------------------------------------------------------------------
+
+
+def build(only=None, jobs=2):
+    t0 = time.monotonic()
+    src, lesson_names, exercise_names = stage(only)
+    t_stage = time.monotonic() - t0
+    t1 = time.monotonic()
+    times = execute([src / "notebooks" / f"{n}.ipynb" for n in lesson_names], jobs)
+    t_exec = time.monotonic() - t1
+    jb = Path(sys.executable).parent / "jupyter-book"
+    cmd = [str(jb), "build", str(src), "--path-output", str(WORK), "--builder", "html"]
+    print("+", " ".join(cmd), flush=True)
+    t2 = time.monotonic()
+    proc = subprocess.run(cmd, cwd=src)
+    t_book = time.monotonic() - t2
+    html = WORK / "_build" / "html"
+    if proc.returncode != 0 or not (html / "index.html").exists():
+        raise BuildError(f"jupyter-book build failed (exit {proc.returncode}); see above")
+
+    missing = [
+        page
+        for page in [f"notebooks/{n}.html" for n in lesson_names]
+        + [f"exercises/{n}/{n}.html" for n in exercise_names]
+        if not (html / page).exists()
+    ]
+    if missing:
+        raise BuildError(f"pages missing from the build: {missing}")
+    loads = external_loads(html)
+    if loads:
+        listing = "\n".join(f"  {f}: {u}" for f, u in loads[:30])
+        raise BuildError(f"{len(loads)} load(s) from another host in the built pages:\n{listing}")
+    for page in html.rglob("*.html"):
+        text = page.read_text(errors="replace")
+        leaked = [m for m in FORBIDDEN_MARKERS if m in text]
+        if leaked:
+            raise BuildError(f"{page.relative_to(html)} contains {leaked}")
+
+    if SITE.exists():
+        shutil.rmtree(SITE)
+    SITE.parent.mkdir(parents=True, exist_ok=True)
+    shutil.move(str(html), str(SITE))
+    total = time.monotonic() - t0
+    info = {
+        "lessons": lesson_names,
+        "exercises": exercise_names,
+        "jobs": jobs,
+        "seconds": {
+            "stage": round(t_stage, 1),
+            "execute": round(t_exec, 1),
+            "jupyter_book": round(t_book, 1),
+            "total": round(total, 1),
+            "per_lesson": times,
+        },
+    }
+    STAMP.write_text(json.dumps(info, indent=1) + "\n")
+    print(
+        f"site: {len(lesson_names)} lessons executed and {len(exercise_names)} exercises in "
+        f"{total:.1f} s (staging and vendoring {t_stage:.1f} s, executing {t_exec:.1f} s with "
+        f"{jobs} jobs, Jupyter Book {t_book:.1f} s); "
+        f"open {SITE.relative_to(ROOT)}/index.html"
+    )
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--if-stale", action="store_true", help="build only if an input changed")
+    ap.add_argument(
+        "--only", nargs="+", metavar="LESSON", help="build these lessons only (a quick preview)"
+    )
+    ap.add_argument(
+        "--jobs",
+        type=int,
+        default=min(4, os.cpu_count() or 1),
+        help="lessons executed at once (default: the CPU count, at most 4)",
+    )
+    args = ap.parse_args(argv)
+    if args.jobs < 1:
+        ap.error(f"--jobs must be at least 1, not {args.jobs}")
+    names = {p.stem for p in lessons()}
+    unknown = sorted(set(args.only or ()) - names)
+    if unknown:
+        ap.error(f"no such lesson: {', '.join(unknown)} (lessons: {', '.join(sorted(names))})")
+    if args.if_stale and not is_stale():
+        print(f"site: {SITE.relative_to(ROOT)} is up to date")
+        return 0
+    try:
+        build(args.only, args.jobs)
+    except BuildError as e:
+        print(f"site: {e}", file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

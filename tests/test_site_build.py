@@ -1,0 +1,94 @@
+"""book/build.py's own checks, without building the site (fast; the site itself: test_site.py)."""
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+spec = importlib.util.spec_from_file_location("mathdl_book_build", ROOT / "book" / "build.py")
+build = importlib.util.module_from_spec(spec)
+sys.modules[spec.name] = build  # the process pool pickles execute_one by its module's name
+spec.loader.exec_module(build)
+
+
+def test_external_loads_finds_every_kind_of_remote_load_and_ignores_links(tmp_path):
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "page.html").write_text(
+        """<html><head>
+        <script src="https://cdn.example.org/a.js"></script>
+        <script src="../_static/local.js"></script>
+        <link rel="stylesheet" href="//cdn.example.org/b.css">
+        <link rel="preconnect" href="https://fonts.example.org">
+        <link rel="canonical" href="https://example.org/page.html">
+        <link rel="next" title="n" href="https://example.org/next.html">
+        <style>@import "https://fonts.example.org/c.css"; .x { color: red }</style>
+        </head><body>
+        <a href="https://mybinder.org/v2/gh/x">a link is not a load</a>
+        <img src="data:image/png;base64,AAAA"><img src="HTTPS://img.example.org/d.png">
+        <div style="background: url('http://img.example.org/e.png')"></div>
+        <iframe src="https://frame.example.org/f"></iframe>
+        </body></html>"""
+    )
+    (tmp_path / "style.css").write_text(
+        "/* url(https://in.a.comment/x.woff) */\n"
+        "@font-face { src: url(fonts/local.woff2), url('https://fonts.example.org/g.woff2'); }"
+    )
+    found = sorted(u for _, u in build.external_loads(tmp_path))
+    assert found == sorted(
+        [
+            "https://cdn.example.org/a.js",
+            "//cdn.example.org/b.css",
+            "https://fonts.example.org",
+            "https://fonts.example.org/c.css",
+            "HTTPS://img.example.org/d.png",
+            "http://img.example.org/e.png",
+            "https://frame.example.org/f",
+            "https://fonts.example.org/g.woff2",
+        ]
+    )
+
+
+def test_an_exercise_with_solution_or_hidden_tests_is_refused(tmp_path):
+    good = tmp_path / "good.ipynb"
+    good.write_text(json.dumps({"cells": [{"source": "raise NotImplementedError()"}]}))
+    assert "NotImplementedError" in build.check_student_version(good)
+    for marker in ("### BEGIN SOLUTION", "### BEGIN HIDDEN TESTS"):
+        bad = tmp_path / "bad.ipynb"
+        bad.write_text(json.dumps({"cells": [{"source": f"{marker}\nx = 1"}]}))
+        with pytest.raises(build.BuildError, match=marker.removeprefix("### ")):
+            build.check_student_version(bad)
+
+
+def test_every_committed_exercise_is_a_student_version():
+    paths = build.exercises()
+    assert paths, "no exercises found"
+    for path in paths:
+        build.check_student_version(path)
+
+
+def test_a_lesson_that_raises_stops_the_build_naming_it(tmp_path):
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
+    nb.cells = [nbformat.v4.new_code_cell("x = 1"), nbformat.v4.new_code_cell("1 / 0")]
+    nbformat.write(nb, tmp_path / "99_broken.ipynb")
+    ok = nbformat.v4.new_notebook(metadata=nb.metadata)
+    ok.cells = [nbformat.v4.new_code_cell("print(6 * 7)")]
+    nbformat.write(ok, tmp_path / "98_fine.ipynb")
+    with pytest.raises(build.BuildError, match=r"99_broken(.|\n)*ZeroDivisionError"):
+        build.execute([tmp_path / "98_fine.ipynb", tmp_path / "99_broken.ipynb"], jobs=2)
+    executed = nbformat.read(tmp_path / "98_fine.ipynb", as_version=4)
+    assert executed.cells[0].outputs[0]["text"] == "42\n"
+
+
+def test_the_build_refuses_a_bad_lesson_name(capsys):
+    with pytest.raises(SystemExit):
+        build.main(["--only", "99_no_such_lesson"])
+    assert "no such lesson: 99_no_such_lesson" in capsys.readouterr().err
