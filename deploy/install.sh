@@ -8,7 +8,9 @@
 #   $PREFIX/course   what every student gets a copy of on first login: the lessons (notebooks/)
 #   $PREFIX/etc      per-role Jupyter configuration (deploy/jupyter/{instructor,student})
 #
-# Usage: deploy/install.sh [--prefix DIR] [--python PATH] [--no-proxy]
+# Usage: deploy/install.sh [--prefix DIR] [--python PATH] [--no-proxy] [--course-requirements FILE]
+# (--course-requirements: instead of requirements.txt, e.g. binder/requirements.txt for torch's
+# CPU build in the Kubernetes image.)
 # Re-running it is quick: the environment is rebuilt only when a requirements file, the lock
 # file or the mathdl package changed. Run it as root on the hub server (docs/hub.md).
 set -euo pipefail
@@ -17,16 +19,20 @@ REPO="$(cd "$(dirname "$0")/.." && pwd)"
 PREFIX="${MATHDL_HUB_PREFIX:-/opt/mathdl-hub}"
 PYTHON="${MATHDL_HUB_PYTHON:-/usr/bin/python3}"
 WITH_PROXY=1
+COURSE_REQS="$REPO/requirements.txt"
 while [ $# -gt 0 ]; do
   case "$1" in
     --prefix) PREFIX="$2"; shift 2 ;;
     --python) PYTHON="$2"; shift 2 ;;
     --no-proxy) WITH_PROXY=0; shift ;;
-    *) echo "install.sh: unknown argument '$1' (use --prefix DIR, --python PATH, --no-proxy)" >&2; exit 2 ;;
+    --course-requirements) COURSE_REQS="$2"; shift 2 ;;
+    *) echo "install.sh: unknown argument '$1' (use --prefix DIR, --python PATH, --no-proxy, --course-requirements FILE)" >&2; exit 2 ;;
   esac
 done
 
 fail() { echo "install.sh: $*" >&2; exit 1; }
+
+[ -f "$COURSE_REQS" ] || fail "no requirements file at $COURSE_REQS"
 
 case "$PREFIX" in /*) ;; *) fail "--prefix must be an absolute path, got '$PREFIX'" ;; esac
 [ -x "$PYTHON" ] || fail "no Python at $PYTHON (install Debian's python3 and python3-venv, or pass --python)"
@@ -59,7 +65,7 @@ bad="$(world_traversable "$PREFIX")" || fail "$PREFIX is inside $bad, which othe
 inputs_hash() {
   {
     "$PYTHON" -V 2>&1
-    cat "$REPO/requirements.txt" "$REPO/deploy/requirements-hub.txt" "$REPO/pyproject.toml"
+    cat "$COURSE_REQS" "$REPO/deploy/requirements-hub.txt" "$REPO/pyproject.toml"
     (cd "$REPO" && find mathdl -name '*.py' -print0 | sort -z | xargs -0 cat)
   } | sha256sum | cut -d' ' -f1
 }
@@ -70,7 +76,7 @@ if [ "$want" != "$have" ]; then
   rm -rf "$PREFIX/env"
   "$PYTHON" -m venv "$PREFIX/env"
   "$PREFIX/env/bin/python" -m pip install --quiet --disable-pip-version-check \
-    -r "$REPO/requirements.txt" -r "$REPO/deploy/requirements-hub.txt"
+    -r "$COURSE_REQS" -r "$REPO/deploy/requirements-hub.txt"
   # The mathdl package itself (not editable: the environment must not depend on this checkout).
   build="$(mktemp -d)"
   cp -r "$REPO/mathdl" "$REPO/pyproject.toml" "$REPO/README.md" "$build/"

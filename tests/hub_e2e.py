@@ -275,6 +275,14 @@ class HubUser:
         if r.status_code not in (202, 204):
             raise AssertionError(f"stopping {self.name}'s server: {r.status_code} {r.text}")
 
+    def wait_stopped(self, timeout=60):
+        t0 = time.monotonic()
+        while time.monotonic() - t0 < timeout:
+            if not self.hub_api("GET", f"/users/{self.name}").json().get("servers"):
+                return
+            time.sleep(0.2)
+        raise AssertionError(f"{self.name}'s server still listed {timeout} s after stopping")
+
     # a server (one's own, or an attempt at someone else's) ---------------------------------------
     def server(self, method, path, owner=None, **kw):
         owner = owner or self.name

@@ -30,7 +30,16 @@ from pathlib import Path
 
 import pytest
 
-from tests.hub_e2e import REPO, Hub, HubUser, UnixAccounts, copy_course, fill_in, grade_points
+from tests.hub_e2e import (
+    REPO,
+    Hub,
+    HubUser,
+    UnixAccounts,
+    copy_course,
+    fill_in,
+    grade_points,
+    pids_of_uids,
+)
 
 ASSIGNMENT = os.environ.get("MATHDL_HUB_TEST_ASSIGNMENT", "03_probability")
 PREFIX = Path(os.environ.get("MATHDL_HUB_TEST_PREFIX", "/opt/mathdl-hub-test"))
@@ -74,7 +83,7 @@ def test_hub_round_trip():
     exchange.mkdir()
     os.chmod(exchange, 0o1777)
     names = {k: f"mdlh_{k}_{tag}" for k in ("inst", "ann", "bob")}
-    hub, survivors = None, []
+    hub, survivors, users_procs = None, [], []
     try:
         teachers = accounts.group(f"mdlh_formgrade_{tag}")
         learners = accounts.group(f"mdlh_nbgrader_{tag}")
@@ -189,14 +198,18 @@ def test_hub_round_trip():
             page = student.ok("GET", f"files/{html[0]['path']}").text
             assert "<html" in page.lower() and ASSIGNMENT in page
 
+        # Each user stops their own server; the hub then reports none running.
+        hub.remember_processes()
         for person in (inst, ann, bob):
-            hub.remember_processes()
             person.stop_server()
+        for person in (inst, ann, bob):
+            person.wait_stopped()
     finally:
         if hub is not None:
             hub.stop()
             survivors = hub.surviving()
             hub.kill_survivors()
+        users_procs = pids_of_uids(accounts.uids())
         errors = accounts.remove()
         ARTIFACTS.mkdir(parents=True, exist_ok=True)
         (ARTIFACTS / "figures.json").write_text(json.dumps(figures, indent=2) + "\n")
@@ -205,6 +218,7 @@ def test_hub_round_trip():
         shutil.rmtree(work, ignore_errors=True)
     print("hub figures:", json.dumps(figures))
     assert not survivors, f"processes left running after the hub stopped: {survivors}"
+    assert not users_procs, f"processes of the test users left running: {users_procs}"
     assert not errors, errors
     for name in names.values():
         with pytest.raises(KeyError):
