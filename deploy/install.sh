@@ -17,7 +17,10 @@ set -euo pipefail
 
 REPO="$(cd "$(dirname "$0")/.." && pwd)"
 PREFIX="${MATHDL_HUB_PREFIX:-/opt/mathdl-hub}"
-PYTHON="${MATHDL_HUB_PYTHON:-/usr/bin/python3}"
+# Debian's Python 3.11 where there is one (the version the course's wheels are built for),
+# else the system's python3.
+if [ -x /usr/bin/python3.11 ]; then DEFAULT_PYTHON=/usr/bin/python3.11; else DEFAULT_PYTHON=/usr/bin/python3; fi
+PYTHON="${MATHDL_HUB_PYTHON:-$DEFAULT_PYTHON}"
 WITH_PROXY=1
 COURSE_REQS="$REPO/requirements.txt"
 while [ $# -gt 0 ]; do
