@@ -2,8 +2,9 @@
 # Build (or refresh) everything the course hub runs from, in one world-readable prefix:
 #
 #   $PREFIX/env      the class environment: a venv made from a system Python (never one under
-#                    /root: other users could not execute it), with requirements.txt (the
-#                    course), deploy/requirements-hub.txt (JupyterHub) and the mathdl package
+#                    /root: other users could not execute it), with requirements.txt and
+#                    requirements-dev.txt (the course, as `make setup` installs it),
+#                    deploy/requirements-hub.txt (JupyterHub) and the course's packages
 #   $PREFIX/proxy    configurable-http-proxy from npm (deploy/package.json + package-lock.json)
 #   $PREFIX/course   what every student gets a copy of on first login: the lessons (notebooks/)
 #   $PREFIX/etc      per-role Jupyter configuration (deploy/jupyter/{instructor,student})
@@ -65,11 +66,25 @@ chmod 755 "$PREFIX"
 bad="$(world_traversable "$PREFIX")" || fail "$PREFIX is inside $bad, which other users cannot enter; choose another --prefix"
 
 # --- the class environment ----------------------------------------------------------------
+# The course's own packages (mathdl, and the grading package where the course has one), as
+# pyproject.toml lists them; and its requirements: the course's, then the development ones
+# (the grading commands need some of them), so that the environment is the one `make setup`
+# gives an instructor, plus the hub.
+PACKAGES="$("$PYTHON" -c 'import sys, tomllib
+cfg = tomllib.load(open(sys.argv[1], "rb"))
+print(" ".join(sorted({p.split(".")[0] for p in cfg["tool"]["setuptools"]["packages"]})))' "$REPO/pyproject.toml")" \
+  || fail "cannot read the package list from $REPO/pyproject.toml"
+REQS=(-r "$COURSE_REQS")
+[ -f "$REPO/requirements-dev.txt" ] && REQS+=(-r "$REPO/requirements-dev.txt")
+REQS+=(-r "$REPO/deploy/requirements-hub.txt")
+
 inputs_hash() {
   {
     "$PYTHON" -V 2>&1
     cat "$COURSE_REQS" "$REPO/deploy/requirements-hub.txt" "$REPO/pyproject.toml"
-    (cd "$REPO" && find mathdl -name '*.py' -print0 | sort -z | xargs -0 cat)
+    cat "$REPO/requirements-dev.txt" 2>/dev/null || true
+    # shellcheck disable=SC2086
+    (cd "$REPO" && find $PACKAGES -type f ! -name '*.pyc' -print0 | sort -z | xargs -0 cat)
   } | sha256sum | cut -d' ' -f1
 }
 want="$(inputs_hash)"
@@ -78,11 +93,12 @@ if [ "$want" != "$have" ]; then
   echo "install.sh: building the class environment in $PREFIX/env from $PYTHON"
   rm -rf "$PREFIX/env"
   "$PYTHON" -m venv "$PREFIX/env"
-  "$PREFIX/env/bin/python" -m pip install --quiet --disable-pip-version-check \
-    -r "$COURSE_REQS" -r "$REPO/deploy/requirements-hub.txt"
-  # The mathdl package itself (not editable: the environment must not depend on this checkout).
+  "$PREFIX/env/bin/python" -m pip install --quiet --disable-pip-version-check "${REQS[@]}"
+  # The course's packages themselves (not editable: the environment must not depend on this
+  # checkout).
   build="$(mktemp -d)"
-  cp -r "$REPO/mathdl" "$REPO/pyproject.toml" "$REPO/README.md" "$build/"
+  cp "$REPO/pyproject.toml" "$REPO/README.md" "$build/"
+  for pkg in $PACKAGES; do cp -r "$REPO/$pkg" "$build/$pkg"; done
   "$PREFIX/env/bin/python" -m pip install --quiet --disable-pip-version-check --no-deps "$build"
   rm -rf "$build"
   echo "$want" >"$PREFIX/env/.mathdl-hub-inputs"

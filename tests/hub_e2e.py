@@ -325,9 +325,13 @@ class HubUser:
         """Runs `code` in a new kernel on the user's own server; returns (status, output)."""
         kid = self.ok("POST", "api/kernels", json={"name": "python3"}).json()["id"]
         try:
-            return asyncio.run(self._execute(kid, code, timeout))
+            return self.execute(kid, code, timeout)
         finally:
             self.server("DELETE", f"api/kernels/{kid}")
+
+    def execute(self, kid, code, timeout=600):
+        """Runs `code` in the user's running kernel `kid`; returns (status, output)."""
+        return asyncio.run(self._execute(kid, code, timeout))
 
     async def _execute(self, kid, code, timeout):
         from tornado.httpclient import HTTPRequest

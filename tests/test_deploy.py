@@ -161,9 +161,15 @@ def test_helm_style_merge():
     assert defaults == {"a": {"b": 1, "c": 2}, "d": [1], "e": 5}
 
 
-def test_dockerfile_copies_what_install_needs():
+def test_image_leaves_out_solutions_and_student_data():
     text = (DEPLOY / "Dockerfile").read_text()
-    for path in ("requirements.txt", "mathdl", "notebooks", "deploy", "binder/requirements.txt"):
-        assert f"COPY {path}" in text or f" {path} " in text, path
-        assert (REPO / path).exists(), path
+    assert "COPY . /src/mathdl" in text
     assert "--course-requirements /src/mathdl/binder/requirements.txt" in text
+    assert (REPO / "binder/requirements.txt").is_file()
+    ignored = {
+        line.strip()
+        for line in (DEPLOY / "Dockerfile.dockerignore").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    }
+    for path in ("solutions/", "gradebook.db", "submitted/", "feedback/", ".venv/", ".git/"):
+        assert path in ignored, path
