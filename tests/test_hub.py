@@ -114,8 +114,15 @@ def test_hub_round_trip():
             assert r.status_code in (403, 404), (path, r.status_code)
             r = ann.web.get(f"{hub.url}/user/{bob.name}/{path}", timeout=60)
             assert r.status_code in (403, 404) or f"/user/{ann.name}/" in r.url, (path, r.url)
-        # Formgrader only for instructors.
+        # Formgrader only for instructors: not served to students, nor shown in their JupyterLab.
         assert ann.server("GET", "formgrader").status_code == 404
+        page = ann.ok("GET", "lab").text
+        config = json.loads(
+            page.split('id="jupyter-config-data"')[1].split(">", 1)[1].split("</script>")[0]
+        )
+        assert "@jupyter/nbgrader:formgrader" in config["disabledExtensions"], config[
+            "disabledExtensions"
+        ]
         assert inst.ok("GET", "formgrader/api/status").json()["status"] is True
 
         # Release; each student fetches it.
