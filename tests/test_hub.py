@@ -1,0 +1,235 @@
+"""End to end: the course on a real JupyterHub, driven as its users (`make hub-test`).
+
+deploy/install.sh builds the class environment (from the system Python, world-readable) and
+configurable-http-proxy (npm ci); an instructor and two students get unix accounts; JupyterHub
+runs from deploy/jupyterhub_config.py on 127.0.0.1. Then, each step as the person who does it,
+through the hub's REST API and that person's own server:
+
+release (formgrader) -> fetch (each student) -> one student answers everything, one submits the
+blank notebook -> submit -> collect (formgrader) -> `make grade` (the course's command, in a
+kernel on the instructor's server) -> release feedback (formgrader) -> fetch feedback.
+
+Checked: the marks (against the points in the solution notebook's metadata), that each student
+received their feedback, that a student can open neither another student's server nor their
+files nor the instructor's course, that students have no formgrader, and that afterwards every
+process has ended and the users and groups are gone, whatever happened.
+
+Needs root (useradd, PAM). Figures (start-up, spawn and grading times, kernel memory) are
+written to test-artifacts/hub/figures.json for docs/hub.md.
+"""
+
+import json
+import os
+import pwd
+import secrets
+import shutil
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.hub_e2e import (
+    REPO,
+    Hub,
+    HubUser,
+    UnixAccounts,
+    copy_course,
+    fill_in,
+    grade_points,
+    pids_of_uids,
+)
+
+ASSIGNMENT = os.environ.get("MATHDL_HUB_TEST_ASSIGNMENT", "03_probability")
+PREFIX = Path(os.environ.get("MATHDL_HUB_TEST_PREFIX", "/opt/mathdl-hub-test"))
+COURSE_ID = "mathdl"  # the course repository's nbgrader_config.py
+ARTIFACTS = REPO / "test-artifacts" / "hub"
+
+pytestmark = pytest.mark.slow
+
+
+def _require_tools():
+    if os.geteuid() != 0:
+        pytest.skip("the hub test creates unix users and authenticates with PAM: run it as root")
+    missing = [t for t in ("useradd", "userdel", "groupadd", "groupdel", "chpasswd", "npm", "make")]
+    missing = [t for t in missing if shutil.which(t) is None]
+    assert not missing, f"the hub test needs {', '.join(missing)} on PATH"
+
+
+def _install():
+    t0 = time.monotonic()
+    r = subprocess.run(
+        ["bash", str(REPO / "deploy/install.sh"), "--prefix", str(PREFIX)],
+        capture_output=True,
+        text=True,
+    )
+    assert r.returncode == 0, f"deploy/install.sh failed:\n{r.stdout[-3000:]}\n{r.stderr[-5000:]}"
+    return time.monotonic() - t0
+
+
+def test_hub_round_trip():
+    _require_tools()
+    figures = {"install_s": round(_install(), 1)}
+    solution = json.loads((REPO / f"solutions/{ASSIGNMENT}/{ASSIGNMENT}.ipynb").read_text())
+    auto_points, manual_points = grade_points(solution)
+    assert auto_points > 0, f"{ASSIGNMENT} has no autograded tests"
+
+    tag = secrets.token_hex(3)
+    accounts = UnixAccounts()
+    work = Path(tempfile.mkdtemp(prefix="mdlh_hub_"))
+    os.chmod(work, 0o755)  # users must reach the exchange inside it
+    exchange = work / "exchange"
+    exchange.mkdir()
+    os.chmod(exchange, 0o1777)
+    names = {k: f"mdlh_{k}_{tag}" for k in ("inst", "ann", "bob")}
+    hub, survivors, users_procs = None, [], []
+    try:
+        teachers = accounts.group(f"mdlh_formgrade_{tag}")
+        learners = accounts.group(f"mdlh_nbgrader_{tag}")
+        pw = {"inst": accounts.user(names["inst"], [teachers])}
+        pw.update({k: accounts.user(names[k], [learners]) for k in ("ann", "bob")})
+        course = Path(pwd.getpwnam(names["inst"]).pw_dir) / "mathdl-course"
+        copy_course(course, names["inst"])
+
+        hub = Hub(PREFIX, work, COURSE_ID, teachers, learners, exchange)
+        figures["hub_start_s"] = round(hub.start(), 2)
+        inst, ann, bob = (HubUser(hub, names[k], pw[k]) for k in ("inst", "ann", "bob"))
+        figures["spawn_s"] = {}
+        for person in (inst, ann, bob):
+            person.login()
+            if person is inst:
+                # JupyterHub 6 refuses a cookie-authenticated API call without X-XSRFToken.
+                r = person.hub_api("POST", f"/users/{person.name}/server", xsrf=False)
+                assert r.status_code == 403, r.status_code
+            figures["spawn_s"][person.name] = round(person.start_server(), 2)
+            person.make_token()
+
+        # A stranger's password does not log in; a student cannot use another's server.
+        intruder = HubUser(hub, names["bob"], "not-" + pw["bob"])
+        with pytest.raises(AssertionError, match="login of"):
+            intruder.login()
+        for path in ("api/contents", "lab", f"api/contents/{ASSIGNMENT}"):
+            r = ann.server("GET", path, owner=bob.name)
+            assert r.status_code in (403, 404), (path, r.status_code)
+            r = ann.web.get(f"{hub.url}/user/{bob.name}/{path}", timeout=60)
+            assert r.status_code in (403, 404) or f"/user/{ann.name}/" in r.url, (path, r.url)
+        # Formgrader only for instructors: not served to students, nor shown in their JupyterLab.
+        assert ann.server("GET", "formgrader").status_code == 404
+        page = ann.ok("GET", "lab").text
+        config = json.loads(
+            page.split('id="jupyter-config-data"')[1].split(">", 1)[1].split("</script>")[0]
+        )
+        assert "@jupyter/nbgrader:formgrader" in config["disabledExtensions"], config[
+            "disabledExtensions"
+        ]
+        assert inst.ok("GET", "formgrader/api/status").json()["status"] is True
+
+        # Release; each student fetches it.
+        inst.formgrader("release", ASSIGNMENT)
+        for student in (ann, bob):
+            listing = student.assignment_action("fetch", COURSE_ID, ASSIGNMENT)["value"]
+            assert any(
+                a["assignment_id"] == ASSIGNMENT and a["status"] == "fetched" for a in listing
+            ), listing
+        nb_path = f"api/contents/{ASSIGNMENT}/{ASSIGNMENT}.ipynb"
+        model = ann.ok("GET", nb_path).json()
+        assert fill_in(model["content"], solution) > 0
+        ann.ok("PUT", nb_path, json={"type": "notebook", "content": model["content"]})
+
+        # Files of other users are out of reach from a student's own kernel.
+        private = [str(Path(pwd.getpwnam(bob.name).pw_dir)), str(course)]
+        probe = (
+            f"import os\nfor p in {private!r}:\n"
+            "    try:\n        os.listdir(p); print('READABLE', p)\n"
+            "    except PermissionError:\n        print('DENIED', p)\n"
+        )
+        status, out = ann.run_in_kernel(probe, timeout=120)
+        assert status == "ok" and "READABLE" not in out and out.count("DENIED") == 2, out
+
+        # Memory of a student's kernel once the course's libraries are loaded (for docs/hub.md).
+        status, out = ann.run_in_kernel(
+            "import resource, numpy, matplotlib.pyplot, torch, mathdl, ipywidgets\n"
+            "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)",
+            timeout=300,
+        )
+        assert status == "ok", out
+        figures["kernel_rss_mb_after_imports"] = round(int(out.split()[-1]) / 1024, 1)
+
+        for student in (ann, bob):
+            student.assignment_action("submit", COURSE_ID, ASSIGNMENT)
+        inst.formgrader("collect", ASSIGNMENT)
+
+        # Grade with the course's own command, in a kernel on the instructor's server.
+        grade_cmd = [
+            "make",
+            "-o",
+            f"{PREFIX}/env/.installed",
+            "grade",
+            f"ASSIGNMENT={ASSIGNMENT}",
+            f"VENV={PREFIX}/env",
+        ]
+        t0 = time.monotonic()
+        status, out = inst.run_in_kernel(
+            "import subprocess\n"
+            f"r = subprocess.run({grade_cmd!r}, cwd={str(course)!r}, capture_output=True, text=True)\n"
+            "print(r.stdout[-20000:]); print(r.stderr[-20000:])\n"
+            f"for log in __import__('glob').glob({str(course)!r} + '/nbgrader_work/*/*/*.log'):\n"
+            "    print('==', log); print(open(log).read()[-3000:])\n"
+            "print('EXIT', r.returncode)",
+            timeout=600,
+        )
+        figures["grade_2_submissions_s"] = round(time.monotonic() - t0, 1)
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        (ARTIFACTS / "make-grade.txt").write_text(out)
+        assert status == "ok" and out.rstrip().endswith("EXIT 0"), out
+
+        scores = {
+            s["student"]: s
+            for s in inst.ok("GET", f"formgrader/api/submissions/{ASSIGNMENT}").json()
+        }
+        marks = {k: (v["score"], v["max_score"]) for k, v in scores.items()}
+        report = "\n".join(line for line in out.splitlines() if line.startswith("|"))
+        why = f"marks {marks}; make grade's report (test-artifacts/hub/make-grade.txt):\n{report}"
+        assert set(scores) == {ann.name, bob.name}, why
+        assert scores[ann.name]["score"] == pytest.approx(auto_points), why
+        assert scores[bob.name]["score"] == 0, why
+        for s in scores.values():
+            assert s["max_score"] == pytest.approx(auto_points + manual_points), s
+
+        inst.formgrader("release_feedback", ASSIGNMENT)
+        for student in (ann, bob):
+            student.assignment_action("fetch_feedback", COURSE_ID, ASSIGNMENT)
+            listing = student.ok("GET", f"api/contents/{ASSIGNMENT}/feedback").json()["content"]
+            assert len(listing) == 1, listing  # one submission -> one feedback folder
+            files = student.ok("GET", f"api/contents/{listing[0]['path']}")
+            html = [f for f in files.json()["content"] if f["name"] == f"{ASSIGNMENT}.html"]
+            assert html, files.json()
+            page = student.ok("GET", f"files/{html[0]['path']}").text
+            assert "<html" in page.lower() and ASSIGNMENT in page
+
+        # Each user stops their own server; the hub then reports none running.
+        hub.remember_processes()
+        for person in (inst, ann, bob):
+            person.stop_server()
+        for person in (inst, ann, bob):
+            person.wait_stopped()
+    finally:
+        if hub is not None:
+            hub.stop()
+            survivors = hub.surviving()
+            hub.kill_survivors()
+        users_procs = pids_of_uids(accounts.uids())
+        errors = accounts.remove()
+        ARTIFACTS.mkdir(parents=True, exist_ok=True)
+        (ARTIFACTS / "figures.json").write_text(json.dumps(figures, indent=2) + "\n")
+        if hub is not None and hub.log_path.exists():
+            shutil.copy(hub.log_path, ARTIFACTS / "jupyterhub.log")
+        shutil.rmtree(work, ignore_errors=True)
+    print("hub figures:", json.dumps(figures))
+    assert not survivors, f"processes left running after the hub stopped: {survivors}"
+    assert not users_procs, f"processes of the test users left running: {users_procs}"
+    assert not errors, errors
+    for name in names.values():
+        with pytest.raises(KeyError):
+            pwd.getpwnam(name)
