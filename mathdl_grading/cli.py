@@ -99,13 +99,20 @@ def grade(assignment, root=None, students=None, **settings):
     )
     work = root / "nbgrader_work" / assignment
     cfg.CourseDirectory.release_directory = str(work / "release")
+    clock = [time.monotonic()]
+
+    def lap():  # seconds since the last lap
+        clock.append(time.monotonic())
+        return round(clock[-1] - clock[-2], 2)
+
     res = run_app(GenerateAssignment, cfg, assignment, create_assignment=True)
     if not res["success"]:
         raise SystemExit(f"generate_assignment failed for {assignment}:\n{res['log'][-3000:]}")
     source = root / "solutions" / assignment / f"{assignment}.ipynb"
     references(source, cfg, root / "nbgrader_work" / "references")
+    phases = {"generate and references": lap()}
     found = submissions(root, assignment, students)
-    report = {"assignment": assignment, "students": {}}
+    report = {"assignment": assignment, "students": {}, "phases": phases}
     db_url = f"sqlite:///{root / 'gradebook.db'}"
     with Gradebook(db_url, cfg.CourseDirectory.course_id) as gb:
         for student in found:
@@ -119,7 +126,9 @@ def grade(assignment, root=None, students=None, **settings):
         seconds = round(time.monotonic() - start, 3)
         report["students"][student] = {"status": status, "note": note, "seconds": seconds}
     if any(s["status"] == "graded" for s in report["students"].values()):
+        phases["autograde"] = lap()
         res = run_app(GenerateFeedback, cfg, assignment)
+        phases["feedback"] = lap()
         report["feedback_ok"] = res["success"]
     with Gradebook(db_url, cfg.CourseDirectory.course_id) as gb:
         for student, entry in report["students"].items():
