@@ -18,6 +18,7 @@ import pwd
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import grading_fixtures as gf
@@ -184,38 +185,48 @@ def test_nbgrader_autograde_gives_the_same_scores(batch):
 # ----------------------------------------------------------------------------- a non-root instructor
 
 
+class Users(list):
+    """Throw-away unix users (``mdlg_`` + pid), and search permission for them on the folders
+    they need (the test's Python may live under /root). Other root processes on a shared machine
+    may reset those modes, so :meth:`reach` is called again before every command."""
+
+    def __init__(self, names, folders):
+        super().__init__(names)
+        self.folders, self.opened = folders, {}
+
+    def reach(self):
+        for folder in self.folders:
+            for parent in [*reversed(folder.parents), folder]:
+                mode = parent.stat().st_mode
+                if not mode & 0o001:
+                    self.opened.setdefault(parent, mode)
+                    os.chmod(parent, mode | 0o001)
+
+
 @pytest.fixture
-def users(tmp_path):
-    """Three throw-away unix users (an instructor, two students); always removed."""
+def users():
     if os.geteuid() != 0 or not shutil.which("useradd"):
         pytest.skip("needs root and useradd to create the test users")
     tag = str(os.getpid())[-5:]
-    names = [f"mdlg_i{tag}", f"mdlg_a{tag}", f"mdlg_b{tag}"]
-    opened = []
+    work = Path(tempfile.mkdtemp(prefix="mdlg-", dir="/tmp"))  # outside pytest's private folder
+    here = Path(os.path.realpath(sys.executable)).parent
+    users = Users([f"mdlg_i{tag}", f"mdlg_a{tag}", f"mdlg_b{tag}"], [here, ROOT, work])
     try:
-        for name in names:
+        for name in users:
             subprocess.run(["useradd", "-m", name], check=True, capture_output=True)
-        # the test's Python may live under /root: let the users reach it (search permission only)
-        here = Path(os.path.realpath(sys.executable))
-        for parent in [
-            *reversed(here.parents),
-            *reversed(ROOT.parents),
-            *reversed(tmp_path.parents),
-        ]:
-            mode = parent.stat().st_mode
-            if not mode & 0o001:
-                opened.append((parent, mode))
-                os.chmod(parent, mode | 0o001)
-        yield names
+        users.reach()
+        yield users, work
     finally:
-        for parent, mode in opened:
+        for parent, mode in users.opened.items():
             os.chmod(parent, mode & 0o7777)
-        for name in names:
+        for name in users:
             subprocess.run(["userdel", "-r", name], capture_output=True)
+        shutil.rmtree(work, ignore_errors=True)
 
 
 @pytest.mark.slow
-def test_exchange_round_trip_as_a_non_root_user(tmp_path, users):
+def test_exchange_round_trip_as_a_non_root_user(users):
+    users, tmp_path = users
     instructor, alice, bob = users
     exchange, root = tmp_path / "exchange", tmp_path / "course"
     exchange.mkdir()
@@ -234,6 +245,7 @@ def test_exchange_round_trip_as_a_non_root_user(tmp_path, users):
         shutil.chown(home[u] / "nbgrader_config.py", u)
 
     def as_user(user, *cmd, cwd):
+        users.reach()
         proc = run([str(BIN / cmd[0]), *cmd[1:]], cwd, clean_env(home[user], [str(BIN)]), user)
         assert proc.returncode == 0, (
             f"{cmd} as {user}:\n{proc.stdout[-2000:]}\n{proc.stderr[-3000:]}"
