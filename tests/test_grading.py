@@ -81,17 +81,24 @@ def digest(root):
 # ----------------------------------------------------------------------------- the course's assignments
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("a", ASSIGNMENTS)
-def test_solution_scores_full_marks_and_exercise_zero(a, tmp_path):
-    root = tmp_path / "course"
+@pytest.fixture(scope="module")
+def course(tmp_path_factory):
+    """One course with every assignment (one gradebook), a student "solution" and "exercise"."""
+    root = tmp_path_factory.mktemp("assignments") / "course"
     (root / "solutions").mkdir(parents=True)
     shutil.copy(ROOT / "nbgrader_config.py", root)
-    shutil.copytree(ROOT / "solutions" / a, root / "solutions" / a)
-    for student, folder in (("solution", "solutions"), ("exercise", "exercises")):
-        (root / "submitted" / student / a).mkdir(parents=True)
-        shutil.copy(ROOT / folder / a / f"{a}.ipynb", root / "submitted" / student / a)
-    proc, report = mathdl_grade(root, a)
+    for a in ASSIGNMENTS:
+        shutil.copytree(ROOT / "solutions" / a, root / "solutions" / a)
+        for student, folder in (("solution", "solutions"), ("exercise", "exercises")):
+            (root / "submitted" / student / a).mkdir(parents=True)
+            shutil.copy(ROOT / folder / a / f"{a}.ipynb", root / "submitted" / student / a)
+    return root
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("a", ASSIGNMENTS)
+def test_solution_scores_full_marks_and_exercise_zero(a, course):
+    proc, report = mathdl_grade(course, a)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     src = nbformat.read(str(ROOT / "solutions" / a / f"{a}.ipynb"), as_version=4)
     grades = [c.metadata["nbgrader"] for c in src.cells if c.metadata["nbgrader"].get("grade")]
