@@ -341,3 +341,50 @@ def test_strip_references_removes_expected_values_and_reference_blocks():
     assert strip_references(src) == (
         "check('a', f(x))\ncheck('b', f(y), rtol=1e-9)\ncheck('c', f(z), rtol=0)\n"
     )
+
+
+WALLS = r"""
+import json, os, subprocess
+out = {"pids": sorted(int(p) for p in os.listdir("/proc") if p.isdigit())}
+try:
+    kids = [subprocess.Popen(["sleep", "30"]) for _ in range(300)]
+    out["processes"] = len(kids)
+except OSError as exc:
+    out["processes"] = f"refused: {exc.strerror}"
+try:
+    with open("big", "wb") as fh:
+        fh.write(b"x" * (80 * 1024 * 1024))
+    out["file"] = "written"
+except OSError as exc:
+    out["file"] = f"refused: {exc.strerror}"
+out["solutions"] = os.path.exists(os.environ["COURSE"] + "/solutions")
+print(json.dumps(out))
+"""
+
+
+def test_the_sandbox_caps_processes_and_file_size_and_hides_the_course(tmp_path):
+    import asyncio
+
+    from mathdl_grading.sandbox import SandboxKernelManager
+
+    async def run_in_sandbox():
+        km = SandboxKernelManager(kernel_name="python3", processes=32, file_mb=64)
+        await km.start_kernel(cwd=str(tmp_path))
+        kc = km.client()
+        kc.start_channels()
+        try:
+            await kc.wait_for_ready(timeout=60)
+            texts = []
+            code = f"import os; os.environ['COURSE'] = {str(ROOT)!r}\n" + WALLS
+            hook = lambda msg: texts.append(msg["content"].get("text", ""))  # noqa: E731
+            await kc.execute_interactive(code, timeout=60, output_hook=hook)
+            return json.loads("".join(texts).strip().splitlines()[-1])
+        finally:
+            kc.stop_channels()
+            await km.shutdown_kernel(now=True)
+
+    out = asyncio.run(run_in_sandbox())
+    assert str(out["processes"]).startswith("refused"), out
+    assert out["file"].startswith("refused"), out
+    assert out["solutions"] is False
+    assert max(out["pids"]) < 100, "the kernel sees only its own PID namespace"
