@@ -43,7 +43,14 @@ def run(assignment, n):
     if bad:
         raise SystemExit(f"grading failed: {bad[:2]}")
     per = [s["seconds"] for s in students]
-    return dict(n=n, wall=wall, median=statistics.median(per), worst=max(per), whole=wall / n)
+    return dict(
+        n=n,
+        wall=wall,
+        median=statistics.median(per),
+        worst=max(per),
+        whole=wall / n,
+        phases=report["phases"],
+    )
 
 
 def main(argv=None):
@@ -58,6 +65,7 @@ def main(argv=None):
     )
     print("|---|---|---|---|")
     print(f"| {r['wall']:.1f} | {r['median']:.2f} | {r['worst']:.2f} | {r['whole']:.2f} |")
+    print("phases (s):", ", ".join(f"{k} {v:.1f}" for k, v in r["phases"].items()))
     print(f"target <= 3 s per notebook: {'met' if r['median'] <= 3.0 else 'NOT met'}")
     return 0
 

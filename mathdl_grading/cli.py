@@ -87,30 +87,29 @@ def submissions(root, assignment, only=None):
 
 def grade(assignment, root=None, students=None, **settings):
     """Grade every submission of ``assignment``; returns the report dict (see :func:`main`)."""
-    from nbgrader.api import Gradebook, MissingEntry
     from nbgrader.converters import Autograde, GenerateAssignment, GenerateFeedback
 
     from .reference import references
 
     root = Path(root or Path.cwd()).resolve()
     cfg = load_config(root, **settings)
-    os.environ["PATH"] = os.pathsep.join(
-        [str(Path(sys.executable).parent), os.environ.get("PATH", "")]
-    )
+    os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
     work = root / "nbgrader_work" / assignment
     cfg.CourseDirectory.release_directory = str(work / "release")
+    clock = [time.monotonic()]
+
+    def lap():  # seconds since the last lap
+        clock.append(time.monotonic())
+        return round(clock[-1] - clock[-2], 2)
+
     res = run_app(GenerateAssignment, cfg, assignment, create_assignment=True)
     if not res["success"]:
         raise SystemExit(f"generate_assignment failed for {assignment}:\n{res['log'][-3000:]}")
-    source = root / "solutions" / assignment / f"{assignment}.ipynb"
-    references(source, cfg, root / "nbgrader_work" / "references")
-    found = submissions(root, assignment, students)
-    report = {"assignment": assignment, "students": {}}
-    db_url = f"sqlite:///{root / 'gradebook.db'}"
-    with Gradebook(db_url, cfg.CourseDirectory.course_id) as gb:
-        for student in found:
-            gb.update_or_create_student(student)
-    for student, (status, note) in found.items():
+    references(
+        root / "solutions" / assignment / f"{assignment}.ipynb", cfg, work.parent / "references"
+    )
+    report = {"assignment": assignment, "students": {}, "phases": {"generate, references": lap()}}
+    for student, (status, note) in submissions(root, assignment, students).items():
         start = time.monotonic()
         if status == "graded":
             res = run_app(Autograde, cfg, assignment, student, create_student=True)
@@ -118,37 +117,33 @@ def grade(assignment, root=None, students=None, **settings):
                 status, note = "error", (res.get("error") or "") + res["log"][-4000:]
         seconds = round(time.monotonic() - start, 3)
         report["students"][student] = {"status": status, "note": note, "seconds": seconds}
+    report["phases"]["autograde"] = lap()
     if any(s["status"] == "graded" for s in report["students"].values()):
-        res = run_app(GenerateFeedback, cfg, assignment)
-        report["feedback_ok"] = res["success"]
-    with Gradebook(db_url, cfg.CourseDirectory.course_id) as gb:
-        for student, entry in report["students"].items():
-            try:
-                if entry["status"] in ("missing", "unreadable"):  # no score from an earlier run
-                    gb.remove_submission(assignment, student)
-                sub = gb.find_submission(assignment, student)
-                entry.update(
-                    score=sub.score, max_score=sub.max_score, needs_manual=sub.needs_manual_grade
-                )
-            except MissingEntry:
-                entry.update(
-                    score=0.0,
-                    max_score=gb.find_assignment(assignment).max_score,
-                    needs_manual=False,
-                )
-    export_csv(root, db_url, cfg.CourseDirectory.course_id)
+        report["feedback_ok"] = run_app(GenerateFeedback, cfg, assignment)["success"]
+        report["phases"]["feedback"] = lap()
+    record_scores(root, cfg, assignment, report["students"])
     work.mkdir(parents=True, exist_ok=True)
     (work / "report.json").write_text(json.dumps(report, indent=1))
     (work / "report.md").write_text(render(report))
     return report
 
 
-def export_csv(root, db_url, course_id):
-    """grades.csv at the course root (nbgrader's CSV export: every assignment and student)."""
-    from nbgrader.api import Gradebook
+def record_scores(root, cfg, assignment, students):
+    """Every student in the gradebook (a row in grades.csv), their scores in the report, grades.csv."""
+    from nbgrader.api import Gradebook, MissingEntry
     from nbgrader.plugins import CsvExportPlugin
 
-    with Gradebook(db_url, course_id) as gb:
+    with Gradebook(f"sqlite:///{root / 'gradebook.db'}", cfg.CourseDirectory.course_id) as gb:
+        for student, entry in students.items():
+            gb.update_or_create_student(student)
+            try:
+                if entry["status"] in ("missing", "unreadable"):  # no score from an earlier run
+                    gb.remove_submission(assignment, student)
+                sub = gb.find_submission(assignment, student)
+                scores = (sub.score, sub.max_score, sub.needs_manual_grade)
+            except MissingEntry:
+                scores = (0.0, gb.find_assignment(assignment).max_score, False)
+            entry.update(zip(("score", "max_score", "needs_manual"), scores, strict=True))
         plugin = CsvExportPlugin()
         plugin.to = str(root / "grades.csv")
         plugin.export(gb)

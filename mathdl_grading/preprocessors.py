@@ -97,7 +97,7 @@ class SandboxExecute(Execute):
         return km
 
     def preprocess(self, nb, resources=None, km=None):
-        self._stop, self._ran, self._chars = None, 0, defaultdict(int)
+        self._stop, self._ran, self._chars, self._timeouts = None, 0, defaultdict(int), 0
         originals = {}
         if self.mode == "student":
             for i, cell in enumerate(nb.cells):
@@ -128,8 +128,12 @@ class SandboxExecute(Execute):
             return cell, resources
         try:
             cell = self.execute_cell(cell, index, store_history=not is_test(cell))
-        except CellTimeoutError:  # interrupted: the next cells still run
+            self._timeouts = 0
+        except CellTimeoutError:  # interrupted: the next cells still run, unless it stays busy
             cell.outputs.append(error("CellTimeoutError", f"longer than {self.timeout} s"))
+            self._timeouts += 1
+            if self._timeouts >= 2:
+                self._stop = "the kernel stayed busy after an interrupt, so this cell was not run"
         except DeadKernelError:
             self._stop = "the kernel died in an earlier cell, so this cell was not run"
             why = "a crash, os._exit, exit(), or the grader's memory/CPU/time limit"

@@ -331,6 +331,8 @@ def hostile_batch(root):
         "    while True:\n        pass\n",
     )
     case("infinite_loop", loop, AUTO_MAX - 3)
+    stubborn = "import time\nwhile True:\n    try:\n        time.sleep(0.05)\n    except KeyboardInterrupt:\n        pass"
+    case("stubborn_loop", with_cell(solution(), stubborn, after="numgrad_test"), AUTO_MAX - 2)
     grab = "    hog = [bytearray(10**8) for _ in range(10**5)]\n"
     case(
         "memory_grab",

@@ -18,6 +18,7 @@ import pwd
 import shutil
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import grading_fixtures as gf
@@ -80,17 +81,24 @@ def digest(root):
 # ----------------------------------------------------------------------------- the course's assignments
 
 
-@pytest.mark.slow
-@pytest.mark.parametrize("a", ASSIGNMENTS)
-def test_solution_scores_full_marks_and_exercise_zero(a, tmp_path):
-    root = tmp_path / "course"
+@pytest.fixture(scope="module")
+def course(tmp_path_factory):
+    """One course with every assignment (one gradebook), a student "solution" and "exercise"."""
+    root = tmp_path_factory.mktemp("assignments") / "course"
     (root / "solutions").mkdir(parents=True)
     shutil.copy(ROOT / "nbgrader_config.py", root)
-    shutil.copytree(ROOT / "solutions" / a, root / "solutions" / a)
-    for student, folder in (("solution", "solutions"), ("exercise", "exercises")):
-        (root / "submitted" / student / a).mkdir(parents=True)
-        shutil.copy(ROOT / folder / a / f"{a}.ipynb", root / "submitted" / student / a)
-    proc, report = mathdl_grade(root, a)
+    for a in ASSIGNMENTS:
+        shutil.copytree(ROOT / "solutions" / a, root / "solutions" / a)
+        for student, folder in (("solution", "solutions"), ("exercise", "exercises")):
+            (root / "submitted" / student / a).mkdir(parents=True)
+            shutil.copy(ROOT / folder / a / f"{a}.ipynb", root / "submitted" / student / a)
+    return root
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("a", ASSIGNMENTS)
+def test_solution_scores_full_marks_and_exercise_zero(a, course):
+    proc, report = mathdl_grade(course, a)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     src = nbformat.read(str(ROOT / "solutions" / a / f"{a}.ipynb"), as_version=4)
     grades = [c.metadata["nbgrader"] for c in src.cells if c.metadata["nbgrader"].get("grade")]
@@ -184,38 +192,48 @@ def test_nbgrader_autograde_gives_the_same_scores(batch):
 # ----------------------------------------------------------------------------- a non-root instructor
 
 
+class Users(list):
+    """Throw-away unix users (``mdlg_`` + pid), and search permission for them on the folders
+    they need (the test's Python may live under /root). Other root processes on a shared machine
+    may reset those modes, so :meth:`reach` is called again before every command."""
+
+    def __init__(self, names, folders):
+        super().__init__(names)
+        self.folders, self.opened = folders, {}
+
+    def reach(self):
+        for folder in self.folders:
+            for parent in [*reversed(folder.parents), folder]:
+                mode = parent.stat().st_mode
+                if not mode & 0o001:
+                    self.opened.setdefault(parent, mode)
+                    os.chmod(parent, mode | 0o001)
+
+
 @pytest.fixture
-def users(tmp_path):
-    """Three throw-away unix users (an instructor, two students); always removed."""
+def users():
     if os.geteuid() != 0 or not shutil.which("useradd"):
         pytest.skip("needs root and useradd to create the test users")
     tag = str(os.getpid())[-5:]
-    names = [f"mdlg_i{tag}", f"mdlg_a{tag}", f"mdlg_b{tag}"]
-    opened = []
+    work = Path(tempfile.mkdtemp(prefix="mdlg-", dir="/tmp"))  # outside pytest's private folder
+    here = Path(os.path.realpath(sys.executable)).parent
+    users = Users([f"mdlg_i{tag}", f"mdlg_a{tag}", f"mdlg_b{tag}"], [here, ROOT, work])
     try:
-        for name in names:
+        for name in users:
             subprocess.run(["useradd", "-m", name], check=True, capture_output=True)
-        # the test's Python may live under /root: let the users reach it (search permission only)
-        here = Path(os.path.realpath(sys.executable))
-        for parent in [
-            *reversed(here.parents),
-            *reversed(ROOT.parents),
-            *reversed(tmp_path.parents),
-        ]:
-            mode = parent.stat().st_mode
-            if not mode & 0o001:
-                opened.append((parent, mode))
-                os.chmod(parent, mode | 0o001)
-        yield names
+        users.reach()
+        yield users, work
     finally:
-        for parent, mode in opened:
+        for parent, mode in users.opened.items():
             os.chmod(parent, mode & 0o7777)
-        for name in names:
+        for name in users:
             subprocess.run(["userdel", "-r", name], capture_output=True)
+        shutil.rmtree(work, ignore_errors=True)
 
 
 @pytest.mark.slow
-def test_exchange_round_trip_as_a_non_root_user(tmp_path, users):
+def test_exchange_round_trip_as_a_non_root_user(users):
+    users, tmp_path = users
     instructor, alice, bob = users
     exchange, root = tmp_path / "exchange", tmp_path / "course"
     exchange.mkdir()
@@ -234,6 +252,7 @@ def test_exchange_round_trip_as_a_non_root_user(tmp_path, users):
         shutil.chown(home[u] / "nbgrader_config.py", u)
 
     def as_user(user, *cmd, cwd):
+        users.reach()
         proc = run([str(BIN / cmd[0]), *cmd[1:]], cwd, clean_env(home[user], [str(BIN)]), user)
         assert proc.returncode == 0, (
             f"{cmd} as {user}:\n{proc.stdout[-2000:]}\n{proc.stderr[-3000:]}"
@@ -322,3 +341,50 @@ def test_strip_references_removes_expected_values_and_reference_blocks():
     assert strip_references(src) == (
         "check('a', f(x))\ncheck('b', f(y), rtol=1e-9)\ncheck('c', f(z), rtol=0)\n"
     )
+
+
+WALLS = r"""
+import json, os, subprocess
+out = {"pids": sorted(int(p) for p in os.listdir("/proc") if p.isdigit())}
+try:
+    kids = [subprocess.Popen(["sleep", "30"]) for _ in range(300)]
+    out["processes"] = len(kids)
+except OSError as exc:
+    out["processes"] = f"refused: {exc.strerror}"
+try:
+    with open("big", "wb") as fh:
+        fh.write(b"x" * (80 * 1024 * 1024))
+    out["file"] = "written"
+except OSError as exc:
+    out["file"] = f"refused: {exc.strerror}"
+out["solutions"] = os.path.exists(os.environ["COURSE"] + "/solutions")
+print(json.dumps(out))
+"""
+
+
+def test_the_sandbox_caps_processes_and_file_size_and_hides_the_course(tmp_path):
+    import asyncio
+
+    from mathdl_grading.sandbox import SandboxKernelManager
+
+    async def run_in_sandbox():
+        km = SandboxKernelManager(kernel_name="python3", processes=32, file_mb=64)
+        await km.start_kernel(cwd=str(tmp_path))
+        kc = km.client()
+        kc.start_channels()
+        try:
+            await kc.wait_for_ready(timeout=60)
+            texts = []
+            code = f"import os; os.environ['COURSE'] = {str(ROOT)!r}\n" + WALLS
+            hook = lambda msg: texts.append(msg["content"].get("text", ""))  # noqa: E731
+            await kc.execute_interactive(code, timeout=60, output_hook=hook)
+            return json.loads("".join(texts).strip().splitlines()[-1])
+        finally:
+            kc.stop_channels()
+            await km.shutdown_kernel(now=True)
+
+    out = asyncio.run(run_in_sandbox())
+    assert str(out["processes"]).startswith("refused"), out
+    assert out["file"].startswith("refused"), out
+    assert out["solutions"] is False
+    assert max(out["pids"]) < 100, "the kernel sees only its own PID namespace"
