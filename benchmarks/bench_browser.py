@@ -30,9 +30,7 @@ from pathlib import Path
 
 import nbformat
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from tools import jlab
+from mathdl_harness import jlab
 
 LESSONS = [
     "00_welcome",

@@ -69,7 +69,6 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
 
 import mathdl  # noqa: E402
 from mathdl.data import spirals  # noqa: E402

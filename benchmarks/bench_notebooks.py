@@ -2,7 +2,7 @@
 
     .venv/bin/python benchmarks/bench_notebooks.py [names...]
 
-Each notebook runs in a fresh kernel (tools/nbrun.py); then every widget is driven through
+Each notebook runs in a fresh kernel (mathdl_harness/nbrun.py); then every widget is driven through
 its range in that kernel, and each Playground's redraw times (recompute + render) are read
 back, with their median split into compute (the lesson's draw function), render (matplotlib),
 encode (PNG) and send (handing the picture to the widget). Targets: <= 20 s per notebook, <= 2 min for the course, < 1 GB per kernel, widget
@@ -11,11 +11,8 @@ redraw <= 100 ms median.
 
 import sys
 import time
-from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-
-from tools.nbrun import LESSONS, run_notebook
+from mathdl_harness.nbrun import LESSONS, run_notebook
 
 
 def main(names):

@@ -10,11 +10,8 @@ in turn (interleaved, so machine load hits them alike) and prints the median and
 
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
-
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import mathdl
 from mathdl import surfaces

@@ -2,7 +2,7 @@
 
 The server serves a temporary copy of the course (running cells must not write outputs into
 the committed notebooks). Every wait is bounded, and the server is stopped whatever happens
-(tools/jlab.py, shared with benchmarks/bench_browser.py). Where Chromium is missing the test is
+(mathdl_harness/jlab.py, shared with benchmarks/bench_browser.py). Where Chromium is missing the test is
 skipped, except under CI (CI=true), where .ci/run installs it and a missing browser is a
 failure. Screenshots go to test-artifacts/. Marked slow.
 """
@@ -14,7 +14,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from tools import jlab
+from mathdl_harness import jlab
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "test-artifacts"

@@ -2,7 +2,7 @@
 
 Each notebook runs once (module-scoped cache) in a fresh kernel; then, in the same kernel,
 every slider goes to its minimum and maximum, every dropdown through every option and every
-button is clicked (tools/nbrun.py). Time and widget latency are benchmark figures
+button is clicked (mathdl_harness/nbrun.py). Time and widget latency are benchmark figures
 (benchmarks/bench_notebooks.py), not asserted here; memory is deterministic enough to assert.
 The executing tests are marked slow; the static checks of the notebooks' source are not.
 """
@@ -12,7 +12,7 @@ import re
 
 import pytest
 
-from tools.nbrun import LESSONS, NOTEBOOKS, run_notebook
+from mathdl_harness.nbrun import LESSONS, NOTEBOOKS, run_notebook
 
 _RESULTS = {}
 
