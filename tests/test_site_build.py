@@ -1,7 +1,9 @@
 """book/build.py's own checks, without building the site (fast; the site itself: test_site.py)."""
 
+import importlib.metadata
 import importlib.util
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -92,3 +94,33 @@ def test_the_build_refuses_a_bad_lesson_name(capsys):
     with pytest.raises(SystemExit):
         build.main(["--only", "99_no_such_lesson"])
     assert "no such lesson: 99_no_such_lesson" in capsys.readouterr().err
+
+
+def pins(name):
+    out = {}
+    for line in (ROOT / name).read_text().splitlines():
+        m = re.match(r"^([A-Za-z0-9_.-]+)==(\S+)", line)
+        if m:
+            out[re.sub(r"[-_.]+", "-", m.group(1)).lower()] = m.group(2)
+    return out
+
+
+def test_site_requirements_are_pinned_and_agree_with_the_course_pins():
+    site = pins("requirements-site.txt")
+    assert "jupyter-book" in site and site["jupyter-book"] == "1.0.4.post1"
+    lines = [
+        line
+        for line in (ROOT / "requirements-site.txt").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
+    assert len(lines) == len(site), "every requirement in requirements-site.txt is pinned with =="
+    for other in ("requirements.txt", "requirements-dev.txt"):
+        both = set(site) & set(pins(other))
+        assert [p for p in both if site[p] != pins(other)[p]] == [], f"pins differ from {other}"
+    # Where the site's packages are installed (make site), they are the pinned versions.
+    try:
+        importlib.metadata.version("jupyter-book")
+    except importlib.metadata.PackageNotFoundError:
+        return
+    installed = {p: importlib.metadata.version(p) for p in site}
+    assert installed == site
