@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 ROOT_FLAG := $(shell [ "$$(id -u)" = 0 ] && echo --allow-root)
 ASSIGNMENT ?=
 
-.PHONY: lab test setup lint format bench exercises grade site clean
+.PHONY: lab test test-fast setup lint format bench exercises grade site clean clean-grading
 
 setup: $(STAMP)
 
@@ -22,6 +22,11 @@ lab: $(STAMP)
 
 test: $(STAMP)
 	$(PY) -m pytest
+
+# The quick loop while editing mathdl: everything but the tests marked slow (kernels, grading,
+# browser, site, hub). `make test` still runs everything.
+test-fast: $(STAMP)
+	$(PY) -m pytest -m "not slow"
 
 # ruff for lint and format (configured in pyproject.toml); `make format` applies the formatter.
 lint: $(STAMP)
@@ -64,6 +69,18 @@ $(NPM_STAMP): book/package.json book/package-lock.json
 site: $(SITE_STAMP) $(NPM_STAMP)
 	$(PY) book/build.py
 
+# Everything the build, the tests and the benchmarks generate. Grading results are the
+# instructor's data (manual grades live in gradebook.db): `make clean-grading CONFIRM=yes`.
 clean:
-	rm -rf $(VENV) .pytest_cache .hypothesis
-	rm -rf build/book build/site book/node_modules
+	rm -rf $(VENV) .pytest_cache .hypothesis .ruff_cache test-artifacts build *.egg-info
+	rm -rf book/node_modules
+	find . -name __pycache__ -type d -prune -not -path './.git/*' -exec rm -rf {} +
+	find . -name .ipynb_checkpoints -type d -prune -not -path './.git/*' -exec rm -rf {} +
+	@for f in gradebook.db grades.csv autograded feedback nbgrader_work; do \
+	  test ! -e $$f || echo "kept $$f (grading results): make clean-grading CONFIRM=yes removes it"; done
+
+# Grading outputs: the gradebook (with any manual grades), autograded/, feedback/, grades.csv
+# and the reports. Submissions (submitted/, downloaded/) are students' work and are never removed.
+clean-grading:
+	@test "$(CONFIRM)" = yes || { echo "this deletes gradebook.db (manual grades too): make clean-grading CONFIRM=yes"; exit 2; }
+	rm -rf gradebook.db grades.csv autograded feedback nbgrader_work

@@ -6,12 +6,14 @@ returns ``x`` (N, 1) and ``y`` (N, 1).
 
 import numpy as np
 
-from ._rng import as_generator
+from ._rng import RNGLike, as_generator
 
 __all__ = ["blobs", "moons", "regression_1d", "spirals", "train_test_split"]
 
 
-def spirals(n_per_class=100, n_classes=3, noise=0.2, seed=0):
+def spirals(
+    n_per_class: int = 100, n_classes: int = 3, noise: float = 0.2, seed: RNGLike = 0
+) -> tuple[np.ndarray, np.ndarray]:
     """Interleaved spiral arms, one per class: the classic 'not linearly separable' set.
 
     Arm k: radius r in [0, 1], angle theta = 4 r + 2 pi k / K + noise * N(0, 1).
@@ -24,7 +26,7 @@ def spirals(n_per_class=100, n_classes=3, noise=0.2, seed=0):
     return X, k.astype(np.int64)
 
 
-def moons(n=200, noise=0.1, seed=0):
+def moons(n: int = 200, noise: float = 0.1, seed: RNGLike = 0) -> tuple[np.ndarray, np.ndarray]:
     """Two interleaved half circles (class 0 on top, class 1 below), plus Gaussian noise."""
     rng = as_generator(seed)
     n0 = n // 2
@@ -42,7 +44,9 @@ def moons(n=200, noise=0.1, seed=0):
     return X, y
 
 
-def blobs(n=300, centers=3, std=0.5, seed=0, spread=3.0):
+def blobs(
+    n: int = 300, centers: int = 3, std: float = 0.5, seed: RNGLike = 0, spread: float = 3.0
+) -> tuple[np.ndarray, np.ndarray]:
     """Gaussian clusters around ``centers`` points spaced evenly on a circle of radius ``spread``."""
     rng = as_generator(seed)
     angles = 2 * np.pi * np.arange(centers) / centers
@@ -52,7 +56,9 @@ def blobs(n=300, centers=3, std=0.5, seed=0, spread=3.0):
     return X, y.astype(np.int64)
 
 
-def regression_1d(n=100, noise=0.1, seed=0):
+def regression_1d(
+    n: int = 100, noise: float = 0.1, seed: RNGLike = 0
+) -> tuple[np.ndarray, np.ndarray]:
     """y = sin(2 pi x) + noise for x uniform in [0, 1]; returns column vectors (N, 1)."""
     rng = as_generator(seed)
     x = np.sort(rng.uniform(0.0, 1.0, n))
@@ -60,7 +66,9 @@ def regression_1d(n=100, noise=0.1, seed=0):
     return x[:, None], y[:, None]
 
 
-def train_test_split(X, y, test_fraction=0.25, seed=0):
+def train_test_split(
+    X: np.ndarray, y: np.ndarray, test_fraction: float = 0.25, seed: RNGLike = 0
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Shuffle with ``seed`` and split into (X_train, X_test, y_train, y_test)."""
     if not 0 < test_fraction < 1:
         raise ValueError(f"test_fraction must lie in (0, 1), got {test_fraction}")

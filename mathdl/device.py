@@ -1,9 +1,16 @@
 """Pick the best torch device. torch is imported only when these functions are called."""
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # for the annotations only: torch is not imported at run time here
+    import torch
+
 __all__ = ["describe_device", "get_device"]
 
 
-def get_device():
+def get_device() -> torch.device:
     """``torch.device('cuda')`` when a CUDA GPU is usable, else ``'mps'`` (Apple), else ``'cpu'``."""
     import torch
 
@@ -15,7 +22,7 @@ def get_device():
     return torch.device("cpu")
 
 
-def describe_device(device=None):
+def describe_device(device: str | torch.device | None = None) -> str:
     """A sentence saying which device torch cells will use, and plainly when that is a CPU fallback."""
     import torch
 

@@ -1,13 +1,19 @@
 """Check analytic gradients against finite differences."""
 
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
 import numpy as np
+from numpy.typing import ArrayLike
 
 from .tensor import Tensor
 
 __all__ = ["GradcheckResult", "gradcheck", "numerical_grad"]
 
 
-def numerical_grad(f, x, eps=1e-6):
+def numerical_grad(f: Callable[[np.ndarray], float], x: ArrayLike, eps: float = 1e-6) -> np.ndarray:
     """Central differences: df/dx_i ~= (f(x + eps e_i) - f(x - eps e_i)) / (2 eps).
 
     ``f`` maps an array of ``x``'s shape to a scalar; returns an array of ``x``'s shape.
@@ -31,13 +37,13 @@ def numerical_grad(f, x, eps=1e-6):
 class GradcheckResult:
     """Outcome of :func:`gradcheck`; truthy when every entry agrees within tolerance."""
 
-    def __init__(self, ok, worst):
+    def __init__(self, ok: bool, worst: dict[str, Any] | None):
         self.ok, self.worst = ok, worst
 
-    def __bool__(self):
+    def __bool__(self) -> bool:
         return self.ok
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         w = self.worst
         if w is None:
             return "GradcheckResult(ok=True, no inputs require grad)"
@@ -48,7 +54,14 @@ class GradcheckResult:
         )
 
 
-def gradcheck(f, *tensors, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=True):
+def gradcheck(
+    f: Callable[..., Tensor],
+    *tensors: Tensor | ArrayLike,
+    eps: float = 1e-6,
+    atol: float = 1e-5,
+    rtol: float = 1e-3,
+    raise_exception: bool = True,
+) -> GradcheckResult:
     """Compare autograd gradients of ``f(*tensors)`` with central differences.
 
     ``f`` returns a Tensor; a non-scalar output is reduced to a scalar by a fixed random
@@ -56,8 +69,8 @@ def gradcheck(f, *tensors, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=True)
     |analytic - numerical| <= atol + rtol * |numerical|. On failure, raises AssertionError
     naming the worst entry (or returns a falsy result when ``raise_exception=False``).
     """
-    tensors = [t if isinstance(t, Tensor) else Tensor(t, requires_grad=True) for t in tensors]
-    probe = f(*tensors)
+    leaves = [t if isinstance(t, Tensor) else Tensor(t, requires_grad=True) for t in tensors]
+    probe = f(*leaves)
     weights = (
         None if probe.data.size == 1 else np.random.default_rng(0).standard_normal(probe.shape)
     )
@@ -65,19 +78,19 @@ def gradcheck(f, *tensors, eps=1e-6, atol=1e-5, rtol=1e-3, raise_exception=True)
     def scalar(out):
         return out.sum() if weights is None else (out * weights).sum()
 
-    for t in tensors:
+    for t in leaves:
         t.grad = None
-    scalar(f(*tensors)).backward()
+    scalar(f(*leaves)).backward()
 
     worst, ok = None, True
-    for k, t in enumerate(tensors):
+    for k, t in enumerate(leaves):
         if not t.requires_grad:
             continue
         analytic = np.zeros_like(t.data) if t.grad is None else t.grad
         saved = t.data.copy()
 
         def f_of(x, k=k):
-            args = [Tensor(x) if i == k else Tensor(s.data) for i, s in enumerate(tensors)]
+            args = [Tensor(x) if i == k else Tensor(s.data) for i, s in enumerate(leaves)]
             return scalar(f(*args)).item()
 
         numeric = numerical_grad(f_of, saved, eps=eps)

@@ -14,7 +14,7 @@ A uniform distribution U(-a, a) has variance a^2 / 3, which gives the bounds bel
 
 import numpy as np
 
-from ._rng import as_generator
+from ._rng import RNGLike, as_generator
 
 __all__ = ["SCHEMES", "he_normal", "he_uniform", "initialize", "xavier_normal", "xavier_uniform"]
 
@@ -25,28 +25,32 @@ def _check_fans(fan_in, fan_out):
             raise ValueError(f"{name} must be a positive integer, got {v!r}")
 
 
-def xavier_uniform(fan_in, fan_out, *, gain=1.0, rng=None):
+def xavier_uniform(
+    fan_in: int, fan_out: int, *, gain: float = 1.0, rng: RNGLike = None
+) -> np.ndarray:
     """W ~ U(-a, a) with a = gain * sqrt(6 / (fan_in + fan_out)); Var = gain^2 * 2 / (fan_in + fan_out)."""
     _check_fans(fan_in, fan_out)
     a = gain * np.sqrt(6.0 / (fan_in + fan_out))
     return as_generator(rng).uniform(-a, a, size=(fan_in, fan_out))
 
 
-def xavier_normal(fan_in, fan_out, *, gain=1.0, rng=None):
+def xavier_normal(
+    fan_in: int, fan_out: int, *, gain: float = 1.0, rng: RNGLike = None
+) -> np.ndarray:
     """W ~ N(0, sigma^2) with sigma = gain * sqrt(2 / (fan_in + fan_out))."""
     _check_fans(fan_in, fan_out)
     std = gain * np.sqrt(2.0 / (fan_in + fan_out))
     return as_generator(rng).normal(0.0, std, size=(fan_in, fan_out))
 
 
-def he_uniform(fan_in, fan_out, *, rng=None):
+def he_uniform(fan_in: int, fan_out: int, *, rng: RNGLike = None) -> np.ndarray:
     """W ~ U(-a, a) with a = sqrt(6 / fan_in); Var = 2 / fan_in."""
     _check_fans(fan_in, fan_out)
     a = np.sqrt(6.0 / fan_in)
     return as_generator(rng).uniform(-a, a, size=(fan_in, fan_out))
 
 
-def he_normal(fan_in, fan_out, *, rng=None):
+def he_normal(fan_in: int, fan_out: int, *, rng: RNGLike = None) -> np.ndarray:
     """W ~ N(0, sigma^2) with sigma = sqrt(2 / fan_in)."""
     _check_fans(fan_in, fan_out)
     return as_generator(rng).normal(0.0, np.sqrt(2.0 / fan_in), size=(fan_in, fan_out))
@@ -75,7 +79,9 @@ SCHEMES = {
 }
 
 
-def initialize(scheme, fan_in, fan_out, *, scale=1.0, rng=None):
+def initialize(
+    scheme: str, fan_in: int, fan_out: int, *, scale: float = 1.0, rng: RNGLike = None
+) -> np.ndarray:
     """Weights of shape (fan_in, fan_out) from a named scheme (see ``SCHEMES``), times ``scale``."""
     try:
         fn = SCHEMES[scheme]

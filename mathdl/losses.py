@@ -6,6 +6,7 @@ engine calls these, so each gradient is written exactly once.
 """
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from .activations import log_softmax, sigmoid, softmax
 
@@ -16,9 +17,11 @@ __all__ = [
     "binary_cross_entropy_with_logits_gradient",
     "check_class_targets",
     "cross_entropy",
+    "cross_entropy_and_gradient",
     "cross_entropy_gradient",
     "mse",
     "mse_gradient",
+    "mse_target_gradient",
 ]
 
 
@@ -33,20 +36,28 @@ def _same_shape(name, pred, target):
     return pred, target
 
 
-def mse(pred, target):
+def mse(pred: ArrayLike, target: ArrayLike) -> float:
     """Mean squared error: L = (1/N) sum_i (pred_i - target_i)^2 over all N entries."""
     pred, target = _same_shape("mse", pred, target)
     d = pred - target
     return float(np.mean(d * d))
 
 
-def mse_gradient(pred, target):
+def mse_gradient(pred: ArrayLike, target: ArrayLike) -> np.ndarray:
     """dL/dpred = 2 (pred - target) / N, same shape as pred."""
     pred, target = _same_shape("mse_gradient", pred, target)
     return 2.0 * (pred - target) / pred.size
 
 
-def check_class_targets(logits, targets, name="cross_entropy"):
+def mse_target_gradient(pred: ArrayLike, target: ArrayLike) -> np.ndarray:
+    """dL/dtarget = -2 (pred - target) / N = -dL/dpred (when the target is itself learned)."""
+    pred, target = _same_shape("mse_target_gradient", pred, target)
+    return 2.0 * (target - pred) / pred.size
+
+
+def check_class_targets(
+    logits: ArrayLike, targets: ArrayLike, name: str = "cross_entropy"
+) -> tuple[np.ndarray, np.ndarray]:
     """Validate (N, C) logits against (N,) integer class targets; return them as arrays.
 
     Raises ValueError naming the shapes or the offending class, TypeError for non-integer
@@ -74,37 +85,44 @@ def check_class_targets(logits, targets, name="cross_entropy"):
     return logits, targets
 
 
-def cross_entropy(logits, targets, check=True, log_probs=None):
+def _nll(log_probs, targets):
+    # -(1/N) sum_n log p_{n, y_n}: the cross-entropy from the log-probabilities
+    return float(-log_probs[np.arange(log_probs.shape[0]), targets].mean())
+
+
+def _softmax_minus_onehot(probs, targets):
+    # (p - onehot(y)) / N, in place on ``probs`` (a fresh array)
+    n = probs.shape[0]
+    probs[np.arange(n), targets] -= 1.0
+    probs /= n
+    return probs
+
+
+def cross_entropy(logits: ArrayLike, targets: ArrayLike) -> float:
     """Softmax cross-entropy, mean over the batch.
 
     L = (1/N) sum_n [ logsumexp(z_n) - z_{n, y_n} ] = -(1/N) sum_n log softmax(z_n)_{y_n}.
     logits: (N, C) floats; targets: (N,) integers in [0, C). Stable for logits of any size.
-
-    For callers that compute the loss and its gradient together (the autograd engine):
-    ``check=False`` skips :func:`check_class_targets` (already run on these arrays), and
-    ``log_probs`` = ``log_softmax(logits, axis=1)`` when it is already at hand, so that the
-    loss and :func:`cross_entropy_gradient` share one log-softmax instead of two.
     """
-    if check:
-        logits, targets = check_class_targets(logits, targets, "cross_entropy")
-    if log_probs is None:
-        log_probs = log_softmax(logits, axis=1)
-    n = logits.shape[0]
-    return float(-log_probs[np.arange(n), targets].mean())
+    logits, targets = check_class_targets(logits, targets, "cross_entropy")
+    return _nll(log_softmax(logits, axis=1), targets)
 
 
-def cross_entropy_gradient(logits, targets, check=True, log_probs=None):
-    """dL/dlogits = (softmax(z) - onehot(y)) / N, shape (N, C).
+def cross_entropy_gradient(logits: ArrayLike, targets: ArrayLike) -> np.ndarray:
+    """dL/dlogits = (softmax(z) - onehot(y)) / N, shape (N, C)."""
+    logits, targets = check_class_targets(logits, targets, "cross_entropy_gradient")
+    return _softmax_minus_onehot(softmax(logits, axis=1), targets)
 
-    ``check`` and ``log_probs`` as in :func:`cross_entropy` (softmax(z) = exp(log_softmax(z))).
+
+def cross_entropy_and_gradient(logits: ArrayLike, targets: ArrayLike) -> tuple[float, np.ndarray]:
+    """The loss of :func:`cross_entropy` and the gradient of :func:`cross_entropy_gradient` together.
+
+    What a training step needs: the targets are checked once and log softmax(z) is computed
+    once for both (softmax(z) = exp(log softmax(z))). Returns ``(loss, dL/dlogits)``.
     """
-    if check:
-        logits, targets = check_class_targets(logits, targets, "cross_entropy_gradient")
-    n = logits.shape[0]
-    g = softmax(logits, axis=1) if log_probs is None else np.exp(log_probs)
-    g[np.arange(n), targets] -= 1.0
-    g /= n
-    return g
+    logits, targets = check_class_targets(logits, targets, "cross_entropy")
+    log_p = log_softmax(logits, axis=1)
+    return _nll(log_p, targets), _softmax_minus_onehot(np.exp(log_p), targets)
 
 
 def _check_binary_targets(name, x, target):
@@ -114,7 +132,7 @@ def _check_binary_targets(name, x, target):
     return x, target
 
 
-def binary_cross_entropy(probs, target):
+def binary_cross_entropy(probs: ArrayLike, target: ArrayLike) -> float:
     """BCE on probabilities: L = -(1/N) sum [y log p + (1 - y) log(1 - p)].
 
     As in PyTorch, each log is clamped at -100 so p = 0 or 1 gives a large finite loss.
@@ -131,20 +149,20 @@ def binary_cross_entropy(probs, target):
     return float(-np.mean(y * log_p + (1 - y) * log_1mp))
 
 
-def binary_cross_entropy_gradient(probs, target):
+def binary_cross_entropy_gradient(probs: ArrayLike, target: ArrayLike) -> np.ndarray:
     """dL/dp = (p - y) / (p (1 - p)) / N, with the denominator kept >= 1e-12 (as PyTorch)."""
     p, y = _check_binary_targets("binary_cross_entropy_gradient", probs, target)
     return (p - y) / np.maximum(p * (1 - p), 1e-12) / p.size
 
 
-def binary_cross_entropy_with_logits(logits, target):
+def binary_cross_entropy_with_logits(logits: ArrayLike, target: ArrayLike) -> float:
     """BCE on raw scores z, p = sigma(z), computed stably:
     L = (1/N) sum [ max(z, 0) - z y + log(1 + e^{-|z|}) ]."""
     z, y = _check_binary_targets("binary_cross_entropy_with_logits", logits, target)
     return float(np.mean(np.maximum(z, 0) - z * y + np.log1p(np.exp(-np.abs(z)))))
 
 
-def binary_cross_entropy_with_logits_gradient(logits, target):
+def binary_cross_entropy_with_logits_gradient(logits: ArrayLike, target: ArrayLike) -> np.ndarray:
     """dL/dz = (sigma(z) - y) / N."""
     z, y = _check_binary_targets("binary_cross_entropy_with_logits_gradient", logits, target)
     return (sigmoid(z) - y) / z.size

@@ -11,16 +11,30 @@ loss derivatives are not rewritten here: they come from :mod:`mathdl.activations
 :mod:`mathdl.losses`.
 """
 
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
 import numpy as np
+from numpy.typing import ArrayLike
 
 from . import activations as _act
 
-__all__ = ["Tensor", "enable_grad", "is_grad_enabled", "no_grad", "tensor"]
+__all__ = [
+    "Tensor",
+    "enable_grad",
+    "is_grad_enabled",
+    "matmul_vjp",
+    "no_grad",
+    "tensor",
+    "unbroadcast",
+]
 
 _GRAD_ENABLED = [True]
 
 
-def is_grad_enabled():
+def is_grad_enabled() -> bool:
     """True unless inside a :class:`no_grad` block."""
     return _GRAD_ENABLED[0]
 
@@ -32,16 +46,16 @@ class no_grad:
     use it for evaluation and for optimizer updates.
     """
 
-    def __enter__(self):
+    def __enter__(self) -> no_grad:
         self._prev = _GRAD_ENABLED[0]
         _GRAD_ENABLED[0] = False
         return self
 
-    def __exit__(self, *exc):
+    def __exit__(self, *exc: object) -> bool:
         _GRAD_ENABLED[0] = self._prev
         return False
 
-    def __call__(self, func):
+    def __call__(self, func: Callable[..., Any]) -> Callable[..., Any]:
         def wrapper(*args, **kwargs):
             with self.__class__():
                 return func(*args, **kwargs)
@@ -54,17 +68,18 @@ class no_grad:
 class enable_grad(no_grad):
     """Turn graph recording back on inside a :class:`no_grad` block."""
 
-    def __enter__(self):
+    def __enter__(self) -> enable_grad:
         self._prev = _GRAD_ENABLED[0]
         _GRAD_ENABLED[0] = True
         return self
 
 
-def _unbroadcast(g, shape):
+def unbroadcast(g: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     """Sum a broadcast gradient ``g`` back down to ``shape`` (the input's own shape).
 
     Broadcasting copied the input along new leading axes and along axes of size 1; the
-    derivative of a copy is the sum of the copies' gradients.
+    derivative of a copy is the sum of the copies' gradients. This is the VJP of broadcasting,
+    used by every element-wise binary op (and the bias of :func:`mathdl.functional.linear`).
     """
     if g.shape == shape:
         return g
@@ -77,6 +92,33 @@ def _unbroadcast(g, shape):
     return g
 
 
+def matmul_vjp(
+    a: np.ndarray, b: np.ndarray, g: np.ndarray, need_a: bool = True, need_b: bool = True
+) -> tuple[np.ndarray | None, np.ndarray | None]:
+    """Vector-Jacobian product of C = A @ B: given dL/dC = G, return (dL/dA, dL/dB).
+
+    dL/dA = G B^T and dL/dB = A^T G, summed over broadcast batch dimensions; a 1-D operand is
+    treated as a row (first) or a column (second) vector, as in ``np.matmul``. ``need_a`` /
+    ``need_b`` False skips that product (returns None). Shared by ``Tensor.__matmul__`` and
+    :func:`mathdl.functional.linear`, so the derivative of a matrix product is written once.
+    """
+    if a.ndim == 2 and b.ndim == 2:  # the common case, without the promotions below
+        return (g @ b.T if need_a else None), (a.T @ g if need_b else None)
+    A = a[None, :] if a.ndim == 1 else a
+    B = b[:, None] if b.ndim == 1 else b
+    G = g
+    if b.ndim == 1:  # first: for vector @ vector, g is 0-d and becomes (1,) then (1, 1)
+        G = np.expand_dims(G, -1)
+    if a.ndim == 1:
+        G = np.expand_dims(G, -2)
+    ga = gb = None
+    if need_a:
+        ga = unbroadcast(G @ np.swapaxes(B, -1, -2), A.shape).reshape(a.shape)
+    if need_b:
+        gb = unbroadcast(np.swapaxes(A, -1, -2) @ G, B.shape).reshape(b.shape)
+    return ga, gb
+
+
 def _broadcast_shape(op, a, b):
     try:
         return np.broadcast_shapes(a.shape, b.shape)
@@ -85,6 +127,18 @@ def _broadcast_shape(op, a, b):
             f"{op}: shapes {a.shape} and {b.shape} cannot be broadcast together "
             "(trailing dimensions must be equal or 1)"
         ) from None
+
+
+def _elementwise(op, fn, a, b):
+    """fn(a.data, b.data) for a binary element-wise op; a clear error if the shapes do not broadcast.
+
+    NumPy checks the shapes anyway, so the check costs nothing unless it fails.
+    """
+    try:
+        return fn(a.data, b.data)
+    except ValueError:
+        _broadcast_shape(op, a, b)  # raises the clear error when the shapes are the cause
+        raise
 
 
 def _normalize_dims(dim, ndim):
@@ -113,7 +167,7 @@ class Tensor:
     __slots__ = ("_backward", "_op", "_parents", "_retain", "data", "grad", "requires_grad")
     __array_priority__ = 1000  # so ndarray + Tensor calls Tensor.__radd__
 
-    def __init__(self, data, requires_grad=False):
+    def __init__(self, data: ArrayLike | Tensor, requires_grad: bool = False):
         if isinstance(data, Tensor):
             data = data.data
         arr = np.array(data, dtype=np.float64)
@@ -152,60 +206,60 @@ class Tensor:
 
     # ----- basic properties ---------------------------------------------------------------
     @property
-    def shape(self):
+    def shape(self) -> tuple[int, ...]:
         return self.data.shape
 
     @property
-    def ndim(self):
+    def ndim(self) -> int:
         return self.data.ndim
 
     @property
-    def size(self):
+    def size(self) -> int:
         return self.data.size
 
     @property
-    def is_leaf(self):
+    def is_leaf(self) -> bool:
         """True for tensors created by the user rather than by an operation."""
         return self._backward is None
 
-    def numel(self):
+    def numel(self) -> int:
         return self.data.size
 
-    def item(self):
+    def item(self) -> float:
         if self.data.size != 1:
             raise ValueError(f"item() needs a tensor with one element, got shape {self.shape}")
         return float(self.data.reshape(()))
 
-    def numpy(self):
+    def numpy(self) -> np.ndarray:
         return self.data
 
-    def tolist(self):
+    def tolist(self) -> Any:
         return self.data.tolist()
 
-    def detach(self):
+    def detach(self) -> Tensor:
         """The same values, cut off from the graph (shares memory, like torch)."""
         t = Tensor.__new__(Tensor)
         t.data, t.grad, t.requires_grad = self.data, None, False
         t._parents, t._backward, t._op, t._retain = (), None, "", False
         return t
 
-    def requires_grad_(self, flag=True):
+    def requires_grad_(self, flag: bool = True) -> Tensor:
         self.requires_grad = bool(flag)
         return self
 
-    def retain_grad(self):
+    def retain_grad(self) -> Tensor:
         """Keep ``.grad`` on this non-leaf tensor after backward (as ``torch.Tensor.retain_grad``)."""
         self._retain = True
         return self
 
-    def zero_(self):
+    def zero_(self) -> Tensor:
         self.data[...] = 0.0
         return self
 
-    def __len__(self):
+    def __len__(self) -> int:
         return len(self.data)
 
-    def __repr__(self):
+    def __repr__(self) -> str:
         body = np.array2string(self.data, precision=4, separator=", ", prefix="Tensor(")
         extra = (
             f", grad_fn=<{self._op}>"
@@ -214,78 +268,78 @@ class Tensor:
         )
         return f"Tensor({body}{extra})"
 
-    def __hash__(self):
+    def __hash__(self) -> int:
         return id(self)
 
     # ----- arithmetic ---------------------------------------------------------------------
-    def __add__(self, other):
+    def __add__(self, other: TensorLike) -> Tensor:
         other = self._lift(other)
-        _broadcast_shape("add", self, other)
         a, b = self, other
+        out_data = _elementwise("add", np.add, a, b)
 
         def backward(g):  # d(a+b)/da = d(a+b)/db = 1; skip the side that needs no gradient
-            ga = _unbroadcast(g, a.data.shape) if a.requires_grad else None
-            gb = _unbroadcast(g, b.data.shape) if b.requires_grad else None
+            ga = unbroadcast(g, a.data.shape) if a.requires_grad else None
+            gb = unbroadcast(g, b.data.shape) if b.requires_grad else None
             return ga, gb
 
-        return Tensor._make(self.data + other.data, (self, other), backward, "Add")
+        return Tensor._make(out_data, (a, b), backward, "Add")
 
-    def __radd__(self, other):
+    def __radd__(self, other: TensorLike) -> Tensor:
         return self._lift(other).__add__(self)
 
-    def __sub__(self, other):
+    def __sub__(self, other: TensorLike) -> Tensor:
         other = self._lift(other)
-        _broadcast_shape("sub", self, other)
         a, b = self, other
+        out_data = _elementwise("sub", np.subtract, a, b)
 
         def backward(g):  # d(a-b)/da = 1, d(a-b)/db = -1
-            ga = _unbroadcast(g, a.data.shape) if a.requires_grad else None
-            gb = _unbroadcast(-g, b.data.shape) if b.requires_grad else None
+            ga = unbroadcast(g, a.data.shape) if a.requires_grad else None
+            gb = unbroadcast(-g, b.data.shape) if b.requires_grad else None
             return ga, gb
 
-        return Tensor._make(self.data - other.data, (self, other), backward, "Sub")
+        return Tensor._make(out_data, (a, b), backward, "Sub")
 
-    def __rsub__(self, other):
+    def __rsub__(self, other: TensorLike) -> Tensor:
         return self._lift(other).__sub__(self)
 
-    def __mul__(self, other):
+    def __mul__(self, other: TensorLike) -> Tensor:
         other = self._lift(other)
-        _broadcast_shape("mul", self, other)
         a, b = self, other
+        out_data = _elementwise("mul", np.multiply, a, b)
 
         def backward(g):  # d(ab)/da = b, d(ab)/db = a
-            ga = _unbroadcast(g * b.data, a.data.shape) if a.requires_grad else None
-            gb = _unbroadcast(g * a.data, b.data.shape) if b.requires_grad else None
+            ga = unbroadcast(g * b.data, a.data.shape) if a.requires_grad else None
+            gb = unbroadcast(g * a.data, b.data.shape) if b.requires_grad else None
             return ga, gb
 
-        return Tensor._make(self.data * other.data, (self, other), backward, "Mul")
+        return Tensor._make(out_data, (a, b), backward, "Mul")
 
-    def __rmul__(self, other):
+    def __rmul__(self, other: TensorLike) -> Tensor:
         return self._lift(other).__mul__(self)
 
-    def __truediv__(self, other):
+    def __truediv__(self, other: TensorLike) -> Tensor:
         other = self._lift(other)
-        _broadcast_shape("div", self, other)
         a, b = self, other
+        out_data = _elementwise("div", np.true_divide, a, b)
 
         def backward(g):  # d(a/b)/da = 1/b, d(a/b)/db = -a/b^2
-            ga = _unbroadcast(g / b.data, a.data.shape) if a.requires_grad else None
+            ga = unbroadcast(g / b.data, a.data.shape) if a.requires_grad else None
             gb = (
-                _unbroadcast(-g * a.data / (b.data * b.data), b.data.shape)
+                unbroadcast(-g * a.data / (b.data * b.data), b.data.shape)
                 if b.requires_grad
                 else None
             )
             return ga, gb
 
-        return Tensor._make(self.data / other.data, (self, other), backward, "Div")
+        return Tensor._make(out_data, (a, b), backward, "Div")
 
-    def __rtruediv__(self, other):
+    def __rtruediv__(self, other: TensorLike) -> Tensor:
         return self._lift(other).__truediv__(self)
 
-    def __neg__(self):
+    def __neg__(self) -> Tensor:
         return Tensor._make(-self.data, (self,), lambda g: (-g,), "Neg")
 
-    def __pow__(self, exponent):
+    def __pow__(self, exponent: TensorLike) -> Tensor:
         if (
             isinstance(exponent, Tensor) or np.ndim(exponent) != 0
         ):  # a Tensor or an array of exponents
@@ -301,21 +355,20 @@ class Tensor:
         return Tensor._make(self.data**p, (self,), backward, "Pow")
 
     def _pow_tensor(self, other):
-        _broadcast_shape("pow", self, other)
         a, b = self, other
-        out_data = a.data**b.data
+        out_data = _elementwise("pow", np.power, a, b)
 
         def backward(g):  # d(a^b)/da = b a^(b-1); d(a^b)/db = a^b ln a (nan for a < 0, as torch)
             # torch's rules where 0 * inf would give nan: d/da is 0 where b = 0, d/db is 0 where a = 0 <= b
             ga = gb = None
             with np.errstate(divide="ignore", invalid="ignore"):
                 if a.requires_grad:
-                    ga = _unbroadcast(
+                    ga = unbroadcast(
                         np.where(b.data == 0, 0.0, g * b.data * a.data ** (b.data - 1)),
                         a.data.shape,
                     )
                 if b.requires_grad:
-                    gb = _unbroadcast(
+                    gb = unbroadcast(
                         np.where((a.data == 0) & (b.data >= 0), 0.0, g * out_data * np.log(a.data)),
                         b.data.shape,
                     )
@@ -323,10 +376,10 @@ class Tensor:
 
         return Tensor._make(out_data, (a, b), backward, "Pow")
 
-    def __rpow__(self, base):
+    def __rpow__(self, base: TensorLike) -> Tensor:
         return self._lift(base)._pow_tensor(self)
 
-    def __matmul__(self, other):
+    def __matmul__(self, other: TensorLike) -> Tensor:
         other = self._lift(other)
         a, b = self, other
         if a.ndim == 0 or b.ndim == 0:
@@ -349,30 +402,15 @@ class Tensor:
                 ) from None
 
         def backward(g):
-            # Promote vectors to matrices, then dA = G B^T and dB = A^T G (summed over batch dims).
-            A = a.data[None, :] if a.ndim == 1 else a.data
-            B = b.data[:, None] if b.ndim == 1 else b.data
-            G = g
-            if b.ndim == 1:  # first: for vector @ vector, g is 0-d and becomes (1,) then (1, 1)
-                G = np.expand_dims(G, -1)
-            if a.ndim == 1:
-                G = np.expand_dims(G, -2)
-            ga = gb = None
-            if a.requires_grad:
-                ga = _unbroadcast(G @ np.swapaxes(B, -1, -2), A.shape)
-                ga = ga.reshape(a.shape)
-            if b.requires_grad:
-                gb = _unbroadcast(np.swapaxes(A, -1, -2) @ G, B.shape)
-                gb = gb.reshape(b.shape)
-            return ga, gb
+            return matmul_vjp(a.data, b.data, g, a.requires_grad, b.requires_grad)
 
         return Tensor._make(a.data @ b.data, (a, b), backward, "MatMul")
 
-    def __rmatmul__(self, other):
+    def __rmatmul__(self, other: TensorLike) -> Tensor:
         return self._lift(other).__matmul__(self)
 
     # ----- reductions and shape -----------------------------------------------------------
-    def sum(self, dim=None, keepdim=False):
+    def sum(self, dim: int | Sequence[int] | None = None, keepdim: bool = False) -> Tensor:
         """Sum over ``dim`` (int, tuple, or None for all); gradient: copy g back over the summed axes."""
         dims = _normalize_dims(dim, self.ndim)
         shape = self.data.shape
@@ -386,7 +424,7 @@ class Tensor:
             np.sum(self.data, axis=dims, keepdims=keepdim), (self,), backward, "Sum"
         )
 
-    def mean(self, dim=None, keepdim=False):
+    def mean(self, dim: int | Sequence[int] | None = None, keepdim: bool = False) -> Tensor:
         """Mean over ``dim``; gradient: g / n copied over the n averaged entries."""
         dims = _normalize_dims(dim, self.ndim)
         shape = self.data.shape
@@ -401,7 +439,7 @@ class Tensor:
             np.mean(self.data, axis=dims, keepdims=keepdim), (self,), backward, "Mean"
         )
 
-    def reshape(self, *shape):
+    def reshape(self, *shape: int | Sequence[int]) -> Tensor:
         """Same entries, new shape (one entry may be -1); gradient reshaped back."""
         if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
             shape = tuple(shape[0])
@@ -414,18 +452,18 @@ class Tensor:
             ) from None
         return Tensor._make(data, (self,), lambda g: (g.reshape(old),), "Reshape")
 
-    def view(self, *shape):
+    def view(self, *shape: int | Sequence[int]) -> Tensor:
         return self.reshape(*shape)
 
-    def flatten(self, start_dim=0):
+    def flatten(self, start_dim: int = 0) -> Tensor:
         return self.reshape(*self.shape[:start_dim], -1)
 
     @property
-    def T(self):
+    def T(self) -> Tensor:
         """Reverse the axes (the transpose for a matrix); gradient transposed back."""
         return Tensor._make(self.data.T, (self,), lambda g: (g.T,), "Transpose")
 
-    def transpose(self, dim0, dim1):
+    def transpose(self, dim0: int, dim1: int) -> Tensor:
         return Tensor._make(
             np.swapaxes(self.data, dim0, dim1),
             (self,),
@@ -433,7 +471,7 @@ class Tensor:
             "Transpose",
         )
 
-    def __getitem__(self, index):
+    def __getitem__(self, index: Any) -> Tensor:
         """Indexing and slicing; gradient scattered back (repeated indices add up)."""
         if isinstance(index, Tensor):
             index = index.data.astype(np.int64)
@@ -447,27 +485,27 @@ class Tensor:
         return Tensor._make(self.data[index], (self,), backward, "Index")
 
     # ----- element-wise functions ---------------------------------------------------------
-    def exp(self):
+    def exp(self) -> Tensor:
         out_data = np.exp(self.data)
         return Tensor._make(out_data, (self,), lambda g: (g * out_data,), "Exp")  # (e^x)' = e^x
 
-    def log(self):
+    def log(self) -> Tensor:
         x = self.data
         return Tensor._make(np.log(x), (self,), lambda g: (g / x,), "Log")  # (ln x)' = 1/x
 
-    def sqrt(self):
+    def sqrt(self) -> Tensor:
         out_data = np.sqrt(self.data)
         return Tensor._make(out_data, (self,), lambda g: (g / (2.0 * out_data),), "Sqrt")
 
-    def abs(self):
+    def abs(self) -> Tensor:
         x = self.data
         return Tensor._make(np.abs(x), (self,), lambda g: (g * np.sign(x),), "Abs")
 
-    def relu(self):
+    def relu(self) -> Tensor:
         x = self.data
         return Tensor._make(_act.relu(x), (self,), lambda g: (g * _act.relu_derivative(x),), "ReLU")
 
-    def leaky_relu(self, negative_slope=0.01):
+    def leaky_relu(self, negative_slope: float = 0.01) -> Tensor:
         x = self.data
         return Tensor._make(
             _act.leaky_relu(x, negative_slope),
@@ -476,22 +514,22 @@ class Tensor:
             "LeakyReLU",
         )
 
-    def sigmoid(self):
+    def sigmoid(self) -> Tensor:
         x = self.data
         return Tensor._make(
             _act.sigmoid(x), (self,), lambda g: (g * _act.sigmoid_derivative(x),), "Sigmoid"
         )
 
-    def tanh(self):
+    def tanh(self) -> Tensor:
         x = self.data
         return Tensor._make(_act.tanh(x), (self,), lambda g: (g * _act.tanh_derivative(x),), "Tanh")
 
-    def gelu(self):
+    def gelu(self) -> Tensor:
         x = self.data
         return Tensor._make(_act.gelu(x), (self,), lambda g: (g * _act.gelu_derivative(x),), "GELU")
 
     # ----- backpropagation ----------------------------------------------------------------
-    def backward(self, grad=None):
+    def backward(self, grad: ArrayLike | Tensor | None = None) -> None:
         """Accumulate dself/dleaf into ``leaf.grad`` for every leaf that requires grad.
 
         ``grad`` is dL/dself; it may be left out only when self is a scalar (then it is 1).
@@ -553,6 +591,10 @@ class Tensor:
         return order
 
 
-def tensor(data, requires_grad=False):
+#: What the binary operators accept on either side: a Tensor, a number or an array.
+TensorLike = Tensor | ArrayLike
+
+
+def tensor(data: ArrayLike | Tensor, requires_grad: bool = False) -> Tensor:
     """Shorthand for ``Tensor(data, requires_grad)``, like ``torch.tensor``."""
     return Tensor(data, requires_grad=requires_grad)

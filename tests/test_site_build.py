@@ -72,6 +72,7 @@ def test_every_committed_exercise_is_a_student_version():
         build.check_student_version(path)
 
 
+@pytest.mark.slow  # starts two kernels
 def test_a_lesson_that_raises_stops_the_build_naming_it(tmp_path):
     nb = nbformat.v4.new_notebook()
     nb.metadata["kernelspec"] = {
