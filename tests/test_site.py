@@ -112,7 +112,7 @@ def hidden_lines():
     return sorted(found)
 
 
-def test_no_page_holds_solution_or_hidden_test_text(site):
+def test_no_page_or_download_holds_solution_or_hidden_test_text(site):
     secret = hidden_lines()
     assert len(secret) >= 20, f"too few solution lines to check against: {len(secret)}"
     pages = sorted(site.rglob("*.html"))
@@ -136,12 +136,23 @@ def test_no_page_holds_solution_or_hidden_test_text(site):
     probe = max(code, key=len)
     assert probe in page_text(site / "notebooks" / f"{LESSONS[1]}.html"), probe
 
+    # Every page, the downloadable sources (_sources/: .ipynb and .md) and the search index.
+    files = [*pages, *sorted((site / "_sources").rglob("*")), site / "searchindex.js"]
+    files = [f for f in files if f.is_file()]
+    assert len(files) > len(pages) + len(lessons), "no downloadable sources or search index"
     leaks = []
-    for page in pages:
-        raw = page.read_text(errors="replace")
-        text = page_text(page)
-        leaks += [(page.name, m) for m in MARKERS if m in raw or m in text]
-        leaks += [(page.name, line) for line in secret if line in text]
+    for f in files:
+        raw = f.read_text(errors="replace")
+        if f.suffix == ".html":
+            text = page_text(f)
+        elif f.suffix == ".ipynb":
+            nb = nbformat.reads(raw, as_version=4)
+            text = normalize("\n".join(c.source for c in nb.cells))
+        else:
+            text = normalize(raw)
+        name = str(f.relative_to(site))
+        leaks += [(name, m) for m in MARKERS if m in raw or m in text]
+        leaks += [(name, line) for line in secret if line in text]
     assert leaks == [], f"solution or hidden-test text on the site: {leaks[:10]}"
 
 
