@@ -405,7 +405,10 @@ def build(only=None, jobs=2):
     if loads:
         listing = "\n".join(f"  {f}: {u}" for f, u in loads[:30])
         raise BuildError(f"{len(loads)} load(s) from another host in the built pages:\n{listing}")
-    for page in html.rglob("*.html"):
+    # The pages, their downloadable sources (_sources/) and the search index.
+    for page in [*html.rglob("*.html"), *(html / "_sources").rglob("*"), html / "searchindex.js"]:
+        if not page.is_file():
+            continue
         text = page.read_text(errors="replace")
         leaked = [m for m in FORBIDDEN_MARKERS if m in text]
         if leaked:
