@@ -5,10 +5,12 @@
    exercises/<a>/<a>.ipynb (never solutions/), the course's requirements.txt (00_welcome reads
    it), and a _toc.yml and home page (intro.md) generated from the lessons on disk.
 2. Vendor the browser assets from book/node_modules/ (installed by `npm ci` from the committed
-   package-lock.json) into _static/vendor/: RequireJS and @jupyter-widgets/html-manager for the
-   widgets, MathJax 3 for the formulas. The theme's own assets come from its PyPI package.
+   package-lock.json) into _static/vendor/: RequireJS, @jupyter-widgets/html-manager and
+   anywidget's front end for the widgets, MathJax 3 for the formulas. The theme's own assets
+   come from its PyPI package.
 3. Execute every lesson in a fresh kernel, in its folder (nbclient, several lessons at once:
-   --jobs), keeping the widgets' state; a lesson that raises stops the build. Then Jupyter Book 1
+   --jobs), keeping the widgets' state; a lesson that raises stops the build, and so does a
+   saved widget whose module the pages could only get from a CDN. Then Jupyter Book 1
    renders the executed notebooks.
 4. Refuse to publish a page that loads anything from another host (script, style sheet, font,
    image, frame), or an exercise page that holds solution or hidden-test text.
