@@ -109,7 +109,7 @@ VENDOR = {
     ),
     # The front end of anywidget (mathdl.playground.Picture is one): its AMD build, which
     # RequireJS loads as the widget module "anywidget" (book/_assets/mathdl-widgets.js).
-    "anywidget": ("anywidget", ["dist/index.js"]),
+    "anywidget": ("anywidget", ["dist/index.js", "LICENSE"]),
     "mathjax": ("mathjax", ["es5", "LICENSE"]),
 }
 

@@ -209,6 +209,6 @@ def test_the_vendored_anywidget_front_end_is_the_course_pin():
     lock = json.loads((ROOT / "book" / "package-lock.json").read_text())["packages"]
     assert package["anywidget"] == course
     assert lock["node_modules/anywidget"]["version"] == course
-    assert build.VENDOR["anywidget"] == ("anywidget", ["dist/index.js"])
+    assert build.VENDOR["anywidget"] == ("anywidget", ["dist/index.js", "LICENSE"])
     mapping = (ROOT / "book" / "_assets" / "mathdl-widgets.js").read_text()
     assert 'anywidget: staticDir + "vendor/anywidget/index"' in mapping
