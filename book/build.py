@@ -5,10 +5,12 @@
    exercises/<a>/<a>.ipynb (never solutions/), the course's requirements.txt (00_welcome reads
    it), and a _toc.yml and home page (intro.md) generated from the lessons on disk.
 2. Vendor the browser assets from book/node_modules/ (installed by `npm ci` from the committed
-   package-lock.json) into _static/vendor/: RequireJS and @jupyter-widgets/html-manager for the
-   widgets, MathJax 3 for the formulas. The theme's own assets come from its PyPI package.
+   package-lock.json) into _static/vendor/: RequireJS, @jupyter-widgets/html-manager and
+   anywidget's front end for the widgets, MathJax 3 for the formulas. The theme's own assets
+   come from its PyPI package.
 3. Execute every lesson in a fresh kernel, in its folder (nbclient, several lessons at once:
-   --jobs), keeping the widgets' state; a lesson that raises stops the build. Then Jupyter Book 1
+   --jobs), keeping the widgets' state; a lesson that raises stops the build, and so does a
+   saved widget whose module the pages could only get from a CDN. Then Jupyter Book 1
    renders the executed notebooks.
 4. Refuse to publish a page that loads anything from another host (script, style sheet, font,
    image, frame), or an exercise page that holds solution or hidden-test text.
@@ -105,6 +107,9 @@ VENDOR = {
             "dist/*.svg",
         ],
     ),
+    # The front end of anywidget (mathdl.playground.Picture is one): its AMD build, which
+    # RequireJS loads as the widget module "anywidget" (book/_assets/mathdl-widgets.js).
+    "anywidget": ("anywidget", ["dist/index.js", "LICENSE"]),
     "mathjax": ("mathjax", ["es5", "LICENSE"]),
 }
 
@@ -373,6 +378,91 @@ def external_loads(site):
     return found
 
 
+# --- widget modules -------------------------------------------------------------------------
+
+# Widget modules the pages can load, every one from _static/vendor/: ipywidgets' own are part of
+# @jupyter-widgets/html-manager; the others are vendored npm packages (VENDOR) that
+# book/_assets/mathdl-widgets.js maps for RequireJS. Any other module would make the widget
+# manager fetch it from a CDN (offline: the widget stays empty).
+BUILTIN_WIDGET_MODULES = {
+    "@jupyter-widgets/base",
+    "@jupyter-widgets/controls",
+    "@jupyter-widgets/output",
+}
+VENDORED_WIDGET_MODULES = {"anywidget": "anywidget"}  # module name: npm package
+
+
+def version_matches(spec, version):
+    """Does an npm-style version spec of a widget module ("0.11.0", "~0.11.*", "^1.2.0", "*")
+    accept `version`? "~": same major.minor; "^": same leftmost non-zero part; "*" any part."""
+    spec = spec.strip()
+    if spec in ("", "*"):
+        return True
+    kind = spec[0] if spec[0] in "~^" else ""
+    want = spec.lstrip("~^").split(".")
+    have = version.split(".")
+    if kind == "~":
+        want = want[:2]
+    elif kind == "^":
+        first = next((i for i, w in enumerate(want) if w not in ("0", "*")), len(want) - 1)
+        want = want[: first + 1]
+    return len(have) >= len(want) and all(w in ("*", "x", h) for w, h in zip(want, have))
+
+
+def widget_problems(nb, vendored):
+    """Why the saved widgets of an executed notebook would not render offline: [message].
+
+    `vendored` maps a vendored widget module to its npm version. A model or view from another
+    module, a vendored module whose version does not satisfy the state's, or an anywidget whose
+    code or style is a URL (it would be imported from there) is a problem."""
+    state = nb.metadata.get("widgets", {}).get("application/vnd.jupyter.widget-state+json", {})
+    problems = []
+    for model_id, model in state.get("state", {}).items():
+        attrs = model.get("state", {})
+        pairs = {
+            (model.get("model_module"), model.get("model_module_version", "")),
+            (attrs.get("_view_module"), attrs.get("_view_module_version", "")),
+        }
+        for module, spec in sorted(pairs, key=str):
+            if module is None or module in BUILTIN_WIDGET_MODULES:
+                continue
+            if module not in vendored:
+                problems.append(
+                    f"widget {model_id[:8]}: module {module!r} is not vendored "
+                    f"(add it to book/package.json, VENDOR and mathdl-widgets.js)"
+                )
+            elif not version_matches(spec, vendored[module]):
+                problems.append(
+                    f"widget {model_id[:8]}: {module} {spec} is saved, but npm's "
+                    f"{vendored[module]} is vendored (update book/package.json)"
+                )
+        for key in ("_esm", "_css"):
+            if isinstance(attrs.get(key), str) and EXTERNAL.match(attrs[key]):
+                problems.append(f"widget {model_id[:8]}: {key} loads from {attrs[key]}")
+    return problems
+
+
+def vendored_widget_versions():
+    return {
+        module: json.loads((NODE / package / "package.json").read_text())["version"]
+        for module, package in VENDORED_WIDGET_MODULES.items()
+    }
+
+
+def check_widgets(paths, vendored=None):
+    """Raise BuildError naming every executed lesson whose widgets would not render offline."""
+    vendored = vendored_widget_versions() if vendored is None else vendored
+    problems = [
+        f"{Path(path).stem}: {p}"
+        for path in paths
+        for p in widget_problems(nbformat.read(path, as_version=4), vendored)
+    ]
+    if problems:
+        raise BuildError(
+            "saved widgets that would not render offline:\n  " + "\n  ".join(problems[:30])
+        )
+
+
 # --- build ----------------------------------------------------------------------------------
 
 
@@ -381,8 +471,10 @@ def build(only=None, jobs=2):
     src, lesson_names, exercise_names = stage(only)
     t_stage = time.monotonic() - t0
     t1 = time.monotonic()
-    times = execute([src / "notebooks" / f"{n}.ipynb" for n in lesson_names], jobs)
+    executed = [src / "notebooks" / f"{n}.ipynb" for n in lesson_names]
+    times = execute(executed, jobs)
     t_exec = time.monotonic() - t1
+    check_widgets(executed)
     jb = Path(sys.executable).parent / "jupyter-book"
     cmd = [str(jb), "build", str(src), "--path-output", str(WORK), "--builder", "html"]
     print("+", " ".join(cmd), flush=True)
@@ -405,7 +497,10 @@ def build(only=None, jobs=2):
     if loads:
         listing = "\n".join(f"  {f}: {u}" for f, u in loads[:30])
         raise BuildError(f"{len(loads)} load(s) from another host in the built pages:\n{listing}")
-    for page in html.rglob("*.html"):
+    # The pages, their downloadable sources (_sources/) and the search index.
+    for page in [*html.rglob("*.html"), *(html / "_sources").rglob("*"), html / "searchindex.js"]:
+        if not page.is_file():
+            continue
         text = page.read_text(errors="replace")
         leaked = [m for m in FORBIDDEN_MARKERS if m in text]
         if leaked:

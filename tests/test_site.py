@@ -112,7 +112,7 @@ def hidden_lines():
     return sorted(found)
 
 
-def test_no_page_holds_solution_or_hidden_test_text(site):
+def test_no_page_or_download_holds_solution_or_hidden_test_text(site):
     secret = hidden_lines()
     assert len(secret) >= 20, f"too few solution lines to check against: {len(secret)}"
     pages = sorted(site.rglob("*.html"))
@@ -136,12 +136,23 @@ def test_no_page_holds_solution_or_hidden_test_text(site):
     probe = max(code, key=len)
     assert probe in page_text(site / "notebooks" / f"{LESSONS[1]}.html"), probe
 
+    # Every page, the downloadable sources (_sources/: .ipynb and .md) and the search index.
+    files = [*pages, *sorted((site / "_sources").rglob("*")), site / "searchindex.js"]
+    files = [f for f in files if f.is_file()]
+    assert len(files) > len(pages) + len(lessons), "no downloadable sources or search index"
     leaks = []
-    for page in pages:
-        raw = page.read_text(errors="replace")
-        text = page_text(page)
-        leaks += [(page.name, m) for m in MARKERS if m in raw or m in text]
-        leaks += [(page.name, line) for line in secret if line in text]
+    for f in files:
+        raw = f.read_text(errors="replace")
+        if f.suffix == ".html":
+            text = page_text(f)
+        elif f.suffix == ".ipynb":
+            nb = nbformat.reads(raw, as_version=4)
+            text = normalize("\n".join(c.source for c in nb.cells))
+        else:
+            text = normalize(raw)
+        name = str(f.relative_to(site))
+        leaks += [(name, m) for m in MARKERS if m in raw or m in text]
+        leaks += [(name, line) for line in secret if line in text]
     assert leaks == [], f"solution or hidden-test text on the site: {leaks[:10]}"
 
 
@@ -197,7 +208,7 @@ def browser():
 def open_offline(browser, base, path):
     """Open base/path with every request off 127.0.0.1 aborted; return page and its records."""
     context = browser.new_context(viewport={"width": 1400, "height": 1000}, service_workers="block")
-    log = {"outside": [], "failed": [], "errors": []}
+    log = {"outside": [], "failed": [], "errors": [], "cdn": []}
 
     def route(r):
         url = r.request.url
@@ -228,6 +239,11 @@ def open_offline(browser, base, path):
         lambda r: local(r.url) and r.status >= 400 and log["failed"].append(f"{r.url}: {r.status}"),
     )
     page.on("pageerror", lambda e: log["errors"].append(str(e)))
+    # The widget manager says so when a widget module is not local and it turns to a CDN.
+    page.on(
+        "console",
+        lambda m: "Falling back to" in m.text and log["cdn"].append(m.text),
+    )
     page.goto(f"{base}/{path}", wait_until="load")
     return context, page, log
 
@@ -282,6 +298,8 @@ def test_lesson_page_renders_offline(browser, server, lesson):
         )
         assert [i for i in images if i["w"] == 0] == [], images
         assert sum(not i["widget"] for i in images) >= 1, "no figure among the cell outputs"
+        # The playground's picture is an anywidget (mathdl.playground.Picture), drawn by the
+        # vendored anywidget front end from the PNG saved in the widget state.
         assert sum(i["widget"] for i in images) >= 1, "the playground's picture is missing"
 
         # Navigation: the sidebar lists every lesson, and the page links to the next one.
@@ -303,6 +321,7 @@ def test_lesson_page_renders_offline(browser, server, lesson):
     assert log["outside"] == [], f"requests left the machine: {log['outside']}"
     assert log["failed"] == [], f"local requests failed: {log['failed']}"
     assert log["errors"] == [], f"JavaScript errors: {log['errors']}"
+    assert log["cdn"] == [], f"widget modules looked up on a CDN: {log['cdn']}"
 
 
 def test_build_info_names_every_lesson(site):

@@ -1,7 +1,9 @@
 """book/build.py's own checks, without building the site (fast; the site itself: test_site.py)."""
 
+import importlib.metadata
 import importlib.util
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -70,6 +72,7 @@ def test_every_committed_exercise_is_a_student_version():
         build.check_student_version(path)
 
 
+@pytest.mark.slow  # starts two kernels
 def test_a_lesson_that_raises_stops_the_build_naming_it(tmp_path):
     nb = nbformat.v4.new_notebook()
     nb.metadata["kernelspec"] = {
@@ -92,3 +95,120 @@ def test_the_build_refuses_a_bad_lesson_name(capsys):
     with pytest.raises(SystemExit):
         build.main(["--only", "99_no_such_lesson"])
     assert "no such lesson: 99_no_such_lesson" in capsys.readouterr().err
+
+
+def pins(name):
+    out = {}
+    for line in (ROOT / name).read_text().splitlines():
+        m = re.match(r"^([A-Za-z0-9_.-]+)==(\S+)", line)
+        if m:
+            out[re.sub(r"[-_.]+", "-", m.group(1)).lower()] = m.group(2)
+    return out
+
+
+def test_site_requirements_are_pinned_and_agree_with_the_course_pins():
+    site = pins("requirements-site.txt")
+    assert "jupyter-book" in site and site["jupyter-book"] == "1.0.4.post1"
+    lines = [
+        line
+        for line in (ROOT / "requirements-site.txt").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
+    assert len(lines) == len(site), "every requirement in requirements-site.txt is pinned with =="
+    for other in ("requirements.txt", "requirements-dev.txt"):
+        both = set(site) & set(pins(other))
+        assert [p for p in both if site[p] != pins(other)[p]] == [], f"pins differ from {other}"
+    # Where the site's packages are installed (make site), they are the pinned versions.
+    try:
+        importlib.metadata.version("jupyter-book")
+    except importlib.metadata.PackageNotFoundError:
+        return
+    installed = {p: importlib.metadata.version(p) for p in site}
+    assert installed == site
+
+
+def lesson_with_widgets(models):
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["widgets"] = {
+        "application/vnd.jupyter.widget-state+json": {
+            "version_major": 2,
+            "version_minor": 0,
+            "state": {
+                f"{i:032x}": {
+                    "model_module": module,
+                    "model_module_version": version,
+                    "model_name": "SomeModel",
+                    "state": {"_view_module": module, "_view_module_version": version, **attrs},
+                }
+                for i, (module, version, attrs) in enumerate(models)
+            },
+        }
+    }
+    return nb
+
+
+def test_saved_widgets_that_would_need_a_cdn_stop_the_build(tmp_path):
+    vendored = {"anywidget": "0.11.0"}
+    fine = lesson_with_widgets(
+        [
+            ("@jupyter-widgets/controls", "2.0.0", {}),
+            ("@jupyter-widgets/base", "2.0.0", {}),
+            ("anywidget", "~0.11.*", {"_esm": "export default { render() {} }"}),
+        ]
+    )
+    assert build.widget_problems(fine, vendored) == []
+    assert build.widget_problems(nbformat.v4.new_notebook(), vendored) == []
+    bad = lesson_with_widgets(
+        [
+            ("jupyter-leaflet", "^0.19.0", {}),
+            ("anywidget", "~0.12.*", {"_esm": "export default {}"}),
+            ("anywidget", "~0.11.*", {"_esm": "https://esm.example.org/widget.js"}),
+            ("anywidget", "~0.11.*", {"_esm": "", "_css": "//cdn.example.org/w.css"}),
+        ]
+    )
+    problems = build.widget_problems(bad, vendored)
+    assert len(problems) == 4, problems
+    assert "'jupyter-leaflet' is not vendored" in problems[0]
+    assert "anywidget ~0.12.* is saved, but npm's 0.11.0 is vendored" in problems[1]
+    assert "_esm loads from https://esm.example.org/widget.js" in problems[2]
+    assert "_css loads from //cdn.example.org/w.css" in problems[3]
+    # Without the vendored copy, an anywidget is a CDN load too.
+    assert "'anywidget' is not vendored" in build.widget_problems(fine, {})[0]
+
+    nbformat.write(fine, tmp_path / "00_fine.ipynb")
+    nbformat.write(bad, tmp_path / "07_bad.ipynb")
+    build.check_widgets([tmp_path / "00_fine.ipynb"], vendored)
+    with pytest.raises(build.BuildError, match=r"07_bad: widget \w+: module 'jupyter-leaflet'"):
+        build.check_widgets([tmp_path / "00_fine.ipynb", tmp_path / "07_bad.ipynb"], vendored)
+
+
+@pytest.mark.parametrize(
+    "spec, version, ok",
+    [
+        ("~0.11.*", "0.11.0", True),
+        ("~0.11.*", "0.11.7", True),
+        ("~0.11.*", "0.12.0", False),
+        ("0.11.0", "0.11.0", True),
+        ("0.11.0", "0.11.1", False),
+        ("^2.0.0", "2.3.1", True),
+        ("^2.0.0", "3.0.0", False),
+        ("^0.3.1", "0.3.9", True),
+        ("^0.3.1", "0.4.0", False),
+        ("*", "9.9.9", True),
+    ],
+)
+def test_widget_module_version_specs(spec, version, ok):
+    assert build.version_matches(spec, version) is ok
+
+
+def test_the_vendored_anywidget_front_end_is_the_course_pin():
+    # The saved state names the PyPI package's version ("~0.11.*"); the page loads npm's
+    # front end of the same release, pinned in book/package.json and its lock file.
+    course = pins("requirements.txt")["anywidget"]
+    package = json.loads((ROOT / "book" / "package.json").read_text())["dependencies"]
+    lock = json.loads((ROOT / "book" / "package-lock.json").read_text())["packages"]
+    assert package["anywidget"] == course
+    assert lock["node_modules/anywidget"]["version"] == course
+    assert build.VENDOR["anywidget"] == ("anywidget", ["dist/index.js", "LICENSE"])
+    mapping = (ROOT / "book" / "_assets" / "mathdl-widgets.js").read_text()
+    assert 'anywidget: staticDir + "vendor/anywidget/index"' in mapping

@@ -4,8 +4,14 @@
   // is the page's own folder. Point RequireJS at the vendored copy in _static/vendor/.
   var here = document.currentScript.src.split("?")[0];
   var staticDir = here.slice(0, here.lastIndexOf("/") + 1);
+  // Widget modules beyond ipywidgets' own are loaded by RequireJS under their module name; the
+  // ones the lessons use are vendored (anywidget: mathdl.playground.Picture), so the manager
+  // never falls back to a CDN.
   require.config({
-    paths: { "@jupyter-widgets/html-manager/dist": staticDir + "vendor/html-manager" },
+    paths: {
+      "@jupyter-widgets/html-manager/dist": staticDir + "vendor/html-manager",
+      anywidget: staticDir + "vendor/anywidget/index",
+    },
   });
 
   // ipywidgets typesets its labels through MathJax 2's API (MathJax.Hub.Queue); the pages run
