@@ -4,7 +4,8 @@
 
 Each notebook runs in a fresh kernel (tools/nbrun.py); then every widget is driven through
 its range in that kernel, and each Playground's redraw times (recompute + render) are read
-back. Targets: <= 20 s per notebook, <= 2 min for the course, < 1 GB per kernel, widget
+back, with their median split into compute (the lesson's draw function), render (matplotlib),
+encode (PNG) and send (handing the picture to the widget). Targets: <= 20 s per notebook, <= 2 min for the course, < 1 GB per kernel, widget
 redraw <= 100 ms median.
 """
 
@@ -37,9 +38,13 @@ def main(names):
                 len(r["errors"]) + len(r.get("widget_errors", [])),
             )
         )
+        phases = "; ".join(
+            " ".join(f"{k} {v:.1f}" for k, v in p.get("phases_median_ms", {}).items()) for p in pgs
+        )
         print(
             f"{name:26s} run {r['seconds']:6.2f} s  kernel start {r['startup_seconds']:4.2f} s  "
-            f"peak {rows[-1][3]:6.0f} MB  widget median {med:5.1f} ms  p95 {p95:5.1f} ms  errors {rows[-1][6]}",
+            f"peak {rows[-1][3]:6.0f} MB  widget median {med:5.1f} ms  p95 {p95:5.1f} ms  errors {rows[-1][6]}"
+            f"  [redraw ms: {phases}]",
             flush=True,
         )
     wall = time.perf_counter() - t0

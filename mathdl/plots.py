@@ -51,7 +51,11 @@ def plot_decision_boundary(ax, predict, X, y, resolution=120, padding=0.3, alpha
 
 
 def plot_contours(ax, surface, resolution=150, levels=30, log=False):
-    """Contour lines of a :class:`mathdl.surfaces.Surface` over its suggested view."""
+    """Contour lines of a :class:`mathdl.surfaces.Surface` over its suggested view.
+
+    The aspect is equal (one unit as long on both axes), so a gradient step looks perpendicular
+    to the contour line it starts from, as it is.
+    """
     gx = np.linspace(*surface.xlim, resolution)
     gy = np.linspace(*surface.ylim, resolution)
     xx, yy = np.meshgrid(gx, gy)
@@ -63,5 +67,6 @@ def plot_contours(ax, surface, resolution=150, levels=30, log=False):
         ax.plot(*surface.minimum, marker="*", color="gold", markersize=12, markeredgecolor="k")
     ax.set_xlim(*surface.xlim)
     ax.set_ylim(*surface.ylim)
+    ax.set_aspect("equal", adjustable="box")
     ax.set_title(surface.formula or surface.name)
     return ax

@@ -12,7 +12,18 @@ import numpy as np
 from . import optim
 from .tensor import Tensor
 
-__all__ = ["SURFACES", "Surface", "descent_path", "quadratic", "ravine", "rosenbrock", "saddle"]
+__all__ = [
+    "SURFACES",
+    "Surface",
+    "center",
+    "curvatures",
+    "descent_path",
+    "hessian",
+    "quadratic",
+    "ravine",
+    "rosenbrock",
+    "saddle",
+]
 
 
 @dataclass(frozen=True)
@@ -95,26 +106,79 @@ def saddle():
 SURFACES = {"quadratic": quadratic, "ravine": ravine, "rosenbrock": rosenbrock, "saddle": saddle}
 
 
-def descent_path(surface, start=None, optimizer="sgd", steps=100, **options):
-    """Run one of :mod:`mathdl.optim`'s optimizers on ``surface`` from ``start``.
+_OPTIMIZERS = {"sgd": optim.SGD, "rmsprop": optim.RMSprop, "adam": optim.Adam, "adamw": optim.AdamW}
 
-    ``optimizer`` is "sgd", "rmsprop", "adam" or "adamw"; ``options`` go to its constructor
-    (lr, momentum, ...). Returns the (steps + 1, 2) array of visited points. When the iterate
-    overflows, the remaining rows are nan, so callers can detect divergence with
-    ``np.isfinite(path).all()``.
+
+def descent_path(surface, start=None, optimizer="sgd", steps=100, **options):
+    """Run an optimizer on ``surface`` from ``start`` (default: the surface's start point).
+
+    ``optimizer`` is one of
+
+    * a name: "sgd", "rmsprop", "adam" or "adamw" (:mod:`mathdl.optim`);
+    * a :class:`mathdl.optim.Optimizer` subclass, e.g. your own, built as ``cls([p], **options)``
+      and stepped with ``p.grad`` set to the surface's gradient;
+    * a step function ``step(w, grad, **options) -> new w`` on (2,) NumPy arrays, e.g.
+      ``lambda w, g, lr: w - lr * g``; keep any state (a velocity) in a closure.
+
+    ``options`` go to the optimizer (lr, momentum, ...). Returns the (steps + 1, 2) array of
+    visited points. When the iterate overflows (or leaves |w| < 1e6), the remaining rows are nan,
+    so callers can detect divergence with ``np.isfinite(path).all()``.
     """
-    cls = {"sgd": optim.SGD, "rmsprop": optim.RMSprop, "adam": optim.Adam, "adamw": optim.AdamW}[
-        optimizer
-    ]
-    p = Tensor(surface.start if start is None else start, requires_grad=True)
-    opt = cls([p], **options)
+    w = np.array(surface.start if start is None else start, dtype=float)
+    if w.shape != (2,):
+        raise ValueError(f"start must be a point (x, y), got shape {w.shape}")
+    if isinstance(optimizer, str):
+        if optimizer not in _OPTIMIZERS:
+            raise ValueError(f"unknown optimizer {optimizer!r}; choose from {sorted(_OPTIMIZERS)}")
+        optimizer = _OPTIMIZERS[optimizer]
     path = np.full((steps + 1, 2), np.nan)
-    path[0] = p.data
-    with np.errstate(all="ignore"):
-        for t in range(1, steps + 1):
+    path[0] = w
+    if isinstance(optimizer, type) and issubclass(optimizer, optim.Optimizer):
+        p = Tensor(w, requires_grad=True)
+        opt = optimizer([p], **options)
+
+        def advance():
             p.grad = surface.grad(p.data)
             opt.step()
-            if not np.all(np.isfinite(p.data)) or np.abs(p.data).max() > 1e6:
+            return p.data
+
+    elif callable(optimizer):
+
+        def advance():
+            nonlocal w
+            w = np.asarray(optimizer(w, surface.grad(w), **options), dtype=float)
+            if w.shape != (2,):
+                raise ValueError(f"the step function returned shape {w.shape}, expected (2,)")
+            return w
+
+    else:
+        raise TypeError(
+            "optimizer must be a name, a mathdl.optim.Optimizer subclass or a step function "
+            f"step(w, grad, **options); got {optimizer!r}"
+        )
+    with np.errstate(all="ignore"):
+        for t in range(1, steps + 1):
+            point = advance()
+            if not np.all(np.isfinite(point)) or np.abs(point).max() > 1e6:
                 break
-            path[t] = p.data
+            path[t] = point
     return path
+
+
+def hessian(surface, point, h=1e-5):
+    """The 2 x 2 Hessian at ``point`` by central differences of the exact gradient (symmetrized)."""
+    point = np.asarray(point, dtype=float)
+    H = np.column_stack(
+        [(surface.grad(point + h * e) - surface.grad(point - h * e)) / (2 * h) for e in np.eye(2)]
+    )
+    return (H + H.T) / 2
+
+
+def center(surface):
+    """The minimum, or (0, 0) for the saddle (the point the gradient vanishes at)."""
+    return np.array(surface.minimum if surface.minimum is not None else (0.0, 0.0), dtype=float)
+
+
+def curvatures(surface):
+    """Eigenvalues of the Hessian at :func:`center` (ascending): L is the last one."""
+    return np.linalg.eigvalsh(hessian(surface, center(surface)))

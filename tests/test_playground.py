@@ -6,7 +6,14 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from mathdl.playground import Diverged, Playground, choice_slider, float_slider, lr_slider
+from mathdl.playground import (
+    Diverged,
+    Playground,
+    choice_slider,
+    encode_png_rgb,
+    float_slider,
+    lr_slider,
+)
 
 
 def pixels(png):
@@ -97,3 +104,55 @@ def test_choice_slider_and_float_slider():
     assert (s.value, s.index, s.description) == (4, 2, "batch size")
     f = float_slider(-3.0, -4.0, 4.0, description="start x")
     assert (f.value, f.min, f.max) == (-3.0, -4.0, 4.0)
+
+
+def test_fast_png_is_lossless_against_pil():
+    rng = np.random.default_rng(0)
+    rgb = rng.integers(0, 256, size=(37, 53, 3), dtype=np.uint8)
+    rgb[5:20] = 255  # runs of white, as in a plot
+    assert np.array_equal(pixels(encode_png_rgb(rgb)), rgb.astype(int))
+    with pytest.raises(ValueError, match=r"\(H, W, 3\) uint8"):
+        encode_png_rgb(rgb.astype(float))
+
+
+def size(pg):
+    return Image.open(io.BytesIO(pg.image.value)).size
+
+
+@pytest.mark.parametrize("blit", [False, True])
+def test_picture_follows_the_screens_device_pixel_ratio(blit):
+    pg = Playground(
+        lambda ax, lr: None, figsize=(5, 2), blit=blit, fixed_layout=True, lr=lr_slider(0.1)
+    )
+    assert pg.image.css_width == 500  # 5 in x 100 CSS px per inch, shown at that width
+    assert size(pg) == (500, 200)  # no browser has reported: 1 image pixel per CSS pixel
+    pg.image.device_pixel_ratio = 2.0  # what the widget's JavaScript sends on a HiDPI screen
+    assert size(pg) == (1000, 400)
+    pg.set(lr=0.2)
+    assert size(pg) == (1000, 400)
+    pg.image.device_pixel_ratio = 1.0
+    assert size(pg) == (500, 200)
+    fixed = Playground(lambda ax, lr: None, figsize=(5, 2), pixel_ratio=2, lr=lr_slider(0.1))
+    fixed.image.device_pixel_ratio = 1.0
+    assert size(fixed) == (1000, 400)
+
+
+def test_text_scales_with_the_pixel_ratio():
+    """At 2x the same picture is drawn with twice the pixels: text keeps its size in points."""
+    one = Playground(lambda ax, lr: ax.set_title("x"), figsize=(3, 2), lr=lr_slider(0.1))
+    two = Playground(
+        lambda ax, lr: ax.set_title("x"), figsize=(3, 2), pixel_ratio=2, lr=lr_slider(0.1)
+    )
+    a = Image.open(io.BytesIO(one.image.value)).convert("RGB").resize((600, 400))
+    b = Image.open(io.BytesIO(two.image.value)).convert("RGB")
+    # the 1x picture upscaled and the 2x picture agree up to antialiasing
+    assert np.abs(np.asarray(a, int) - np.asarray(b, int)).mean() < 8
+
+
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [(dict(dpi=72), "dpi must be at least 100"), (dict(pixel_ratio=0.5), "pixel_ratio")],
+)
+def test_bad_resolution_is_refused(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        Playground(lambda ax, lr: None, lr=lr_slider(0.1), **kwargs)

@@ -89,6 +89,8 @@ def _mathdl_drive():
             "n_redraws": len(pg.latencies),
             "latency_median_ms": 1000 * statistics.median(lat),
             "latency_p95_ms": 1000 * lat[min(len(lat) - 1, int(round(0.95 * (len(lat) - 1))))],
+            "phases_median_ms": {k: 1000 * statistics.median(t[k] for t in pg.timings[1:] or pg.timings)
+                                 for k in (pg.timings[0] if getattr(pg, "timings", None) else {})},
         })
     report["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print("@@WIDGET-REPORT@@" + json.dumps(report))

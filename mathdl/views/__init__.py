@@ -1,0 +1,14 @@
+"""Named, reusable pictures for the lessons' playgrounds and figures (matplotlib).
+
+Each view draws its static parts once when it is created and then updates a few artists, marked
+``animated`` so that ``Playground(..., blit=True)`` redraws only them. Import the module you
+need; this package imports nothing by itself, so ``import mathdl`` stays NumPy-only:
+
+* :mod:`mathdl.views.curves`: curves over training steps (losses, distances) with a readout;
+* :mod:`mathdl.views.descent`: a descent path on a 1-D curve or over the contour lines of a
+  2-D function, and :func:`~mathdl.views.descent.descent_playground`, the surface playground
+  (accepts an optimizer name, a :class:`mathdl.optim.Optimizer` subclass or a step function);
+* :mod:`mathdl.views.per_layer`: one bar per layer (gradient norms at two moments);
+* :mod:`mathdl.views.graph`: a computational graph with each wire's value above it and its
+  gradient below it.
+"""

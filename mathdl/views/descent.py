@@ -1,0 +1,247 @@
+"""Descent paths: iterates on a 1-D curve, or over the contour lines of a 2-D function.
+
+* :class:`CurvePath`: a function of one variable and the iterates x_0, x_1, ... on it;
+* :class:`ContourPath`: contour lines of f(x, y) drawn once (equal aspect, so a gradient step
+  looks perpendicular to the contour lines, as it is) and a path of points over them;
+* :func:`descent_playground`: the lesson-04 playground, gradient descent (or your optimizer)
+  on the surfaces of :mod:`mathdl.surfaces`, with the distance to the minimum per step.
+"""
+
+import numpy as np
+
+from .. import surfaces as _surfaces
+from .curves import Curves
+
+__all__ = ["ContourPath", "CurvePath", "descent_playground", "start_point"]
+
+
+class CurvePath:
+    """A curve y = f(x) over ``grid`` and the iterates on it (start green, last red).
+
+    ``set(xs, f)`` shows iterates ``xs``; points farther than ``clip`` from the middle of the
+    grid are left out (they diverged off the picture). ``f`` may change from call to call (a
+    new curvature): the curve is redrawn and the y-limits follow it.
+    """
+
+    def __init__(self, ax, f, grid, *, title=None, xlabel="x", clip=1e3, fontsize=9):
+        self.ax, self.f, self.grid, self.clip = ax, f, np.asarray(grid, float), clip
+        (self.curve,) = ax.plot(self.grid, f(self.grid), color="0.6", animated=True)
+        (self.path,) = ax.plot([], [], "o-", color="tab:blue", ms=3, lw=1, animated=True)
+        (self.start,) = ax.plot([], [], "o", color="tab:green", ms=8, animated=True)
+        (self.end,) = ax.plot([], [], "o", color="tab:red", ms=6, animated=True)
+        self.text = ax.text(
+            0.5, 0.97, "", transform=ax.transAxes, ha="center", va="top", fontsize=fontsize,
+            animated=True,
+        )  # fmt: skip
+        ax.set_xlim(self.grid[0], self.grid[-1])
+        ax.set_xlabel(xlabel, fontsize=fontsize)
+        if title:
+            ax.set_title(title, fontsize=fontsize + 1)
+
+    def set(self, xs, f=None):
+        """Show the iterates ``xs`` (on ``f``, default the curve given at creation)."""
+        f = f or self.f
+        xs = np.asarray(xs, dtype=float)
+        middle = (self.grid[0] + self.grid[-1]) / 2
+        shown = np.abs(xs - middle) < self.clip
+        ys = f(self.grid)
+        self.curve.set_ydata(ys)
+        top = 1.05 * ys.max()
+        self.ax.set_ylim(-0.04 * top, top)
+        self.path.set_data(xs[shown], f(xs[shown]))
+        self.start.set_data(xs[:1], f(xs[:1]))
+        self.end.set_data(xs[-1:] if shown[-1] else [np.nan], f(xs[-1:]) if shown[-1] else [np.nan])
+        return shown
+
+    def say(self, text):
+        self.text.set_text(text)
+
+
+class ContourPath:
+    """Contour lines of ``f(x, y)`` (vectorised) over ``xlim`` x ``ylim``, and a path over them.
+
+    ``log=True`` draws the levels of log(1 + f - min f), which shows a curved valley (Rosenbrock)
+    or a wide range of values. ``minimum`` marks the best point with a star (``marker="x"`` for a
+    saddle point). The aspect is equal: one unit is as long on both axes.
+    """
+
+    def __init__(
+        self,
+        ax,
+        f,
+        xlim,
+        ylim,
+        *,
+        levels=20,
+        log=False,
+        minimum=None,
+        marker="*",
+        resolution=100,
+        xlabel="x",
+        ylabel="y",
+        title=None,
+        color="crimson",
+        fontsize=9,
+    ):
+        self.ax = ax
+        xx, yy = np.meshgrid(np.linspace(*xlim, resolution), np.linspace(*ylim, resolution))
+        zz = np.asarray(f(xx, yy), dtype=float)
+        if log:
+            zz = np.log1p(zz - zz.min())
+        self.contours = ax.contour(xx, yy, zz, levels=levels, cmap="viridis", linewidths=0.7)
+        self.star = None
+        if minimum is not None:
+            (self.star,) = ax.plot(
+                *minimum, marker=marker, color="gold", ms=12, mec="k", ls="none", zorder=4
+            )
+        (self.path,) = ax.plot([], [], "o-", color=color, ms=2, lw=1, animated=True, zorder=5)
+        (self.start,) = ax.plot([], [], "o", color="k", ms=5, animated=True, zorder=6)
+        self.xlim, self.ylim = tuple(xlim), tuple(ylim)
+        self.limits()
+        ax.set_xlabel(xlabel, fontsize=fontsize)
+        ax.set_ylabel(ylabel, fontsize=fontsize)
+        ax.tick_params(labelsize=fontsize - 1)
+        if title:
+            ax.set_title(title, fontsize=fontsize + 1)
+
+    def limits(self):
+        """Put this view's limits (and equal aspect) on its Axes."""
+        self.ax.set_xlim(*self.xlim)
+        self.ax.set_ylim(*self.ylim)
+        self.ax.set_aspect("equal", adjustable="box")
+
+    def set_visible(self, visible):
+        """Show or hide everything this view drew (several views can share one Axes)."""
+        for artist in (self.contours, self.star, self.path, self.start):
+            if artist is not None:
+                artist.set_visible(visible)
+
+    def set(self, path, markers=True):
+        """Show ``path``, an (n, 2) array of points; rows with nan (diverged) are left out."""
+        path = np.asarray(path, dtype=float)
+        ok = np.isfinite(path).all(axis=1)
+        self.path.set_data(path[ok, 0], path[ok, 1])
+        self.path.set_markersize(2 if markers else 0)
+        self.start.set_data(path[:1, 0], path[:1, 1])
+        return ok
+
+
+def start_point(surface, distance=1.0, seed=0):
+    """The start ``distance`` times as far from :func:`mathdl.surfaces.center` as the surface's
+    standard start; seed 0 keeps its direction, other seeds pick a random direction that stays
+    inside the surface's view (at most as far as the standard start)."""
+    c = _surfaces.center(surface)
+    offset = np.array(surface.start, dtype=float) - c
+    if seed:
+        angle = np.random.default_rng(seed).uniform(0, 2 * np.pi)
+        u = np.array([np.cos(angle), np.sin(angle)])
+        lo = np.array([surface.xlim[0], surface.ylim[0]])
+        hi = np.array([surface.xlim[1], surface.ylim[1]])
+        with np.errstate(divide="ignore"):
+            room = np.min(np.where(u > 0, (hi - c) / u, (lo - c) / u)[np.abs(u) > 1e-12])
+        offset = min(np.hypot(*offset), 0.9 * room) * u
+    return c + distance * offset
+
+
+#: Steps per run in the surface playground (the Rosenbrock valley needs thousands).
+STEPS = {"quadratic": 100, "ravine": 300, "rosenbrock": 3000, "saddle": 300}
+
+
+def descent_playground(
+    names=("quadratic", "ravine", "rosenbrock", "saddle"),
+    *,
+    optimizer="sgd",
+    surface="ravine",
+    lr=0.079,
+    steps=None,
+    figsize=(9, 3.4),
+    **options,
+):
+    """Gradient descent (or your optimizer) on the surfaces of :mod:`mathdl.surfaces`.
+
+    Left: the path over the contour lines (equal aspect). Right: the distance to the minimum
+    (or saddle point) per step on a log scale; on the quadratic surfaces the dashed line is the
+    upper bound rho^t ||w_0 - w*|| with rho = max_i |1 - lr lambda_i|, which the distance meets
+    only along the slowest direction. The title compares lr L with 2 (L, the largest curvature at
+    the minimum, from :func:`mathdl.surfaces.curvatures`).
+
+    ``optimizer``: a name ("sgd", "rmsprop", "adam", "adamw"), a :class:`mathdl.optim.Optimizer`
+    subclass or a step function ``step(w, grad, lr, **options) -> new w`` (see
+    :func:`mathdl.surfaces.descent_path`); ``options`` go to it (momentum, betas, ...).
+    ``steps``: a number, or a dict per surface (default :data:`STEPS`). Returns the Playground
+    (controls: learning rate, surface, start distance, seed).
+    """
+    import ipywidgets as widgets
+
+    from ..playground import Diverged, Playground, lr_slider, scale_slider, seed_slider
+
+    unknown = [n for n in names if n not in _surfaces.SURFACES]
+    if unknown:
+        raise ValueError(f"unknown surface(s) {unknown}; choose from {sorted(_surfaces.SURFACES)}")
+    if surface not in names:
+        raise ValueError(f"surface {surface!r} is not among {list(names)}")
+    surfs = {n: _surfaces.SURFACES[n]() for n in names}
+    n_steps = {n: (steps.get(n, 100) if isinstance(steps, dict) else steps or STEPS.get(n, 100))
+               for n in names}  # fmt: skip
+    lam = {n: _surfaces.curvatures(s) for n, s in surfs.items()}
+    views, state = {}, {}
+
+    def setup(axes):
+        ax, ax_d = axes
+        for n, s in surfs.items():
+            views[n] = ContourPath(
+                ax, s.value, s.xlim, s.ylim, log=(n == "rosenbrock"),
+                minimum=_surfaces.center(s), marker="*" if s.minimum is not None else "x",
+            )  # fmt: skip
+        state["title"] = ax.text(0.5, 1.02, "", transform=ax.transAxes, ha="center",
+                                 va="bottom", fontsize=10, animated=True)  # fmt: skip
+        state["curves"] = Curves(
+            ax_d,
+            {"distance": dict(color="crimson"),
+             "bound": dict(color="k", ls="--", lw=1, label="upper bound ρᵗ‖w₀ − w*‖")},
+            xlim=(0, max(n_steps.values())), ylim=(1e-15, 1e6), ylabel="distance to minimum",
+            readout=(0.5, 1.02, "center", "bottom"),
+        )  # fmt: skip
+
+    def draw(axes, lr, surface, start, seed):
+        _ax, ax_d = axes
+        s, steps_ = surfs[surface], n_steps[surface]
+        for n, v in views.items():
+            v.set_visible(n == surface)
+        views[surface].limits()
+        ax_d.set_xlim(0, steps_)
+        w0 = start_point(s, start, seed)
+        path = _surfaces.descent_path(s, w0, optimizer, steps_, lr=lr, **options)
+        ok = views[surface].set(path, markers=steps_ <= 300)
+        c = _surfaces.center(s)
+        curves = state["curves"]
+        curves.set("distance", np.maximum(np.linalg.norm(path[ok] - c, axis=1), 1e-15),
+                   x=np.flatnonzero(ok))  # fmt: skip
+        if surface in ("quadratic", "ravine"):
+            rho = np.abs(1 - lr * lam[surface]).max()
+            t = np.arange(steps_ + 1, dtype=float)
+            curves.set("bound", np.maximum(np.linalg.norm(w0 - c) * rho**t, 1e-15))
+        else:
+            curves.set("bound", [])
+        L = lam[surface].max()
+        shown = float(f"{lr * L:.4g}")  # compare what is printed, so the title never says 2 < 2
+        verdict = "< 2" if shown < 2 else ("= 2: on the edge" if shown == 2 else "> 2")
+        state["title"].set_text(f"{surface}: lr·L = {lr:.4g} × {L:.4g} = {shown:.4g} {verdict}")
+        if ok.all():
+            curves.say(f"after {steps_} steps: f = {s.value(*path[-1]):.3g}")
+        elif s.minimum is None:
+            curves.say("left the saddle: f → −∞")
+        else:
+            curves.say("the iterate overflowed")
+            raise Diverged(f"lr = {lr:.3g} > 2/L ≈ {2 / L:.3g}" if lr * L > 2 else "overflow")
+
+    choice = widgets.Dropdown(
+        options=list(surfs), value=surface, description="surface",
+        layout=widgets.Layout(width="420px"), style={"description_width": "110px"},
+    )  # fmt: skip
+    return Playground(
+        draw, setup=setup, ncols=2, figsize=figsize, blit=True,
+        lr=lr_slider(lr, max=10.0), surface=choice,
+        start=scale_slider(1.0, min=0.1, max=2.0, description="start distance"),
+        seed=seed_slider(),
+    )  # fmt: skip
