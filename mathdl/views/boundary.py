@@ -46,6 +46,11 @@ class BoundaryView:
     a uniform guess over K classes). ``grid`` holds the (resolution**2, 2) points to predict on.
     Call :meth:`show` with the predictions on ``grid`` and the losses so far (the loss axis spans
     ``max(steps, len(losses))`` steps).
+
+    The regions, the points, the loss curve and both titles are ``animated`` (drawn in that order,
+    points over regions) so that ``Playground(..., blit=True)`` redraws only them over the kept
+    axes, ticks and legend. ``animated=False`` gives ordinary artists, for a figure drawn once
+    with ``savefig`` or a playground without blitting.
     """
 
     def __init__(
@@ -58,6 +63,7 @@ class BoundaryView:
         resolution: int = 60,
         steps: int = 100,
         fontsize: float = 8,
+        animated: bool = True,
     ):
         from matplotlib.colors import to_rgb
         from matplotlib.ticker import FixedFormatter, FixedLocator, MaxNLocator, NullLocator
@@ -79,15 +85,16 @@ class BoundaryView:
             extent=extent,
             interpolation="bilinear",
             aspect="equal",
+            animated=animated,
         )
         self.points = ax.scatter(
-            X[:, 0], X[:, 1], c=self.rgb[y], s=10, edgecolors="k", linewidths=0.3
+            X[:, 0], X[:, 1], c=self.rgb[y], s=10, edgecolors="k", linewidths=0.3, animated=animated
         )
         ax.set_xlim(extent[:2])
         ax.set_ylim(extent[2:])
         ax.set_xticks([])
         ax.set_yticks([])
-        self.title = ax.set_title(" ", fontsize=fontsize + 1)
+        self.title = ax.set_title(" ", fontsize=fontsize + 1, animated=animated)
         ax_loss.set_yscale("log")
         ax_loss.set_ylim(1e-3, 10)
         ax_loss.set_xlim(0, steps)
@@ -99,11 +106,11 @@ class BoundaryView:
         ax_loss.axhline(
             np.log(self.k), color="gray", ls=":", lw=0.8, label=f"ln {self.k}: uniform guess"
         )
-        (self.loss,) = ax_loss.plot([], [], color="C3", label="training loss")
+        (self.loss,) = ax_loss.plot([], [], color="C3", label="training loss", animated=animated)
         ax_loss.set_xlabel("step", fontsize=fontsize)
         ax_loss.set_ylabel("cross-entropy (log scale)", fontsize=fontsize)
         ax_loss.legend(fontsize=fontsize, loc="lower left")
-        self.loss_title = ax_loss.set_title(" ", fontsize=fontsize + 1)
+        self.loss_title = ax_loss.set_title(" ", fontsize=fontsize + 1, animated=animated)
 
     def colors(self, predictions: np.ndarray) -> np.ndarray:
         """(resolution, resolution, 3) RGB image for labels (M,) or probabilities (M, K)."""
