@@ -1,6 +1,6 @@
 """Key press -> new picture in a real browser: JupyterLab in the system Chromium (Playwright).
 
-    .venv/bin/python benchmarks/bench_browser.py [--presses 40] [--dpr 1] [names...]
+    .venv/bin/python benchmarks/bench_browser.py [--presses 40] [--dpr 1] [--before DIR] [names...]
 
 Per lesson (default 00-05): a fresh JupyterLab page runs all cells, then for every playground
 with a "learning rate" slider the benchmark focuses the slider's handle and presses the arrow
@@ -51,7 +51,7 @@ from mathdl.playground import instances as _instances
 
 def _bench_dump(_change=None):
     with open({TIMINGS!r}, "w") as _f:
-        _json.dump([dict(timings=p.timings[-200:]) for p in _instances()], _f)
+        _json.dump([dict(timings=getattr(p, "timings", [])[-200:]) for p in _instances()], _f)
 
 for _p in _instances():
     _p.image.observe(_bench_dump, names="value")
@@ -92,10 +92,10 @@ def sweep(n):
     return (one * (n // len(one) + 1))[:n]
 
 
-def prepare_copy(tmp, name):
+def prepare_copy(tmp, name, root=jlab.ROOT):
     dst = Path(tmp) / "notebooks"
     dst.mkdir(parents=True, exist_ok=True)
-    nb = nbformat.read(jlab.ROOT / "notebooks" / f"{name}.ipynb", as_version=4)
+    nb = nbformat.read(Path(root) / "notebooks" / f"{name}.ipynb", as_version=4)
     nb.cells.append(nbformat.v4.new_code_cell(REPORT_CELL))
     nbformat.write(nb, dst / f"{name}.ipynb")
 
@@ -133,10 +133,11 @@ def kernel_timings(tmp):
     return json.loads(f.read_text()) if f.exists() else None
 
 
-def bench_lesson(browser, name, presses, dpr):
+def bench_lesson(browser, name, presses, dpr, root=None):
     with tempfile.TemporaryDirectory() as tmp:
-        prepare_copy(tmp, name)
-        with jlab.jupyterlab(tmp) as lab:
+        prepare_copy(tmp, name, root or jlab.ROOT)
+        env = {"PYTHONPATH": str(root)} if root else {}
+        with jlab.jupyterlab(tmp, env=env) as lab:
             path = f"notebooks/{name}.ipynb"
             page = jlab.open_notebook(browser, lab, path, device_scale_factor=dpr)
             try:
@@ -201,14 +202,22 @@ def main(argv=None):
     ap.add_argument("--presses", type=int, default=40)
     ap.add_argument("--dpr", type=float, default=1.0, help="devicePixelRatio to emulate")
     ap.add_argument("--target", type=float, default=100.0, help="p50 target in ms")
+    ap.add_argument(
+        "--before",
+        metavar="DIR",
+        help="also measure, interleaved lesson by lesson, the notebooks and mathdl of another "
+        "checkout (e.g. `git archive <commit> | tar -x -C DIR`), labelled 'before'",
+    )
     args = ap.parse_args(argv)
     rows = []
+    roots = [(None, "")] + ([(Path(args.before).resolve(), " (before)")] if args.before else [])
     with jlab.chromium() as browser:
         for name in args.names:
-            run_s, results, kernel = bench_lesson(browser, name, args.presses, args.dpr)
-            if not results:
-                print(f"{name:22s} no learning-rate playground found", flush=True)
-            rows += summarize(name, run_s, results, kernel, args.presses)
+            for root, label in roots:
+                run_s, results, kernel = bench_lesson(browser, name, args.presses, args.dpr, root)
+                if not results:
+                    print(f"{name:22s} no learning-rate playground found", flush=True)
+                rows += summarize(name + label, run_s, results, kernel, args.presses)
     print(
         "\n| lesson | key→picture p50 (ms) | p95 (ms) | key→src p50 | src→shown p50 |"
         " picture px | shown CSS px × dpr | upscale |"

@@ -40,9 +40,10 @@ def free_port():
 
 
 @contextlib.contextmanager
-def jupyterlab(tmp):
+def jupyterlab(tmp, env=None):
     """A JupyterLab server on a free port serving ``tmp`` (a folder holding a course copy).
 
+    ``env``: extra environment variables for the server and its kernels (e.g. PYTHONPATH).
     Yields ``dict(base=..., token=..., root=tmp)``.
     """
     tmp = Path(tmp)
@@ -65,6 +66,7 @@ def jupyterlab(tmp):
         JUPYTER_RUNTIME_DIR=str(tmp / "jupyter/runtime"),
         JUPYTERLAB_SETTINGS_DIR=str(tmp / "jupyter/settings"),
         JUPYTERLAB_WORKSPACES_DIR=str(tmp / "jupyter/workspaces"),
+        **(env or {}),
     )
     cmd = [
         sys.executable,
