@@ -360,8 +360,13 @@ def test_boundary_view_colours_labels_and_probabilities():
     view.show(labels, np.ones(5))
     assert view.ax_loss.get_xlim()[1] == 20
     assert view.ax.get_aspect() == 1.0
+    view.show(uniform, [1.0])  # the image holds the same colours as 8-bit RGBA
+    shown = view.image.get_array()
+    assert shown.dtype == np.uint8 and shown.shape == (10, 10, 4)
+    np.testing.assert_allclose(shown[..., :3] / 255, view.colors(uniform), atol=0.5 / 255)
+    assert np.all(shown[..., 3] == 255)
     view.show(None, [np.inf])
-    np.testing.assert_array_equal(view.image.get_array(), np.ones((10, 10, 3)))
+    np.testing.assert_array_equal(view.image.get_array(), np.full((10, 10, 4), 255))
 
 
 # ----- the lessons that use these views ----------------------------------------------------------
