@@ -360,8 +360,13 @@ def test_boundary_view_colours_labels_and_probabilities():
     view.show(labels, np.ones(5))
     assert view.ax_loss.get_xlim()[1] == 20
     assert view.ax.get_aspect() == 1.0
+    view.show(uniform, [1.0])  # the image holds the same colours as 8-bit RGBA
+    shown = view.image.get_array()
+    assert shown.dtype == np.uint8 and shown.shape == (10, 10, 4)
+    np.testing.assert_allclose(shown[..., :3] / 255, view.colors(uniform), atol=0.5 / 255)
+    assert np.all(shown[..., 3] == 255)
     view.show(None, [np.inf])
-    np.testing.assert_array_equal(view.image.get_array(), np.ones((10, 10, 3)))
+    np.testing.assert_array_equal(view.image.get_array(), np.full((10, 10, 4), 255))
 
 
 # ----- the lessons that use these views ----------------------------------------------------------
@@ -426,3 +431,84 @@ def test_view_api_is_annotated(name, fn):
     if fn.__name__ != "__init__":
         assert sig.return_annotation is not sig.empty, f"{name}: no return hint"
     typing.get_type_hints(fn)
+
+
+# ----- blitting: the fast redraw shows what a full draw shows -----------------------------------
+def _blit_vs_full(pg, threshold=60):
+    """Fraction of pixels where the blitted picture differs from a full draw of the figure."""
+    import io
+
+    from PIL import Image
+
+    blitted = np.asarray(Image.open(io.BytesIO(pg.image.value)).convert("RGB")).astype(int)
+    animated = pg.figure.findobj(lambda a: a.get_animated())
+    assert animated, "nothing is animated: blitting would redraw nothing"
+    for a in animated:
+        a.set_animated(False)
+    try:
+        pg.figure.canvas.draw()
+        full = np.asarray(pg.figure.canvas.buffer_rgba())[..., :3].astype(int)
+    finally:
+        for a in animated:
+            a.set_animated(True)
+    assert blitted.shape == full.shape
+    return np.mean(np.abs(blitted - full).max(axis=-1) > threshold)
+
+
+def test_race_playground_blits_the_same_picture_even_between_surfaces_with_equal_limits():
+    pg = race_playground(surfaces=("ravine", "quadratic"), steps=60)
+    assert pg.blit
+    pg.set(lr=0.05)
+    pg.set(surface="quadratic")  # same square view as the ravine: other contours all the same
+    assert _blit_vs_full(pg) < 0.01
+    pg.set(surface="ravine", lr=0.02)
+    assert _blit_vs_full(pg) < 0.01
+    assert pg.errors == []
+
+
+def test_race_playground_reuses_paths_it_has_run():
+    pg = race_playground(steps=40)
+    pg.set(lr=0.05)
+    first = {ln.get_label(): ln.get_xydata().copy() for ln in pg.axes[0].lines}
+    pg.set(lr=0.02)
+    pg.set(lr=0.05)
+    for ln in pg.axes[0].lines:
+        np.testing.assert_array_equal(ln.get_xydata(), first[ln.get_label()])
+    ref = run_path(surfaces.ravine(), "adam", steps=40, lr=0.05)
+    adam = next(ln for ln in pg.axes[0].lines if ln.get_label() == "Adam")
+    np.testing.assert_array_equal(adam.get_xydata(), ref)
+
+
+def test_layer_playground_blits_the_same_picture_and_caches_by_setting():
+    X, y = data(60)
+    pg = layer_stats_playground(X, y, depth=4, width=8, steps=4)
+    pg.set(lr=0.1)
+    loss_01 = pg.axes[1].lines[-1].get_ydata().copy()
+    pg.set(lr=0.01)
+    assert _blit_vs_full(pg) < 0.01
+    pg.set(lr=0.1)
+    np.testing.assert_array_equal(pg.axes[1].lines[-1].get_ydata(), loss_01)
+    Ws, bs = make_mlp("he", 4, 8, seed=0)
+    np.testing.assert_allclose(loss_01, train_momentum(Ws, bs, X, y, 0.1, 4), rtol=1e-12)
+
+
+def test_boundary_view_blits_the_same_picture():
+    from mathdl.playground import Playground, seed_slider
+
+    X, y = data(50)
+    view = {}
+
+    def draw(axes, seed):
+        rng = np.random.default_rng(seed)
+        probs = rng.dirichlet(np.ones(3), len(view["v"].grid))
+        view["v"].show(probs, np.geomspace(2, 0.01 + seed / 10, 30), f"seed {seed}")
+
+    pg = Playground(
+        draw,
+        setup=lambda axes: view.update(v=BoundaryView(*axes, X, y, resolution=20, steps=30)),
+        blit=True,
+        ncols=2,
+        seed=seed_slider(0),
+    )
+    pg.set(seed=3)
+    assert _blit_vs_full(pg) < 0.01

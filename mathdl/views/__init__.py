@@ -10,5 +10,11 @@ need; this package imports nothing by itself, so ``import mathdl`` stays NumPy-o
   (accepts an optimizer name, a :class:`mathdl.optim.Optimizer` subclass or a step function);
 * :mod:`mathdl.views.per_layer`: one bar per layer (gradient norms at two moments);
 * :mod:`mathdl.views.graph`: a computational graph with each wire's value above it and its
-  gradient below it.
+  gradient below it;
+* :mod:`mathdl.views.race`: the optimizer race, several descent paths on a 2-D surface, every
+  path visible (accepts optimizer names, :class:`mathdl.optim.Optimizer` subclasses, instance
+  factories or step functions);
+* :mod:`mathdl.views.layers`: per-layer statistics of a deep MLP (activation and gradient sizes,
+  dead units) for any activation name or ``(f, f')`` pair and any initializer;
+* :mod:`mathdl.views.boundary`: a classifier's decision regions next to its training loss.
 """

@@ -210,6 +210,10 @@ class LayerStatsView:
     range [floor, ceil] shown, values outside drawn at the edge and counted in the title).
     Right: the training loss per step on a log scale wide enough for a diverging run
     (1e-3 to 1e3; nothing is clipped inside that range).
+
+    The two statistics curves, the loss curve and both titles are ``animated``, so that
+    ``Playground(..., blit=True)`` redraws only them over the kept axes, ticks and legends;
+    ``animated=False`` gives ordinary artists (a saved figure).
     """
 
     def __init__(
@@ -221,9 +225,11 @@ class LayerStatsView:
         floor: float = 1e-10,
         ceil: float = 1e10,
         fontsize: float = 8,
+        animated: bool = True,
     ):
         from matplotlib.ticker import FixedFormatter, FixedLocator, NullLocator
 
+        anim = dict(animated=animated)
         self.ax, self.ax_loss, self.depth, self.floor, self.ceil = ax, ax_loss, depth, floor, ceil
         layers = np.arange(1, depth + 1)
         ax.set_yscale("log")
@@ -235,14 +241,14 @@ class LayerStatsView:
         ax.yaxis.set_major_formatter(FixedFormatter([_power_label(t) for t in ticks]))
         ax.yaxis.set_minor_locator(NullLocator())
         ax.axhline(1.0, color="gray", lw=0.8, ls=":")
-        (self.fw,) = ax.plot(layers, np.ones(depth), "o-", ms=3, label="std of activations")
+        (self.fw,) = ax.plot(layers, np.ones(depth), "o-", ms=3, label="std of activations", **anim)
         (self.bw,) = ax.plot(
-            layers, np.ones(depth), "s-", ms=3, label="std of gradients (per example)"
+            layers, np.ones(depth), "s-", ms=3, label="std of gradients (per example)", **anim
         )
         ax.set_xlabel("hidden layer", fontsize=fontsize)
         ax.tick_params(labelsize=fontsize)
         ax.legend(fontsize=fontsize, loc="lower left")
-        self.title = ax.set_title(" ", fontsize=fontsize + 1)
+        self.title = ax.set_title(" ", fontsize=fontsize + 1, **anim)
         ax_loss.set_yscale("log")
         ax_loss.set_xlim(0, max(steps - 1, 1))
         ax_loss.set_xticks(sorted({0, (steps - 1) // 2, max(steps - 1, 1)}))
@@ -254,11 +260,11 @@ class LayerStatsView:
         (self.ln3,) = ax_loss.plot(
             [0, steps], [np.log(3)] * 2, color="gray", lw=0.8, ls=":", label="ln 3 (uniform guess)"
         )
-        (self.loss,) = ax_loss.plot([], [], "o-", ms=3, color="C2", label="training loss")
+        (self.loss,) = ax_loss.plot([], [], "o-", ms=3, color="C2", label="training loss", **anim)
         ax_loss.set_xlabel("SGD step", fontsize=fontsize)
         ax_loss.set_ylabel("training loss", fontsize=fontsize)
         ax_loss.legend(fontsize=fontsize, loc="upper right")
-        self.loss_title = ax_loss.set_title(" ", fontsize=fontsize + 1)
+        self.loss_title = ax_loss.set_title(" ", fontsize=fontsize + 1, **anim)
 
     def _shown(self, values):
         raw = np.asarray(values, dtype=float)
@@ -329,14 +335,33 @@ def layer_stats_playground(
     for i in inits.values():
         resolve_init(i)
     state = {}
+    # Results already computed, by the settings they depend on (the statistics at initialization
+    # do not depend on the learning rate): moving a slider back redraws without recomputing.
+    seen: dict[tuple, Any] = {}
+
+    def cached(key, compute):
+        if key not in seen:
+            if len(seen) >= 1000:
+                del seen[next(iter(seen))]
+            seen[key] = compute()
+        return seen[key]
 
     def setup(axes):
         state["view"] = LayerStatsView(axes[0], axes[1], depth, steps)
 
     def draw(axes, init, scale, activation, lr, seed):
-        Ws, bs = make_mlp(inits[init], depth, width, X.shape[1], int(y.max()) + 1, scale, seed)
-        stats = layer_statistics(Ws, bs, X, y, acts[activation])
-        losses = train_momentum(Ws, bs, X, y, lr, steps, activation=acts[activation])
+        def start():
+            return make_mlp(inits[init], depth, width, X.shape[1], int(y.max()) + 1, scale, seed)
+
+        def train():
+            Ws, bs = start()
+            return train_momentum(Ws, bs, X, y, lr, steps, activation=acts[activation])
+
+        stats = cached(
+            ("stats", init, scale, activation, seed),
+            lambda: layer_statistics(*start(), X, y, acts[activation]),
+        )
+        losses = cached(("losses", init, scale, activation, seed, lr), train)
         state["view"].show(stats, losses)
         if not np.all(np.isfinite(losses)) or losses.max() > 1e3:
             raise Diverged(
@@ -347,7 +372,7 @@ def layer_stats_playground(
     return Playground(
         draw,
         setup=setup,
-        fixed_layout=True,
+        blit=True,
         ncols=2,
         figsize=figsize,
         dpi=dpi,

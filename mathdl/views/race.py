@@ -195,7 +195,8 @@ def run_path(
                 g = g + noise * rng.standard_normal(2)
             p.grad = g
             step()
-            if not np.all(np.isfinite(p.data)) or np.abs(p.data).max() > 1e6:
+            x, y = p.data  # two scalar comparisons (False for nan): np.all/np.isfinite per step
+            if not (-1e6 <= x <= 1e6 and -1e6 <= y <= 1e6):  # cost half the race's time
                 break
             path[t] = p.data
     return path
@@ -252,6 +253,10 @@ class RaceView:
     first), and a marker at its last point, so a path hidden under another still shows. The
     path panel keeps an equal aspect ratio (steps perpendicular to contours look perpendicular)
     and shows each surface's view widened to a square.
+
+    Paths, end markers, start, target, distance curves, title and note are ``animated`` (paths
+    first, then the markers over them), so that ``Playground(..., blit=True)`` redraws only them
+    over the kept contours and axes. ``animated=False`` gives ordinary artists (a saved figure).
     """
 
     def __init__(
@@ -262,6 +267,7 @@ class RaceView:
         surfaces: Mapping[str, Surface],
         steps: int,
         fontsize: float = 8,
+        animated: bool = True,
     ):
         from matplotlib.ticker import FixedFormatter, FixedLocator, NullLocator
 
@@ -271,21 +277,29 @@ class RaceView:
             name: _contours(ax, S, resolution=100, levels=15, square=True)
             for name, S in self.surfaces.items()
         }
-
-        (self.target,) = ax.plot([], [], "*", color="gold", ms=13, mec="k", zorder=5)
-        (self.start,) = ax.plot([], [], "o", color="k", ms=5, zorder=5)
+        # Blitting draws the animated artists in the order they were made, whatever their zorder:
+        # every path first (wide ones first), then the end markers, the start and the target.
+        anim = dict(animated=animated)
         self.lines, self.ends, self.dist = {}, {}, {}
         for i, label in enumerate(self.labels):
             c, (ls, lw) = COLORS[i % len(COLORS)], _STYLES[i % len(_STYLES)]
-            (self.lines[label],) = ax.plot([], [], ls=ls, lw=lw, color=c, label=label, zorder=2 + i)
-            (self.ends[label],) = ax.plot([], [], "o", ms=6, mfc="white", mec=c, mew=1.8, zorder=6)
-            (self.dist[label],) = ax_dist.semilogy(
-                [], [], ls=ls, lw=min(lw, 2.0), color=c, label=label
+            (self.lines[label],) = ax.plot(
+                [], [], ls=ls, lw=lw, color=c, label=label, zorder=2 + i, **anim
             )
+            (self.dist[label],) = ax_dist.semilogy(
+                [], [], ls=ls, lw=min(lw, 2.0), color=c, label=label, **anim
+            )
+        for i, label in enumerate(self.labels):
+            c = COLORS[i % len(COLORS)]
+            (self.ends[label],) = ax.plot(
+                [], [], "o", ms=6, mfc="white", mec=c, mew=1.8, zorder=6, **anim
+            )
+        (self.start,) = ax.plot([], [], "o", color="k", ms=5, zorder=5, **anim)
+        (self.target,) = ax.plot([], [], "*", color="gold", ms=13, mec="k", zorder=5, **anim)
         ax.set_aspect("equal", adjustable="box")
         ax.set_xticks([])  # no tick labels: text is most of a redraw's cost
         ax.set_yticks([])
-        self.title = ax.set_title(" ", fontsize=fontsize + 1)
+        self.title = ax.set_title(" ", fontsize=fontsize + 1, **anim)
         ax_dist.set_xlim(0, steps)
         ax_dist.set_xticks([0, steps // 2, steps])
         ax_dist.set_ylim(1e-8, 1e2)
@@ -308,6 +322,7 @@ class RaceView:
             va="top",
             color="crimson",
             fontsize=fontsize,
+            **anim,
         )
 
     def show(
@@ -422,7 +437,22 @@ def race_playground(
     )
     entries.update(extra or {})
     surf = {name: SURFACES[name]() for name in surfaces}
-    state = {}
+    state = {"surface": None}
+    # Paths already run, by every setting they depend on: moving a slider back (or changing only
+    # which optimizer is shown) redraws without recomputing. Bounded, oldest dropped first.
+    paths_seen: dict[tuple, np.ndarray] = {}
+
+    def path_for(label, surface, p0, lr, momentum, beta1, noise, seed):
+        key = (label, surface, *p0, lr, momentum, beta1, noise, seed)
+        if key not in paths_seen:
+            if len(paths_seen) >= 2000:
+                del paths_seen[next(iter(paths_seen))]
+            spec = entries[label]
+            opts = options_for(spec, lr, momentum, beta1)
+            paths_seen[key] = run_path(
+                surf[surface], spec, start=p0, steps=steps, noise=noise, seed=seed, **opts
+            )
+        return paths_seen[key]
 
     def options_for(spec, lr, mu, beta1):
         opts = {"lr": lr}
@@ -448,17 +478,13 @@ def race_playground(
         p0 = target + start * (p0 - target)
         shown = list(entries) if optimizer == "all" else [optimizer]
         paths = {
-            label: run_path(
-                S,
-                entries[label],
-                start=p0,
-                steps=steps,
-                noise=noise,
-                seed=seed,
-                **options_for(entries[label], lr, momentum, beta1),
-            )
-            for label in shown
+            label: path_for(label, surface, p0, lr, momentum, beta1, noise, seed) for label in shown
         }
+        if surface != state["surface"] and "pg" in state:
+            # other contours: blitting must draw the background again (the limits, which make
+            # it do so by themselves, may be the same for two surfaces)
+            state["pg"]._background = None
+        state["surface"] = surface
         blown = state["view"].show(surface, paths, p0, f"{surface}, learning rate {lr:.2g}")
         if surface == "saddle":  # running off to -infinity along y is the right outcome there
             blown = []
@@ -481,6 +507,6 @@ def race_playground(
         noise=float_slider(0.0, 0.0, 2.0, step=0.05, description="gradient noise"),
         seed=seed_slider(0),
     )
-    return Playground(
-        draw, setup=setup, fixed_layout=True, ncols=2, figsize=figsize, dpi=dpi, **controls
-    )
+    pg = Playground(draw, setup=setup, blit=True, ncols=2, figsize=figsize, dpi=dpi, **controls)
+    state["pg"] = pg
+    return pg
