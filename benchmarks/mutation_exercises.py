@@ -127,6 +127,28 @@ PLANTED = [
         "p = np.exp(z) / np.exp(z).sum(axis=1, keepdims=True)\n    return float(-np.mean(np.log(p[np.arange(len(z)), y])))",
         "log(softmax) without log-sum-exp",
     ),
+    (
+        "05_chain_rule",
+        "graph_sol",
+        "dL_dx = -4 * -3 + 1",
+        "dL_dx = -4 * -3",
+        "dL/dx without the direct path",
+    ),
+    (
+        "05_chain_rule",
+        "comp_sol",
+        "return 2 * s * np.cos(x) / (1 + s * s)",
+        "return 2 * s / (1 + s * s)",
+        "F' without its inner derivative",
+    ),
+    ("05_chain_rule", "net_sol", "dP = (P - Y) / N", "dP = P - Y", "backprop without the 1/N"),
+    (
+        "05_chain_rule",
+        "net_sol",
+        "_, dW1 = matmul_backward(dXW1, X, W1)",
+        "dW1 = (X.T @ dXW1).T",
+        "torch's (out, in) weight shape",
+    ),
 ]
 
 
