@@ -29,6 +29,11 @@ BLAS and OpenMP timings swing by 10x from run to run, and in an interleaved run 
 worker threads of one library (OpenBLAS spins for a while after each call) steal the cores
 of the next one, which penalises whichever runs second. One thread each compares the work
 of one step on equal terms; ``--threads 2`` (torch's default here) is there for a quiet machine.
+
+Before/after a change to the engine: ``--compare DIR`` loads a second copy of the package from
+``DIR`` (e.g. ``git archive <commit> mathdl | tar -x -C /tmp/before``, then
+``--compare /tmp/before/mathdl``) under the name ``mathdl_before`` and times its step as a fourth
+way, interleaved with the others in the same process, so both copies see the same load.
 """
 
 import os
@@ -67,7 +72,6 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 import mathdl  # noqa: E402
-import mathdl.functional as MF  # noqa: E402
 from mathdl.data import spirals  # noqa: E402
 
 torch.set_num_threads(THREADS)
@@ -96,18 +100,21 @@ def initial_weights(sizes, seed=0):
 # --------------------------------------------------------------------------------------
 class MathdlStep:
     name = "mathdl"
+    package = mathdl
 
     def __init__(self, sizes, weights, X, y):
-        self.model = mathdl.nn.MLP(sizes)
+        md = self.package
+        self.model = md.nn.MLP(sizes)
         for p, w in zip(self.model.parameters(), weights):
             p.data[...] = w
-        self.opt = mathdl.optim.SGD(self.model.parameters(), lr=LR)
-        self.X = mathdl.Tensor(X)  # the input needs no gradient
+        self.opt = md.optim.SGD(self.model.parameters(), lr=LR)
+        self.X = md.Tensor(X)  # the input needs no gradient
         self.y = y
+        self.cross_entropy = md.functional.cross_entropy
 
     def __call__(self):
         self.opt.zero_grad()
-        loss = MF.cross_entropy(self.model(self.X), self.y)
+        loss = self.cross_entropy(self.model(self.X), self.y)
         loss.backward()
         self.opt.step()
         return loss
@@ -224,7 +231,30 @@ class NumpyStep:
         return [p.copy() for p in self.params]
 
 
-WAYS = (MathdlStep, TorchStep, NumpyStep)
+WAYS = [MathdlStep, TorchStep, NumpyStep]
+REF = 2  # index of the reference way (NumPy by hand) in WAYS
+
+
+def load_before(path):
+    """A second copy of the mathdl package from ``path`` (a directory), as ``mathdl_before``."""
+    import importlib.util
+
+    path = Path(path).resolve()
+    init = path / "__init__.py"
+    if not init.is_file():
+        raise SystemExit(f"--compare: {path} is not a package directory (no __init__.py)")
+    spec = importlib.util.spec_from_file_location(
+        "mathdl_before", init, submodule_search_locations=[str(path)]
+    )
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["mathdl_before"] = module
+    spec.loader.exec_module(module)
+
+    class BeforeStep(MathdlStep):
+        name = "before"
+        package = module
+
+    return BeforeStep
 
 
 # --------------------------------------------------------------------------------------
@@ -236,7 +266,7 @@ def check_same_computation(sizes, batch, n_steps=5):
     w0 = initial_weights(sizes)
     runs = [cls(sizes, w0, X, y) for cls in WAYS]
     first = [r.loss_and_grads() for r in runs]
-    ref_loss, ref_grads = first[2]  # the NumPy step is the reference
+    ref_loss, ref_grads = first[REF]  # the NumPy step is the reference
     for r, (loss, grads) in zip(runs, first):
         assert np.isclose(loss, ref_loss, rtol=1e-10, atol=0), (
             f"{r.name}: loss {loss} vs numpy {ref_loss}"
@@ -255,7 +285,7 @@ def check_same_computation(sizes, batch, n_steps=5):
     for r in runs:
         for _ in range(n_steps - 1):
             r()
-    ref_w = runs[2].weights()
+    ref_w = runs[REF].weights()
     for r in runs:
         for k, (w, w_ref) in enumerate(zip(r.weights(), ref_w)):
             np.testing.assert_allclose(
@@ -348,7 +378,15 @@ def main():
     ap.add_argument(
         "--rounds", type=int, default=None, help="rounds for the course MLP (default 300)"
     )
+    ap.add_argument(
+        "--compare",
+        metavar="DIR",
+        default=None,
+        help="another copy of the mathdl package to time as a fourth way, 'before'",
+    )
     args = ap.parse_args()
+    if args.compare:
+        WAYS.append(load_before(args.compare))
 
     cases = [  # (label, sizes, batch, rounds, steps per round, warm-up steps)
         ("course MLP", [2, 64, 64, 3], 256, args.rounds or 300, 10, 50),
@@ -376,7 +414,7 @@ def main():
         loss = check_same_computation(sizes, batch)
         print(
             f"check {label} {batch} x {sizes}: loss {loss:.6f}, gradients and 5 steps agree "
-            "(mathdl, torch, numpy)"
+            f"({', '.join(w.name for w in WAYS)})"
         )
         gc.collect()
         samples = time_steps(sizes, batch, rounds, inner, warmup)
@@ -398,6 +436,13 @@ def main():
             f"{paired_ratio(s['mathdl'], s['numpy']):>12.2f}x {paired_ratio(s['mathdl'], s['torch']):>12.2f}x"
         )
         print(f"{'  (' + str(rounds) + ' rounds x ' + str(inner) + ' steps)':<30}")
+        if "before" in s:
+            b = median(s["before"]) * 1e3
+            print(
+                f"{'  before (--compare)':<30} {b:>10.3f} ms;  mathdl/before: ratio of medians "
+                f"{m / b:.3f}x, paired median of ratios "
+                f"{paired_ratio(s['mathdl'], s['before']):.3f}x"
+            )
 
     imp = time_imports(import_reps)
     i_np, i_md = median(imp["numpy"]) * 1e3, median(imp["mathdl"]) * 1e3

@@ -2,7 +2,8 @@
 
 Two layers, one source of truth per derivative:
 
-* by hand, in NumPy: :mod:`mathdl.activations`, :mod:`mathdl.losses`, :mod:`mathdl.init`;
+* by hand, in NumPy: :mod:`mathdl.activations`, :mod:`mathdl.losses`,
+  :mod:`mathdl.normalization`, :mod:`mathdl.init`;
 * a tiny autograd engine with PyTorch's API: :class:`Tensor`, :mod:`mathdl.functional`,
   :mod:`mathdl.nn`, :mod:`mathdl.optim`.
 
@@ -11,7 +12,7 @@ Two layers, one source of truth per derivative:
 are used.
 """
 
-from . import activations, data, functional, init, losses, nn, optim
+from . import activations, data, functional, init, losses, nn, normalization, optim
 from .gradcheck import gradcheck, numerical_grad
 from .tensor import Tensor, enable_grad, is_grad_enabled, no_grad, tensor
 
@@ -30,12 +31,14 @@ __all__ = [
     "losses",
     "nn",
     "no_grad",
+    "normalization",
     "numerical_grad",
     "optim",
-    "playground",
-    "plots",
     "tensor",
 ]
+# Not in __all__, so that ``from mathdl import *`` stays as light as ``import mathdl``: the
+# UI modules mathdl.plots, mathdl.playground and mathdl.surfaces (matplotlib, ipywidgets), which
+# load on first use as attributes or with ``from mathdl import plots``.
 
 _LAZY = {"device", "plots", "playground", "surfaces"}
 

@@ -8,13 +8,16 @@ import numpy as np
 
 from . import activations as _act
 from . import losses as _loss
-from .tensor import Tensor
+from . import normalization as _norm
+from .tensor import Tensor, is_grad_enabled, matmul_vjp, unbroadcast
 
 __all__ = [
+    "batch_norm",
     "binary_cross_entropy",
     "binary_cross_entropy_with_logits",
     "cross_entropy",
     "gelu",
+    "layer_norm",
     "leaky_relu",
     "linear",
     "log_softmax",
@@ -69,11 +72,14 @@ def log_softmax(x, dim=-1):
 
 
 def linear(x, W, b=None):
-    """Dense layer Z = x W + b, as one graph node.
+    """Dense layer Z = x W + b, one graph node with the derivatives of ``@`` and ``+``.
 
     Shapes: x (N, in) or (in,), W (in, out), b (out,) -> Z (N, out) or (out,).
     (``torch.nn.functional.linear`` takes the transpose, weight (out, in), and computes x W^T + b.)
-    Backward: dx = G W^T, dW = x^T G, db = sum of G over the batch.
+    Backward: the matrix product's VJP, :func:`mathdl.tensor.matmul_vjp` (dx = G W^T,
+    dW = x^T G), and the broadcast add's, :func:`mathdl.tensor.unbroadcast` (db = G summed over
+    the batch, since b was copied to every row): the same functions ``x @ W + b`` would call,
+    in one node instead of two (a linear layer is the engine's most frequent operation).
     """
     x, W = _t(x), _t(W)
     xd, Wd = x.data, W.data
@@ -86,33 +92,34 @@ def linear(x, W, b=None):
             f"linear: input shape {xd.shape} does not match weight shape {Wd.shape} "
             f"(expected (N, {Wd.shape[0]}) or ({Wd.shape[0]},))"
         )
-    if b is not None:
-        b = _t(b)
-        if b.data.shape != (Wd.shape[1],):
-            raise ValueError(
-                f"linear: bias shape {b.data.shape} does not match weight shape {Wd.shape} "
-                f"(expected ({Wd.shape[1]},))"
-            )
     z = xd @ Wd
-    if b is not None:
-        z += b.data  # in place: one array for the output, not two
+    if b is None:
 
-    def backward(g):
-        gx = g @ Wd.T if x.requires_grad else None
-        gW = None
-        if W.requires_grad:
-            gW = np.outer(xd, g) if xd.ndim == 1 else xd.T @ g
-        gb = None
-        if b is not None and b.requires_grad:
-            gb = g if g.ndim == 1 else g.sum(axis=0)
-        return gx, gW, gb
+        def backward(g):
+            return matmul_vjp(xd, Wd, g, x.requires_grad, W.requires_grad)
 
-    parents = (x, W) if b is None else (x, W, b)
-    return Tensor._make(z, parents, backward, "Linear")
+        return Tensor._make(z, (x, W), backward, "Linear")
+    b = _t(b)
+    if b.data.shape != (Wd.shape[1],):
+        raise ValueError(
+            f"linear: bias shape {b.data.shape} does not match weight shape {Wd.shape} "
+            f"(expected ({Wd.shape[1]},))"
+        )
+    z += b.data  # the forward of +, in place on the fresh product: one array, not two
+
+    def backward_with_bias(g):
+        gx, gW = matmul_vjp(xd, Wd, g, x.requires_grad, W.requires_grad)
+        return gx, gW, (unbroadcast(g, b.data.shape) if b.requires_grad else None)
+
+    return Tensor._make(z, (x, W, b), backward_with_bias, "Linear")
 
 
 def mse_loss(pred, target):
-    """Mean squared error (mean over all entries); backward: :func:`mathdl.losses.mse_gradient`."""
+    """Mean squared error (mean over all entries).
+
+    Backward: :func:`mathdl.losses.mse_gradient` for the prediction and
+    :func:`mathdl.losses.mse_target_gradient` for a target that requires a gradient.
+    """
     pred, target = _t(pred), _t(target)
     if pred.shape != target.shape:
         raise ValueError(
@@ -121,8 +128,10 @@ def mse_loss(pred, target):
     value = np.array(_loss.mse(pred.data, target.data))
 
     def backward(g):
-        gp = g * _loss.mse_gradient(pred.data, target.data)
-        return gp, (-gp if target.requires_grad else None)
+        p, t = pred.data, target.data
+        gp = g * _loss.mse_gradient(p, t) if pred.requires_grad else None
+        gt = g * _loss.mse_target_gradient(p, t) if target.requires_grad else None
+        return gp, gt
 
     return Tensor._make(value, (pred, target), backward, "MSELoss")
 
@@ -130,7 +139,9 @@ def mse_loss(pred, target):
 def cross_entropy(logits, targets):
     """Softmax cross-entropy of (N, C) logits against (N,) integer targets, mean over N.
 
-    Backward: :func:`mathdl.losses.cross_entropy_gradient`, i.e. (softmax - onehot) / N.
+    Backward: (softmax - onehot) / N from :func:`mathdl.losses.cross_entropy_and_gradient`,
+    which computes the loss and its gradient together when a graph is being recorded
+    (one check of the targets, one log-softmax), else :func:`mathdl.losses.cross_entropy`.
     """
     logits = _t(logits)
     t = targets.data if isinstance(targets, Tensor) else np.asarray(targets)
@@ -140,16 +151,12 @@ def cross_entropy(logits, targets):
                 f"cross_entropy: targets must be integer class indices, got non-integer values {t}"
             )
         t = t.astype(np.int64)
-    # Check the targets and compute log softmax(z) once; the loss and its gradient share both.
-    z, t = _loss.check_class_targets(logits.data, t, "cross_entropy")
-    log_p = _act.log_softmax(z, axis=1)
-    value = np.array(_loss.cross_entropy(z, t, check=False, log_probs=log_p))
-    return Tensor._make(
-        value,
-        (logits,),
-        lambda g: (g * _loss.cross_entropy_gradient(z, t, check=False, log_probs=log_p),),
-        "CrossEntropyLoss",
-    )
+    if not (logits.requires_grad and is_grad_enabled()):  # no backward: the loss alone
+        return Tensor._make(
+            np.array(_loss.cross_entropy(logits.data, t)), (logits,), None, "CrossEntropyLoss"
+        )
+    value, grad = _loss.cross_entropy_and_gradient(logits.data, t)
+    return Tensor._make(np.array(value), (logits,), lambda g: (g * grad,), "CrossEntropyLoss")
 
 
 def binary_cross_entropy(probs, target):
@@ -176,3 +183,138 @@ def binary_cross_entropy_with_logits(logits, target):
         lambda g: (g * _loss.binary_cross_entropy_with_logits_gradient(logits.data, y),),
         "BCEWithLogitsLoss",
     )
+
+
+# ----- normalization ---------------------------------------------------------------------------
+
+
+def _standardize(x, axes, eps):
+    """x_hat = (x - mean) / sqrt(var + eps) over ``axes``, one graph node.
+
+    Backward: :func:`mathdl.normalization.standardize_backward`. Returns the node and the
+    batch statistics (mean and biased var, reduced axes kept).
+    """
+    x_hat, mean, var, inv_std = _norm.standardize(x.data, axes, eps)
+    node = Tensor._make(
+        x_hat,
+        (x,),
+        lambda g: (_norm.standardize_backward(x_hat, inv_std, g, axes),),
+        "Standardize",
+    )
+    return node, mean, var
+
+
+def _affine(x_hat, weight, bias, shape):
+    """y = weight * x_hat + bias with weight and bias viewed in ``shape`` (autograd's * and +)."""
+    y = x_hat
+    for p, op in ((weight, "mul"), (bias, "add")):
+        if p is None:
+            continue
+        p = _t(p)
+        if p.shape != shape:
+            p = p.reshape(shape)
+        y = y * p if op == "mul" else y + p
+    return y
+
+
+def _check_param(name, p, n, what):
+    if p is None:
+        return
+    shape = p.shape if isinstance(p, (Tensor, np.ndarray)) else np.shape(p)
+    if tuple(shape) != (n,):
+        raise ValueError(f"{what}: {name} must have shape ({n},), got {tuple(shape)}")
+
+
+def batch_norm(
+    x: Tensor | np.ndarray,
+    running_mean: Tensor | np.ndarray | None,
+    running_var: Tensor | np.ndarray | None,
+    weight: Tensor | np.ndarray | None = None,
+    bias: Tensor | np.ndarray | None = None,
+    training: bool = False,
+    momentum: float = 0.1,
+    eps: float = 1e-5,
+) -> Tensor:
+    """Batch normalization of an (N, C) or (N, C, L) input, as ``torch.nn.functional.batch_norm``.
+
+    Training (``training=True``): each feature c is standardized with the mean and the biased
+    variance of its N (or N*L) values in this batch, then y = weight_c x_hat + bias_c; if running
+    statistics are given they are updated in place,
+    running <- (1 - momentum) running + momentum batch_stat, with the unbiased variance
+    (times m/(m-1)), as torch. Evaluation (``training=False``): the running statistics replace the
+    batch's, so each example is transformed on its own (an affine map of x).
+    Backward of the standardization: :func:`mathdl.normalization.standardize_backward`.
+    """
+    x = _t(x)
+    if x.ndim not in (2, 3):
+        raise ValueError(f"batch_norm: input must have shape (N, C) or (N, C, L), got {x.shape}")
+    c = x.shape[1]
+    for name, p in (
+        ("running_mean", running_mean),
+        ("running_var", running_var),
+        ("weight", weight),
+        ("bias", bias),
+    ):
+        _check_param(name, p, c, "batch_norm")
+    axes = (0,) if x.ndim == 2 else (0, 2)
+    shape = (c,) if x.ndim == 2 else (c, 1)
+    if training:
+        m = x.size // c
+        if m <= 1:
+            raise ValueError(
+                f"batch_norm: expected more than 1 value per feature when training, got input "
+                f"shape {x.shape} (use a batch of at least 2, or eval mode)"
+            )
+        x_hat, mean, var = _standardize(x, axes, eps)
+        if running_mean is not None:
+            rm = running_mean.data if isinstance(running_mean, Tensor) else running_mean
+            rm *= 1.0 - momentum
+            rm += momentum * mean.reshape(c)
+        if running_var is not None:
+            rv = running_var.data if isinstance(running_var, Tensor) else running_var
+            rv *= 1.0 - momentum
+            rv += momentum * var.reshape(c) * (m / (m - 1))
+    else:
+        if running_mean is None or running_var is None:
+            raise ValueError(
+                "batch_norm: evaluation (training=False) needs running_mean and running_var"
+            )
+        rm = np.asarray(running_mean.data if isinstance(running_mean, Tensor) else running_mean)
+        rv = np.asarray(running_var.data if isinstance(running_var, Tensor) else running_var)
+        # An affine map of x: x_hat = (x - mean) * inv_std, with the derivatives of - and *.
+        x_hat = (x - rm.reshape(shape)) * (1.0 / np.sqrt(rv.reshape(shape) + eps))
+    return _affine(x_hat, weight, bias, shape)
+
+
+def layer_norm(
+    x: Tensor | np.ndarray,
+    normalized_shape: int | tuple[int, ...],
+    weight: Tensor | np.ndarray | None = None,
+    bias: Tensor | np.ndarray | None = None,
+    eps: float = 1e-5,
+) -> Tensor:
+    """Layer normalization over the trailing ``normalized_shape`` axes, as ``torch.nn.functional.layer_norm``.
+
+    Each example is standardized with the mean and biased variance of its own features (no batch
+    statistics, the same in training and evaluation), then y = weight * x_hat + bias with weight
+    and bias of shape ``normalized_shape``.
+    Backward of the standardization: :func:`mathdl.normalization.standardize_backward`.
+    """
+    x = _t(x)
+    ns = (
+        (normalized_shape,)
+        if isinstance(normalized_shape, (int, np.integer))
+        else tuple(normalized_shape)
+    )
+    k = len(ns)
+    if k == 0 or x.ndim < k or tuple(x.shape[x.ndim - k :]) != ns:
+        raise ValueError(
+            f"layer_norm: input shape {x.shape} does not end with normalized_shape {ns}"
+        )
+    for name, p in (("weight", weight), ("bias", bias)):
+        if p is not None and tuple(np.shape(p.data if isinstance(p, Tensor) else p)) != ns:
+            raise ValueError(
+                f"layer_norm: {name} must have shape {ns}, got {tuple(np.shape(p.data if isinstance(p, Tensor) else p))}"
+            )
+    x_hat, _, _ = _standardize(x, tuple(range(x.ndim - k, x.ndim)), eps)
+    return _affine(x_hat, weight, bias, ns)

@@ -16,9 +16,11 @@ __all__ = [
     "binary_cross_entropy_with_logits_gradient",
     "check_class_targets",
     "cross_entropy",
+    "cross_entropy_and_gradient",
     "cross_entropy_gradient",
     "mse",
     "mse_gradient",
+    "mse_target_gradient",
 ]
 
 
@@ -44,6 +46,12 @@ def mse_gradient(pred, target):
     """dL/dpred = 2 (pred - target) / N, same shape as pred."""
     pred, target = _same_shape("mse_gradient", pred, target)
     return 2.0 * (pred - target) / pred.size
+
+
+def mse_target_gradient(pred, target):
+    """dL/dtarget = -2 (pred - target) / N = -dL/dpred (when the target is itself learned)."""
+    pred, target = _same_shape("mse_target_gradient", pred, target)
+    return 2.0 * (target - pred) / pred.size
 
 
 def check_class_targets(logits, targets, name="cross_entropy"):
@@ -74,37 +82,44 @@ def check_class_targets(logits, targets, name="cross_entropy"):
     return logits, targets
 
 
-def cross_entropy(logits, targets, check=True, log_probs=None):
+def _nll(log_probs, targets):
+    # -(1/N) sum_n log p_{n, y_n}: the cross-entropy from the log-probabilities
+    return float(-log_probs[np.arange(log_probs.shape[0]), targets].mean())
+
+
+def _softmax_minus_onehot(probs, targets):
+    # (p - onehot(y)) / N, in place on ``probs`` (a fresh array)
+    n = probs.shape[0]
+    probs[np.arange(n), targets] -= 1.0
+    probs /= n
+    return probs
+
+
+def cross_entropy(logits, targets):
     """Softmax cross-entropy, mean over the batch.
 
     L = (1/N) sum_n [ logsumexp(z_n) - z_{n, y_n} ] = -(1/N) sum_n log softmax(z_n)_{y_n}.
     logits: (N, C) floats; targets: (N,) integers in [0, C). Stable for logits of any size.
-
-    For callers that compute the loss and its gradient together (the autograd engine):
-    ``check=False`` skips :func:`check_class_targets` (already run on these arrays), and
-    ``log_probs`` = ``log_softmax(logits, axis=1)`` when it is already at hand, so that the
-    loss and :func:`cross_entropy_gradient` share one log-softmax instead of two.
     """
-    if check:
-        logits, targets = check_class_targets(logits, targets, "cross_entropy")
-    if log_probs is None:
-        log_probs = log_softmax(logits, axis=1)
-    n = logits.shape[0]
-    return float(-log_probs[np.arange(n), targets].mean())
+    logits, targets = check_class_targets(logits, targets, "cross_entropy")
+    return _nll(log_softmax(logits, axis=1), targets)
 
 
-def cross_entropy_gradient(logits, targets, check=True, log_probs=None):
-    """dL/dlogits = (softmax(z) - onehot(y)) / N, shape (N, C).
+def cross_entropy_gradient(logits, targets):
+    """dL/dlogits = (softmax(z) - onehot(y)) / N, shape (N, C)."""
+    logits, targets = check_class_targets(logits, targets, "cross_entropy_gradient")
+    return _softmax_minus_onehot(softmax(logits, axis=1), targets)
 
-    ``check`` and ``log_probs`` as in :func:`cross_entropy` (softmax(z) = exp(log_softmax(z))).
+
+def cross_entropy_and_gradient(logits, targets):
+    """The loss of :func:`cross_entropy` and the gradient of :func:`cross_entropy_gradient` together.
+
+    What a training step needs: the targets are checked once and log softmax(z) is computed
+    once for both (softmax(z) = exp(log softmax(z))). Returns ``(loss, dL/dlogits)``.
     """
-    if check:
-        logits, targets = check_class_targets(logits, targets, "cross_entropy_gradient")
-    n = logits.shape[0]
-    g = softmax(logits, axis=1) if log_probs is None else np.exp(log_probs)
-    g[np.arange(n), targets] -= 1.0
-    g /= n
-    return g
+    logits, targets = check_class_targets(logits, targets, "cross_entropy")
+    log_p = log_softmax(logits, axis=1)
+    return _nll(log_p, targets), _softmax_minus_onehot(np.exp(log_p), targets)
 
 
 def _check_binary_targets(name, x, target):

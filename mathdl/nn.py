@@ -14,14 +14,48 @@ from ._rng import as_generator
 from .init import initialize
 from .tensor import Tensor
 
-__all__ = ["GELU", "MLP", "LeakyReLU", "Linear", "Module", "ReLU", "Sequential", "Sigmoid", "Tanh"]
+__all__ = [
+    "GELU",
+    "MLP",
+    "BatchNorm1d",
+    "LayerNorm",
+    "LeakyReLU",
+    "Linear",
+    "Module",
+    "ReLU",
+    "Residual",
+    "Sequential",
+    "Sigmoid",
+    "Tanh",
+]
 
 
 class Module:
-    """Base class: subclasses set Tensor attributes (parameters) and Module attributes (children)."""
+    """Base class: subclasses set Tensor attributes (parameters) and Module attributes (children).
+
+    ``training`` is True until :meth:`eval` is called; layers whose forward pass differs between
+    training and evaluation (:class:`BatchNorm1d`) read it, as in torch.
+    """
+
+    training: bool = True
 
     def __call__(self, *args, **kwargs):
         return self.forward(*args, **kwargs)
+
+    def train(self, mode: bool = True) -> "Module":
+        """Set training mode (``mode=True``) or evaluation mode on this module and every child."""
+        if not isinstance(mode, bool):
+            raise TypeError(f"train(mode): mode must be a bool, got {type(mode).__name__}")
+        stack = [self]
+        while stack:
+            m = stack.pop()
+            m.training = mode
+            stack.extend(m.children())
+        return self
+
+    def eval(self) -> "Module":
+        """Evaluation mode, the same as ``train(False)``: batch norm uses its running statistics."""
+        return self.train(False)
 
     def forward(self, *args, **kwargs):  # pragma: no cover - abstract
         raise NotImplementedError
@@ -175,3 +209,145 @@ class MLP(Sequential):
                 layers.append(activation())
         super().__init__(*layers)
         self.sizes = sizes
+
+
+def _check_positive_int(what, name, v):
+    if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
+        raise ValueError(f"{what}: {name} must be a positive integer, got {v!r}")
+
+
+class BatchNorm1d(Module):
+    """Batch normalization (Ioffe & Szegedy, 2015) of (N, C) or (N, C, L) inputs, as ``torch.nn.BatchNorm1d``.
+
+    In training mode each of the C features is standardized over the batch (mean and biased
+    variance of its N or N*L values), then scaled and shifted, y = weight x_hat + bias, and the
+    running statistics move towards the batch's:
+    running <- (1 - momentum) running + momentum batch_stat (the variance unbiased, times
+    m/(m-1)); ``momentum=None`` keeps a plain average over all batches seen
+    (``num_batches_tracked``). In evaluation mode (:meth:`eval`) the running statistics are used
+    instead. ``affine=False`` leaves out weight (starts at 1) and bias (starts at 0),
+    ``bias=False`` the bias only; ``track_running_stats=False`` keeps no running statistics and uses the batch's in both modes.
+    """
+
+    def __init__(
+        self,
+        num_features: int,
+        eps: float = 1e-5,
+        momentum: float | None = 0.1,
+        affine: bool = True,
+        track_running_stats: bool = True,
+        *,
+        bias: bool = True,
+    ):
+        _check_positive_int("BatchNorm1d", "num_features", num_features)
+        if eps < 0:
+            raise ValueError(f"BatchNorm1d: eps must be >= 0, got {eps}")
+        if momentum is not None and not 0 <= momentum <= 1:
+            raise ValueError(f"BatchNorm1d: momentum must lie in [0, 1] or be None, got {momentum}")
+        self.num_features, self.eps, self.momentum = num_features, eps, momentum
+        self.affine, self.track_running_stats = affine, track_running_stats
+        self.weight = Tensor(np.ones(num_features), requires_grad=True) if affine else None
+        self.bias = Tensor(np.zeros(num_features), requires_grad=True) if affine and bias else None
+        if track_running_stats:  # buffers: updated by forward, not by an optimizer
+            self.running_mean = Tensor(np.zeros(num_features))
+            self.running_var = Tensor(np.ones(num_features))
+            self.num_batches_tracked = 0
+        else:
+            self.running_mean = self.running_var = self.num_batches_tracked = None
+
+    def forward(self, x: Tensor) -> Tensor:
+        factor = 0.0 if self.momentum is None else self.momentum
+        if self.training and self.track_running_stats:
+            self.num_batches_tracked += 1
+            if self.momentum is None:  # cumulative moving average
+                factor = 1.0 / self.num_batches_tracked
+        use_batch_stats = self.training or self.running_mean is None
+        track = not self.training or self.track_running_stats
+        return F.batch_norm(
+            x,
+            self.running_mean if track else None,
+            self.running_var if track else None,
+            self.weight,
+            self.bias,
+            training=use_batch_stats,
+            momentum=factor,
+            eps=self.eps,
+        )
+
+    def __repr__(self):
+        return (
+            f"BatchNorm1d({self.num_features}, eps={self.eps}, momentum={self.momentum}, "
+            f"affine={self.affine}, bias={self.bias is not None}, "
+            f"track_running_stats={self.track_running_stats})"
+        )
+
+
+class LayerNorm(Module):
+    """Layer normalization (Ba, Kiros & Hinton, 2016), as ``torch.nn.LayerNorm``.
+
+    Each example is standardized over its trailing ``normalized_shape`` axes (mean and biased
+    variance of its own features), then y = weight * x_hat + bias, weight (starts at 1) and bias
+    (starts at 0) of shape ``normalized_shape``. No batch statistics: training and evaluation
+    modes compute the same thing, and a batch of one works.
+    """
+
+    def __init__(
+        self,
+        normalized_shape: int | tuple[int, ...],
+        eps: float = 1e-5,
+        elementwise_affine: bool = True,
+        bias: bool = True,
+    ):
+        ns = (
+            (normalized_shape,)
+            if isinstance(normalized_shape, (int, np.integer))
+            else tuple(normalized_shape)
+        )
+        if not ns:
+            raise ValueError("LayerNorm: normalized_shape must name at least one dimension")
+        for n in ns:
+            _check_positive_int("LayerNorm", "normalized_shape", n)
+        if eps < 0:
+            raise ValueError(f"LayerNorm: eps must be >= 0, got {eps}")
+        self.normalized_shape, self.eps, self.elementwise_affine = ns, eps, elementwise_affine
+        self.weight = Tensor(np.ones(ns), requires_grad=True) if elementwise_affine else None
+        self.bias = (
+            Tensor(np.zeros(ns), requires_grad=True) if elementwise_affine and bias else None
+        )
+
+    def forward(self, x: Tensor) -> Tensor:
+        return F.layer_norm(x, self.normalized_shape, self.weight, self.bias, self.eps)
+
+    def __repr__(self):
+        return (
+            f"LayerNorm({self.normalized_shape}, eps={self.eps}, "
+            f"elementwise_affine={self.elementwise_affine}, bias={self.bias is not None})"
+        )
+
+
+class Residual(Module):
+    """A residual block (He et al., 2016): y = x + f(x), f the given layers applied in order.
+
+    ``Residual(nn.Linear(64, 64), nn.ReLU(), nn.Linear(64, 64))`` adds a two-layer branch to
+    the identity. The identity path carries the gradient unchanged, dL/dx = dL/dy + (df/dx)^T
+    dL/dy, so a deep stack of blocks does not vanish the way a plain stack can. f must keep the
+    shape of x.
+    """
+
+    def __init__(self, *layers):
+        if not layers:
+            raise ValueError("Residual needs at least one layer for its branch f")
+        self.branch = layers[0] if len(layers) == 1 else Sequential(*layers)
+
+    def forward(self, x: Tensor) -> Tensor:
+        fx = self.branch(x)
+        if fx.shape != x.shape:
+            raise ValueError(
+                f"Residual: the branch maps shape {x.shape} to {fx.shape}; y = x + f(x) needs "
+                "f to keep the shape"
+            )
+        return x + fx
+
+    def __repr__(self):
+        inner = repr(self.branch).replace("\n", "\n  ")
+        return f"Residual(\n  (branch): {inner}\n)"

@@ -1,11 +1,43 @@
-"""Optimizers with exactly ``torch.optim``'s update rules and defaults.
+r"""Optimizers with exactly ``torch.optim``'s update rules, defaults and contract.
 
-Contract (as torch.optim): ``opt = SGD(model.parameters(), lr=0.1)``; each training step
-is ``opt.zero_grad(); loss.backward(); opt.step()``. State lives per parameter in
-``opt.state[i]`` (a dict) for the i-th parameter. Parameters whose ``.grad`` is None are
-skipped. Notation below: theta the parameter, g its gradient, t the step count from 1,
-lambda the weight decay, gamma the learning rate.
+Use them as torch.optim: ``opt = SGD(model.parameters(), lr=0.1)``; each training step is
+``opt.zero_grad(); loss.backward(); opt.step()``.
+
+* ``opt.param_groups``: a list of dicts, each with ``"params"`` (a list of Tensors) and every
+  hyper-parameter. ``step()`` reads them afresh each time, so
+  ``opt.param_groups[0]["lr"] = 0.01`` changes the next step (this is how a learning-rate
+  schedule works), and different groups may have different settings:
+  ``SGD([{"params": body}, {"params": head, "lr": 0.1}], lr=0.01)``.
+* ``opt.defaults``: the constructor's hyper-parameters, used for keys a group leaves out.
+* ``opt.state[p]``: a dict per parameter ``p`` (momentum buffers, step counts), created on
+  first use.
+* ``opt.add_param_group({...})`` adds parameters later; ``opt.zero_grad()`` sets every ``.grad``
+  to None (``set_to_none=False`` fills zeros instead).
+
+Parameters whose ``.grad`` is None are skipped, as in torch. Notation in the update rules:
+:math:`\theta` the parameter, :math:`g` its gradient, :math:`t` the step count from 1,
+:math:`\lambda` the weight decay, :math:`\gamma` the learning rate.
+
+Writing your own optimizer: subclass :class:`Optimizer`, pass the defaults to
+``super().__init__(params, dict(lr=lr, ...))`` and write ``step()``::
+
+    class SignSGD(Optimizer):
+        def __init__(self, params, lr=0.01):
+            super().__init__(params, dict(lr=lr))
+
+        def step(self):
+            for group in self.param_groups:
+                for p in group["params"]:
+                    if p.grad is None:
+                        continue
+                    state = self.state[p]  # a dict of your own per parameter
+                    state["step"] = state.get("step", 0) + 1
+                    p.data -= group["lr"] * np.sign(p.grad)  # update p.data in place
 """
+
+from collections import defaultdict
+from collections.abc import Iterable
+from typing import Any
 
 import numpy as np
 
@@ -13,10 +45,43 @@ from .tensor import Tensor
 
 __all__ = ["SGD", "Adam", "AdamW", "Optimizer", "RMSprop"]
 
+ParamsT = Iterable[Tensor] | Iterable[dict[str, Any]]
+
 
 class Optimizer:
-    def __init__(self, params, defaults):
-        params = list(params)
+    """Base class of the optimizers: holds ``param_groups``, ``state`` and ``defaults``.
+
+    ``params`` is an iterable of Tensors, or of dicts (parameter groups) with a ``"params"`` entry
+    and any hyper-parameters that differ from ``defaults``. Subclasses implement :meth:`step`;
+    they may override :meth:`_check_group` to validate a group's hyper-parameters (called for
+    every group, including those added later with :meth:`add_param_group`).
+    """
+
+    def __init__(self, params: ParamsT, defaults: dict[str, Any]):
+        if isinstance(params, Tensor):
+            raise TypeError(
+                "optimizer params should be an iterable of Tensors or of dicts, got a single "
+                "Tensor (write [p])"
+            )
+        self.defaults: dict[str, Any] = dict(defaults)
+        self.state: defaultdict[Tensor, dict[str, Any]] = defaultdict(dict)
+        self.param_groups: list[dict[str, Any]] = []
+        groups = list(params)
+        if not groups:
+            raise ValueError("optimizer got an empty parameter list")
+        if not isinstance(groups[0], dict):
+            groups = [{"params": groups}]
+        for group in groups:
+            self.add_param_group(group)
+
+    def add_param_group(self, param_group: dict[str, Any]) -> None:
+        """Add a group of parameters; hyper-parameters it leaves out are taken from ``defaults``."""
+        if not isinstance(param_group, dict):
+            raise TypeError(f"a parameter group must be a dict, got {type(param_group).__name__}")
+        if "params" not in param_group:
+            raise ValueError("a parameter group needs a 'params' entry")
+        params = param_group["params"]
+        params = [params] if isinstance(params, Tensor) else list(params)
         if not params:
             raise ValueError("optimizer got an empty parameter list")
         for p in params:
@@ -24,55 +89,99 @@ class Optimizer:
                 raise TypeError(
                     f"optimizer parameters must be mathdl Tensors, got {type(p).__name__}"
                 )
-        self.params = params
-        self.defaults = dict(defaults)
-        self.state = [dict() for _ in params]
-        for k, v in defaults.items():
-            setattr(self, k, v)
+        ids = {id(p) for p in params}
+        if len(ids) != len(params):
+            raise ValueError("a parameter appears twice in one parameter group")
+        for g in self.param_groups:
+            if any(id(q) in ids for q in g["params"]):
+                raise ValueError("some parameters appear in more than one parameter group")
+        group = {"params": params}
+        for k, v in self.defaults.items():
+            group[k] = param_group.get(k, v)
+        for k, v in param_group.items():  # extra keys are kept, as torch (e.g. a name)
+            group.setdefault(k, v)
+        self._check_group(group)
+        self.param_groups.append(group)
 
-    def zero_grad(self, set_to_none=True):
-        """Forget the accumulated gradients (set them to None, torch's default)."""
-        for p in self.params:
-            if set_to_none or p.grad is None:
-                p.grad = None
-            else:
-                p.grad = np.zeros_like(p.data)
+    def _check_group(self, group: dict[str, Any]) -> None:
+        """Raise ValueError for invalid hyper-parameters (subclasses add their own checks)."""
+        for k in ("lr", "eps", "weight_decay", "momentum", "alpha"):
+            if k in group and group[k] < 0:
+                raise ValueError(f"invalid {k}: {group[k]} (must be >= 0)")
 
-    def step(self):
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        """Forget the accumulated gradients: set them to None (torch's default) or to zeros."""
+        for group in self.param_groups:
+            for p in group["params"]:
+                if set_to_none or p.grad is None:
+                    p.grad = None
+                else:
+                    p.grad = np.zeros_like(p.data)
+
+    def step(self) -> None:
         """Update every parameter that has a gradient, in place (``p.data`` changes)."""
-        for p, state in zip(self.params, self.state):
-            if p.grad is not None:
-                new = self._update(p.data, np.asarray(p.grad, dtype=np.float64), state)
-                if new is not p.data:  # SGD updates p.data in place already
-                    p.data[...] = new
+        raise NotImplementedError(
+            f"{type(self).__name__} must implement step(): loop over self.param_groups, "
+            "skip parameters whose .grad is None, keep per-parameter values in self.state[p]"
+        )
 
-    def _update(self, theta, g, state):  # pragma: no cover - abstract
-        raise NotImplementedError
+    def __getattr__(self, name: str) -> Any:
+        # Called only when normal lookup fails: point opt.lr readers to param_groups.
+        defaults = self.__dict__.get("defaults")
+        if defaults is not None and name in defaults:
+            raise AttributeError(
+                f"{type(self).__name__} has no attribute {name!r}: hyper-parameters live in "
+                f"param_groups, e.g. opt.param_groups[0][{name!r}]"
+            )
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
-    def __repr__(self):
-        opts = ", ".join(f"{k}={v}" for k, v in self.defaults.items())
-        return f"{type(self).__name__}({opts})"
+    def __setattr__(self, name: str, value: Any) -> None:
+        # opt.lr = 0.5 would do nothing (step() reads param_groups): say so instead.
+        defaults = self.__dict__.get("defaults")
+        if defaults is not None and name in defaults:
+            raise AttributeError(
+                f"{type(self).__name__}.{name} is not an attribute: hyper-parameters live in "
+                f"param_groups, e.g. opt.param_groups[0][{name!r}] = {value!r} "
+                "(for every group: for g in opt.param_groups: g[...] = ...)"
+            )
+        super().__setattr__(name, value)
 
-
-def _check_nonnegative(**kwargs):
-    for k, v in kwargs.items():
-        if v < 0:
-            raise ValueError(f"invalid {k}: {v} (must be >= 0)")
+    def __repr__(self) -> str:
+        # The layout of torch.optim's repr: one block per group, keys sorted, current values.
+        lines = [f"{type(self).__name__} ("]
+        for i, group in enumerate(self.param_groups):
+            lines.append(f"Parameter Group {i}")
+            lines.extend(f"    {k}: {group[k]}" for k in sorted(group) if k != "params")
+        lines.append(")")
+        return "\n".join(lines)
 
 
 class SGD(Optimizer):
-    r"""Stochastic gradient descent, optionally with momentum (torch.optim.SGD).
+    r"""Stochastic gradient descent, optionally with momentum (``torch.optim.SGD``).
 
-    g <- g + lambda theta                                  (weight decay)
-    b_1 = g;  b_t = mu b_{t-1} + (1 - tau) g               (momentum buffer, dampening tau)
-    g <- g + mu b_t  (nesterov)   or   g <- b_t            (when mu != 0)
-    theta <- theta - gamma g
+    .. math::
+
+        g &\leftarrow g + \lambda\theta \\
+        b_1 &= g, \quad b_t = \mu b_{t-1} + (1 - \tau) g
+            \quad\text{(momentum buffer, dampening } \tau\text{)} \\
+        g &\leftarrow g + \mu b_t \ \text{(nesterov)} \quad\text{or}\quad g \leftarrow b_t
+            \quad\text{(when } \mu \ne 0\text{)} \\
+        \theta &\leftarrow \theta - \gamma g
+
+    Defaults (torch's): ``lr=1e-3, momentum=0, dampening=0, weight_decay=0, nesterov=False``.
+    Momentum as used in deep learning: Sutskever, Martens, Dahl & Hinton, "On the importance of
+    initialization and momentum in deep learning", ICML 2013 (which also gives the Nesterov form).
     """
 
-    def __init__(self, params, lr=1e-3, momentum=0, dampening=0, weight_decay=0, nesterov=False):
-        _check_nonnegative(lr=lr, momentum=momentum, weight_decay=weight_decay)
-        if nesterov and (momentum <= 0 or dampening != 0):
-            raise ValueError("Nesterov momentum requires a momentum > 0 and zero dampening")
+    def __init__(
+        self,
+        params: ParamsT,
+        lr: float = 1e-3,
+        momentum: float = 0,
+        dampening: float = 0,
+        weight_decay: float = 0,
+        nesterov: bool = False,
+    ):
         super().__init__(
             params,
             dict(
@@ -84,35 +193,57 @@ class SGD(Optimizer):
             ),
         )
 
-    def _update(self, theta, g, state):
-        if self.weight_decay != 0:
-            g = g + self.weight_decay * theta
-        if self.momentum != 0:
-            buf = state.get("momentum_buffer")
-            buf = g.copy() if buf is None else self.momentum * buf + (1 - self.dampening) * g
-            state["momentum_buffer"] = buf
-            g = g + self.momentum * buf if self.nesterov else buf
-        theta -= self.lr * g  # in place: no new array per step
-        return theta
+    def _check_group(self, group):
+        super()._check_group(group)
+        if group["nesterov"] and (group["momentum"] <= 0 or group["dampening"] != 0):
+            raise ValueError("Nesterov momentum requires a momentum > 0 and zero dampening")
+
+    def step(self) -> None:
+        for group in self.param_groups:
+            lr, mu, tau = group["lr"], group["momentum"], group["dampening"]
+            wd, nesterov = group["weight_decay"], group["nesterov"]
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                g = np.asarray(p.grad, dtype=np.float64)
+                if wd != 0:
+                    g = g + wd * p.data
+                if mu != 0:
+                    state = self.state[p]
+                    buf = state.get("momentum_buffer")
+                    buf = g.copy() if buf is None else mu * buf + (1 - tau) * g
+                    state["momentum_buffer"] = buf
+                    g = g + mu * buf if nesterov else buf
+                p.data -= lr * g  # in place: a model holding p sees the change
 
 
 class RMSprop(Optimizer):
-    r"""RMSprop (torch.optim.RMSprop).
+    r"""RMSprop (``torch.optim.RMSprop``): divide the gradient by a running RMS of its size.
 
-    g <- g + lambda theta
-    v_t = alpha v_{t-1} + (1 - alpha) g^2                      (v_0 = 0)
-    centered:  m_t = alpha m_{t-1} + (1 - alpha) g,  denom = sqrt(v_t - m_t^2) + eps
-    otherwise: denom = sqrt(v_t) + eps
-    momentum mu > 0: b_t = mu b_{t-1} + g / denom,  theta <- theta - gamma b_t
-    otherwise:       theta <- theta - gamma g / denom
+    .. math::
+
+        g &\leftarrow g + \lambda\theta \\
+        v_t &= \alpha v_{t-1} + (1 - \alpha) g^2 \quad (v_0 = 0) \\
+        \text{centered: } m_t &= \alpha m_{t-1} + (1 - \alpha) g, \quad
+            d = \sqrt{v_t - m_t^2} + \epsilon; \quad \text{otherwise } d = \sqrt{v_t} + \epsilon \\
+        \mu > 0: b_t &= \mu b_{t-1} + g / d, \quad \theta \leftarrow \theta - \gamma b_t;
+            \quad \text{otherwise } \theta \leftarrow \theta - \gamma g / d
+
+    Defaults (torch's): ``lr=1e-2, alpha=0.99, eps=1e-8, weight_decay=0, momentum=0,
+    centered=False``. Source: Hinton, Srivastava & Swersky, Neural Networks for Machine Learning,
+    lecture 6e (2012); the centered form is Graves, 2013.
     """
 
     def __init__(
-        self, params, lr=0.01, alpha=0.99, eps=1e-8, weight_decay=0, momentum=0, centered=False
+        self,
+        params: ParamsT,
+        lr: float = 0.01,
+        alpha: float = 0.99,
+        eps: float = 1e-8,
+        weight_decay: float = 0,
+        momentum: float = 0,
+        centered: bool = False,
     ):
-        _check_nonnegative(
-            lr=lr, alpha=alpha, eps=eps, weight_decay=weight_decay, momentum=momentum
-        )
         super().__init__(
             params,
             dict(
@@ -125,82 +256,117 @@ class RMSprop(Optimizer):
             ),
         )
 
-    def _update(self, theta, g, state):
-        if self.weight_decay != 0:
-            g = g + self.weight_decay * theta
-        a = self.alpha
-        v = a * state.get("square_avg", 0.0) + (1 - a) * g * g
-        state["square_avg"] = v
-        if self.centered:
-            m = a * state.get("grad_avg", 0.0) + (1 - a) * g
-            state["grad_avg"] = m
-            denom = np.sqrt(v - m * m) + self.eps
-        else:
-            denom = np.sqrt(v) + self.eps
-        if self.momentum > 0:
-            buf = self.momentum * state.get("momentum_buffer", 0.0) + g / denom
-            state["momentum_buffer"] = buf
-            return theta - self.lr * buf
-        return theta - self.lr * g / denom
+    def step(self) -> None:
+        for group in self.param_groups:
+            lr, a, eps = group["lr"], group["alpha"], group["eps"]
+            wd, mu, centered = group["weight_decay"], group["momentum"], group["centered"]
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                state = self.state[p]
+                g = np.asarray(p.grad, dtype=np.float64)
+                if wd != 0:
+                    g = g + wd * p.data
+                v = a * state.get("square_avg", 0.0) + (1 - a) * g * g
+                state["square_avg"] = v
+                if centered:
+                    m = a * state.get("grad_avg", 0.0) + (1 - a) * g
+                    state["grad_avg"] = m
+                    denom = np.sqrt(v - m * m) + eps
+                else:
+                    denom = np.sqrt(v) + eps
+                if mu > 0:
+                    buf = mu * state.get("momentum_buffer", 0.0) + g / denom
+                    state["momentum_buffer"] = buf
+                    p.data -= lr * buf
+                else:
+                    p.data -= lr * g / denom
 
 
 class Adam(Optimizer):
-    r"""Adam (torch.optim.Adam), with L2 weight decay added to the gradient.
+    r"""Adam (``torch.optim.Adam``), with L2 weight decay added to the gradient.
 
-    g <- g + lambda theta
-    m_t = beta1 m_{t-1} + (1 - beta1) g          v_t = beta2 v_{t-1} + (1 - beta2) g^2
-    m_hat = m_t / (1 - beta1^t)                  v_hat = v_t / (1 - beta2^t)
-    amsgrad: v_max = max(v_max, v_t) replaces v_t in v_hat
-    theta <- theta - gamma m_hat / (sqrt(v_hat) + eps)
+    .. math::
+
+        g &\leftarrow g + \lambda\theta \\
+        m_t &= \beta_1 m_{t-1} + (1 - \beta_1) g, \qquad
+        v_t = \beta_2 v_{t-1} + (1 - \beta_2) g^2 \\
+        \hat m_t &= m_t / (1 - \beta_1^t), \qquad \hat v_t = v_t / (1 - \beta_2^t)
+            \quad\text{(amsgrad: } v_t \text{ replaced by } \max_{s \le t} v_s\text{)} \\
+        \theta &\leftarrow \theta - \gamma\, \hat m_t / (\sqrt{\hat v_t} + \epsilon)
+
+    Defaults (torch's): ``lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0,
+    amsgrad=False``. Source: Kingma & Ba, "Adam: A Method for Stochastic Optimization",
+    ICLR 2015; amsgrad: Reddi, Kale & Kumar, ICLR 2018.
     """
 
     def __init__(
-        self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0, amsgrad=False
+        self,
+        params: ParamsT,
+        lr: float = 1e-3,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-8,
+        weight_decay: float = 0,
+        amsgrad: bool = False,
     ):
-        _check_nonnegative(lr=lr, eps=eps, weight_decay=weight_decay)
-        if not (0 <= betas[0] < 1 and 0 <= betas[1] < 1):
-            raise ValueError(f"invalid betas {betas}: each must lie in [0, 1)")
         super().__init__(
             params,
             dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay, amsgrad=amsgrad),
         )
 
-    def _decay(self, theta, g):
-        return g + self.weight_decay * theta if self.weight_decay != 0 else g
+    def _check_group(self, group):
+        super()._check_group(group)
+        b = group["betas"]
+        if len(b) != 2 or not (0 <= b[0] < 1 and 0 <= b[1] < 1):
+            raise ValueError(f"invalid betas {b}: two numbers, each in [0, 1)")
 
-    def _update(self, theta, g, state):
-        g = self._decay(theta, g)
-        theta = self._decoupled_decay(theta)
-        b1, b2 = self.betas
-        t = state["step"] = state.get("step", 0) + 1
-        m = state["exp_avg"] = b1 * state.get("exp_avg", 0.0) + (1 - b1) * g
-        v = state["exp_avg_sq"] = b2 * state.get("exp_avg_sq", 0.0) + (1 - b2) * g * g
-        if self.amsgrad:
-            v = state["max_exp_avg_sq"] = np.maximum(state.get("max_exp_avg_sq", 0.0), v)
-        step_size = self.lr / (1 - b1**t)
-        denom = np.sqrt(v) / np.sqrt(1 - b2**t) + self.eps
-        return theta - step_size * m / denom
+    _decoupled = False  # AdamW: the weight decay shrinks theta instead of adding to g
 
-    def _decoupled_decay(self, theta):
-        return theta
+    def step(self) -> None:
+        for group in self.param_groups:
+            lr, (b1, b2), eps = group["lr"], group["betas"], group["eps"]
+            wd, amsgrad = group["weight_decay"], group["amsgrad"]
+            for p in group["params"]:
+                if p.grad is None:
+                    continue
+                state = self.state[p]
+                g = np.asarray(p.grad, dtype=np.float64)
+                if wd != 0:
+                    if self._decoupled:
+                        p.data *= 1 - lr * wd
+                    else:
+                        g = g + wd * p.data
+                t = state["step"] = state.get("step", 0) + 1
+                m = state["exp_avg"] = b1 * state.get("exp_avg", 0.0) + (1 - b1) * g
+                v = state["exp_avg_sq"] = b2 * state.get("exp_avg_sq", 0.0) + (1 - b2) * g * g
+                if amsgrad:
+                    v = state["max_exp_avg_sq"] = np.maximum(state.get("max_exp_avg_sq", 0.0), v)
+                step_size = lr / (1 - b1**t)
+                denom = np.sqrt(v) / np.sqrt(1 - b2**t) + eps  # torch.optim.Adam's arrangement
+                p.data -= step_size * m / denom
 
 
 class AdamW(Adam):
-    r"""AdamW (torch.optim.AdamW): Adam with decoupled weight decay (Loshchilov & Hutter, 2019).
+    r"""AdamW (``torch.optim.AdamW``): Adam with decoupled weight decay.
 
-    theta <- theta (1 - gamma lambda) first, then the Adam step with the raw gradient g.
-    Default weight_decay = 1e-2, as torch.
+    First :math:`\theta \leftarrow \theta (1 - \gamma\lambda)`, then the Adam step of
+    :class:`Adam` with the raw gradient :math:`g` (no :math:`\lambda\theta` added to it).
+    Defaults (torch's): ``lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2,
+    amsgrad=False``. Source: Loshchilov & Hutter, "Decoupled Weight Decay Regularization",
+    ICLR 2019.
     """
 
+    _decoupled = True
+
     def __init__(
-        self, params, lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=1e-2, amsgrad=False
+        self,
+        params: ParamsT,
+        lr: float = 1e-3,
+        betas: tuple[float, float] = (0.9, 0.999),
+        eps: float = 1e-8,
+        weight_decay: float = 1e-2,
+        amsgrad: bool = False,
     ):
         super().__init__(
             params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, amsgrad=amsgrad
         )
-
-    def _decay(self, theta, g):
-        return g
-
-    def _decoupled_decay(self, theta):
-        return theta * (1 - self.lr * self.weight_decay)

@@ -15,7 +15,15 @@ import numpy as np
 
 from . import activations as _act
 
-__all__ = ["Tensor", "enable_grad", "is_grad_enabled", "no_grad", "tensor"]
+__all__ = [
+    "Tensor",
+    "enable_grad",
+    "is_grad_enabled",
+    "matmul_vjp",
+    "no_grad",
+    "tensor",
+    "unbroadcast",
+]
 
 _GRAD_ENABLED = [True]
 
@@ -60,11 +68,12 @@ class enable_grad(no_grad):
         return self
 
 
-def _unbroadcast(g, shape):
+def unbroadcast(g, shape):
     """Sum a broadcast gradient ``g`` back down to ``shape`` (the input's own shape).
 
     Broadcasting copied the input along new leading axes and along axes of size 1; the
-    derivative of a copy is the sum of the copies' gradients.
+    derivative of a copy is the sum of the copies' gradients. This is the VJP of broadcasting,
+    used by every element-wise binary op (and the bias of :func:`mathdl.functional.linear`).
     """
     if g.shape == shape:
         return g
@@ -77,6 +86,31 @@ def _unbroadcast(g, shape):
     return g
 
 
+def matmul_vjp(a, b, g, need_a=True, need_b=True):
+    """Vector-Jacobian product of C = A @ B: given dL/dC = G, return (dL/dA, dL/dB).
+
+    dL/dA = G B^T and dL/dB = A^T G, summed over broadcast batch dimensions; a 1-D operand is
+    treated as a row (first) or a column (second) vector, as in ``np.matmul``. ``need_a`` /
+    ``need_b`` False skips that product (returns None). Shared by ``Tensor.__matmul__`` and
+    :func:`mathdl.functional.linear`, so the derivative of a matrix product is written once.
+    """
+    if a.ndim == 2 and b.ndim == 2:  # the common case, without the promotions below
+        return (g @ b.T if need_a else None), (a.T @ g if need_b else None)
+    A = a[None, :] if a.ndim == 1 else a
+    B = b[:, None] if b.ndim == 1 else b
+    G = g
+    if b.ndim == 1:  # first: for vector @ vector, g is 0-d and becomes (1,) then (1, 1)
+        G = np.expand_dims(G, -1)
+    if a.ndim == 1:
+        G = np.expand_dims(G, -2)
+    ga = gb = None
+    if need_a:
+        ga = unbroadcast(G @ np.swapaxes(B, -1, -2), A.shape).reshape(a.shape)
+    if need_b:
+        gb = unbroadcast(np.swapaxes(A, -1, -2) @ G, B.shape).reshape(b.shape)
+    return ga, gb
+
+
 def _broadcast_shape(op, a, b):
     try:
         return np.broadcast_shapes(a.shape, b.shape)
@@ -85,6 +119,18 @@ def _broadcast_shape(op, a, b):
             f"{op}: shapes {a.shape} and {b.shape} cannot be broadcast together "
             "(trailing dimensions must be equal or 1)"
         ) from None
+
+
+def _elementwise(op, fn, a, b):
+    """fn(a.data, b.data) for a binary element-wise op; a clear error if the shapes do not broadcast.
+
+    NumPy checks the shapes anyway, so the check costs nothing unless it fails.
+    """
+    try:
+        return fn(a.data, b.data)
+    except ValueError:
+        _broadcast_shape(op, a, b)  # raises the clear error when the shapes are the cause
+        raise
 
 
 def _normalize_dims(dim, ndim):
@@ -220,64 +266,64 @@ class Tensor:
     # ----- arithmetic ---------------------------------------------------------------------
     def __add__(self, other):
         other = self._lift(other)
-        _broadcast_shape("add", self, other)
         a, b = self, other
+        out_data = _elementwise("add", np.add, a, b)
 
         def backward(g):  # d(a+b)/da = d(a+b)/db = 1; skip the side that needs no gradient
-            ga = _unbroadcast(g, a.data.shape) if a.requires_grad else None
-            gb = _unbroadcast(g, b.data.shape) if b.requires_grad else None
+            ga = unbroadcast(g, a.data.shape) if a.requires_grad else None
+            gb = unbroadcast(g, b.data.shape) if b.requires_grad else None
             return ga, gb
 
-        return Tensor._make(self.data + other.data, (self, other), backward, "Add")
+        return Tensor._make(out_data, (a, b), backward, "Add")
 
     def __radd__(self, other):
         return self._lift(other).__add__(self)
 
     def __sub__(self, other):
         other = self._lift(other)
-        _broadcast_shape("sub", self, other)
         a, b = self, other
+        out_data = _elementwise("sub", np.subtract, a, b)
 
         def backward(g):  # d(a-b)/da = 1, d(a-b)/db = -1
-            ga = _unbroadcast(g, a.data.shape) if a.requires_grad else None
-            gb = _unbroadcast(-g, b.data.shape) if b.requires_grad else None
+            ga = unbroadcast(g, a.data.shape) if a.requires_grad else None
+            gb = unbroadcast(-g, b.data.shape) if b.requires_grad else None
             return ga, gb
 
-        return Tensor._make(self.data - other.data, (self, other), backward, "Sub")
+        return Tensor._make(out_data, (a, b), backward, "Sub")
 
     def __rsub__(self, other):
         return self._lift(other).__sub__(self)
 
     def __mul__(self, other):
         other = self._lift(other)
-        _broadcast_shape("mul", self, other)
         a, b = self, other
+        out_data = _elementwise("mul", np.multiply, a, b)
 
         def backward(g):  # d(ab)/da = b, d(ab)/db = a
-            ga = _unbroadcast(g * b.data, a.data.shape) if a.requires_grad else None
-            gb = _unbroadcast(g * a.data, b.data.shape) if b.requires_grad else None
+            ga = unbroadcast(g * b.data, a.data.shape) if a.requires_grad else None
+            gb = unbroadcast(g * a.data, b.data.shape) if b.requires_grad else None
             return ga, gb
 
-        return Tensor._make(self.data * other.data, (self, other), backward, "Mul")
+        return Tensor._make(out_data, (a, b), backward, "Mul")
 
     def __rmul__(self, other):
         return self._lift(other).__mul__(self)
 
     def __truediv__(self, other):
         other = self._lift(other)
-        _broadcast_shape("div", self, other)
         a, b = self, other
+        out_data = _elementwise("div", np.true_divide, a, b)
 
         def backward(g):  # d(a/b)/da = 1/b, d(a/b)/db = -a/b^2
-            ga = _unbroadcast(g / b.data, a.data.shape) if a.requires_grad else None
+            ga = unbroadcast(g / b.data, a.data.shape) if a.requires_grad else None
             gb = (
-                _unbroadcast(-g * a.data / (b.data * b.data), b.data.shape)
+                unbroadcast(-g * a.data / (b.data * b.data), b.data.shape)
                 if b.requires_grad
                 else None
             )
             return ga, gb
 
-        return Tensor._make(self.data / other.data, (self, other), backward, "Div")
+        return Tensor._make(out_data, (a, b), backward, "Div")
 
     def __rtruediv__(self, other):
         return self._lift(other).__truediv__(self)
@@ -301,21 +347,20 @@ class Tensor:
         return Tensor._make(self.data**p, (self,), backward, "Pow")
 
     def _pow_tensor(self, other):
-        _broadcast_shape("pow", self, other)
         a, b = self, other
-        out_data = a.data**b.data
+        out_data = _elementwise("pow", np.power, a, b)
 
         def backward(g):  # d(a^b)/da = b a^(b-1); d(a^b)/db = a^b ln a (nan for a < 0, as torch)
             # torch's rules where 0 * inf would give nan: d/da is 0 where b = 0, d/db is 0 where a = 0 <= b
             ga = gb = None
             with np.errstate(divide="ignore", invalid="ignore"):
                 if a.requires_grad:
-                    ga = _unbroadcast(
+                    ga = unbroadcast(
                         np.where(b.data == 0, 0.0, g * b.data * a.data ** (b.data - 1)),
                         a.data.shape,
                     )
                 if b.requires_grad:
-                    gb = _unbroadcast(
+                    gb = unbroadcast(
                         np.where((a.data == 0) & (b.data >= 0), 0.0, g * out_data * np.log(a.data)),
                         b.data.shape,
                     )
@@ -349,22 +394,7 @@ class Tensor:
                 ) from None
 
         def backward(g):
-            # Promote vectors to matrices, then dA = G B^T and dB = A^T G (summed over batch dims).
-            A = a.data[None, :] if a.ndim == 1 else a.data
-            B = b.data[:, None] if b.ndim == 1 else b.data
-            G = g
-            if b.ndim == 1:  # first: for vector @ vector, g is 0-d and becomes (1,) then (1, 1)
-                G = np.expand_dims(G, -1)
-            if a.ndim == 1:
-                G = np.expand_dims(G, -2)
-            ga = gb = None
-            if a.requires_grad:
-                ga = _unbroadcast(G @ np.swapaxes(B, -1, -2), A.shape)
-                ga = ga.reshape(a.shape)
-            if b.requires_grad:
-                gb = _unbroadcast(np.swapaxes(A, -1, -2) @ G, B.shape)
-                gb = gb.reshape(b.shape)
-            return ga, gb
+            return matmul_vjp(a.data, b.data, g, a.requires_grad, b.requires_grad)
 
         return Tensor._make(a.data @ b.data, (a, b), backward, "MatMul")
 

@@ -78,15 +78,20 @@ def test_activations_keep_shape_including_scalars(name, f, df, tf):
     assert float(f(np.float64(1.5))) == pytest.approx(float(tf(_t64(1.5))), rel=1e-12)
 
 
-def test_kink_conventions_are_torchs():
-    x = np.array([0.0])
-    assert A.relu_derivative(x)[0] == 0.0
-    assert A.leaky_relu_derivative(x, 0.05)[0] == pytest.approx(0.05)
-    # the ones torch actually uses
-    for fn, expected in [(torch.relu, 0.0), (lambda t: TF.leaky_relu(t, 0.05), 0.05)]:
-        t = torch.zeros(1, dtype=torch.float64, requires_grad=True)
-        fn(t).backward(torch.ones(1, dtype=torch.float64))
-        assert t.grad.item() == pytest.approx(expected)
+@pytest.mark.parametrize(
+    "ours, theirs",
+    [
+        (A.relu_derivative, torch.relu),
+        (lambda x: A.leaky_relu_derivative(x, 0.05), lambda t: TF.leaky_relu(t, 0.05)),
+    ],
+    ids=["relu", "leaky_relu"],
+)
+def test_derivative_at_the_kink_is_the_one_torch_backpropagates(ours, theirs):
+    # no finite difference exists at 0: the convention is whatever torch's autograd uses there
+    for zero in (0.0, -0.0):
+        t = torch.tensor([zero], dtype=torch.float64, requires_grad=True)
+        theirs(t).backward(torch.ones(1, dtype=torch.float64))
+        assert ours(np.array([zero]))[0] == t.grad.item()
 
 
 @settings(max_examples=30, deadline=None)
@@ -141,11 +146,13 @@ def test_softmax_family_values_and_backward_match_torch(name, shape, axis):
     np.testing.assert_allclose(backward(out, up, axis=axis), numeric, rtol=1e-6, atol=1e-8)
 
 
-def test_softmax_default_axis_is_last():
-    z = np.random.default_rng(6).standard_normal((3, 4))
-    np.testing.assert_allclose(A.softmax(z).sum(axis=-1), 1.0, atol=1e-15)
-    np.testing.assert_allclose(A.softmax(z), A.softmax(z, axis=-1))
-    np.testing.assert_allclose(A.log_softmax(z), A.log_softmax(z, axis=1))
+def test_softmax_default_axis_is_the_last_as_torch_dim_minus_1():
+    # a 3-D input, where the last axis differs from axis 1 (in 2-D they would coincide)
+    z = np.random.default_rng(6).standard_normal((2, 3, 4))
+    for ours, theirs in ((A.softmax, torch.softmax), (A.log_softmax, torch.log_softmax)):
+        expected = theirs(_t64(z), dim=-1).numpy()
+        np.testing.assert_allclose(ours(z), expected, rtol=RTOL, atol=ATOL)
+        assert not np.allclose(ours(z), theirs(_t64(z), dim=1).numpy())
 
 
 # ----- losses ---------------------------------------------------------------------------------
@@ -168,6 +175,16 @@ def test_mse_and_gradient_match_torch():
     np.testing.assert_allclose(
         L.mse_gradient(pred, target),
         central_difference(lambda p: L.mse(p, target), pred),
+        rtol=1e-6,
+        atol=1e-9,
+    )
+    # the target's gradient, for a target that is itself learned: torch differentiates both
+    _, (gp_t, gt_t) = torch_vjp(TF.mse_loss, [pred, target], np.array(c))
+    np.testing.assert_allclose(c * L.mse_gradient(pred, target), gp_t, rtol=RTOL, atol=ATOL)
+    np.testing.assert_allclose(c * L.mse_target_gradient(pred, target), gt_t, rtol=RTOL, atol=ATOL)
+    np.testing.assert_allclose(
+        L.mse_target_gradient(pred, target),
+        central_difference(lambda t: L.mse(pred, t), target),
         rtol=1e-6,
         atol=1e-9,
     )
@@ -194,6 +211,11 @@ def test_cross_entropy_and_gradient_match_torch(n, c):
     )
     # it is a mean over the batch, and the gradient rows each sum to 0
     np.testing.assert_allclose(g.sum(axis=1), 0.0, atol=1e-15)
+    # the loss and the gradient computed together (for a training step) are the same numbers
+    both_val, both_g = L.cross_entropy_and_gradient(logits, targets)
+    assert isinstance(both_val, float)
+    assert both_val == pytest.approx(val_t, rel=1e-12, abs=1e-14)
+    np.testing.assert_allclose(scale * both_g, g_t, rtol=RTOL, atol=ATOL)
 
 
 def test_cross_entropy_accepts_lists_and_any_integer_dtype():

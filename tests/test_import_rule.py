@@ -34,6 +34,21 @@ def test_import_mathdl_leaves_torch_matplotlib_ipywidgets_unloaded():
     assert loaded == [], f"import mathdl loaded {loaded}"
 
 
+def test_star_import_binds_the_public_names_and_loads_nothing_heavy():
+    code = (
+        """
+from mathdl import *
+import mathdl
+missing = [n for n in mathdl.__all__ if n not in globals()]
+assert not missing, missing
+assert Tensor is mathdl.Tensor and nn is mathdl.nn and optim is mathdl.optim
+"""
+        + _LOADED
+    )
+    loaded = _run(code)
+    assert loaded == [], f"from mathdl import * loaded {loaded}"
+
+
 def test_using_the_numpy_parts_loads_nothing_heavy():
     # a whole training loop with the eager modules, plus the lazy attribute mathdl.device
     code = (

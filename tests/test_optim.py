@@ -245,13 +245,13 @@ def test_defaults_equal_torchs(name):
     assert set(ours) == set(theirs)
     for k in ours:
         assert ours[k] == theirs[k], f"{name}({k}=...) default {ours[k]!r}, torch has {theirs[k]!r}"
-    # and the constructed optimizer really uses them
+    # and the constructed optimizer really uses them, in defaults and in its parameter group
     opt = OURS[name]([Tensor(np.zeros(2), requires_grad=True)])
     torch_opt = TORCH[name]([torch.zeros(2, requires_grad=True)])
     for k in ours:
-        assert tuple(np.atleast_1d(getattr(opt, k))) == tuple(
-            np.atleast_1d(torch_opt.defaults[k])
-        ), k
+        expected = tuple(np.atleast_1d(torch_opt.defaults[k]))
+        assert tuple(np.atleast_1d(opt.defaults[k])) == expected, k
+        assert tuple(np.atleast_1d(opt.param_groups[0][k])) == expected, k
 
 
 INVALID = [
@@ -287,3 +287,173 @@ def test_empty_or_foreign_parameter_lists_are_rejected():
         optim.Adam([])
     with pytest.raises(TypeError, match="Tensor"):
         optim.SGD([np.zeros(3)], lr=0.1)
+
+
+# ----- torch.optim's contract: param_groups, state, add_param_group, zero_grad ---------------
+
+# a learning-rate schedule written for torch: set every group's lr before some steps
+SCHEDULE = {0: 0.05, 10: 0.01, 20: 0.1, 35: 0.002}
+SCHEDULE_CONFIGS = [
+    ("SGD", dict(lr=0.05, momentum=0.9, nesterov=True, weight_decay=0.01)),
+    ("RMSprop", dict(lr=0.05, momentum=0.5, centered=True)),
+    ("Adam", dict(lr=0.05, amsgrad=True, weight_decay=0.05)),
+    ("AdamW", dict(lr=0.05, weight_decay=0.1)),
+]
+
+
+@pytest.mark.parametrize("name, kwargs", SCHEDULE_CONFIGS, ids=[c[0] for c in SCHEDULE_CONFIGS])
+def test_changing_lr_in_param_groups_mid_run_matches_torch(name, kwargs):
+    ours = [Tensor(A0, requires_grad=True), Tensor(B0, requires_grad=True)]
+    theirs = [torch.tensor(A0, requires_grad=True), torch.tensor(B0, requires_grad=True)]
+    opt_m, opt_t = OURS[name](ours, **kwargs), TORCH[name](theirs, **kwargs)
+    baseline = [Tensor(A0, requires_grad=True), Tensor(B0, requires_grad=True)]
+    opt_b = OURS[name](baseline, **kwargs)  # the same run without the schedule
+    for step in range(45):
+        if step in SCHEDULE:
+            for opt in (opt_m, opt_t):
+                for group in opt.param_groups:
+                    group["lr"] = SCHEDULE[step]
+            assert f"lr: {SCHEDULE[step]}" in repr(opt_m)  # repr shows the current setting
+        for opt, params, loss in ((opt_m, ours, _loss), (opt_t, theirs, _torch_loss)):
+            opt.zero_grad()
+            loss(*params).backward()
+            opt.step()
+        opt_b.zero_grad()
+        _loss(*baseline).backward()
+        opt_b.step()
+        for p, q in zip(ours, theirs):
+            np.testing.assert_allclose(
+                p.data, q.detach().numpy(), rtol=RTOL, atol=ATOL, err_msg=f"step {step + 1}"
+            )
+    # the schedule changed the trajectory (so the comparison above exercised it)
+    assert not np.allclose(ours[0].data, baseline[0].data)
+
+
+@pytest.mark.parametrize("name", sorted(OURS))
+def test_parameter_groups_with_their_own_settings_match_torch(name):
+    kwargs = {
+        "SGD": (dict(lr=0.02, momentum=0.9), dict(lr=0.1, momentum=0.5, dampening=0.2)),
+        "RMSprop": (dict(lr=0.01), dict(lr=0.003, alpha=0.9, centered=True)),
+        "Adam": (dict(lr=0.05), dict(lr=0.01, betas=(0.8, 0.99), amsgrad=True)),
+        "AdamW": (dict(lr=0.05), dict(lr=0.02, weight_decay=0.3)),
+    }[name]
+    base, override = kwargs
+    ours = [Tensor(A0, requires_grad=True), Tensor(B0, requires_grad=True)]
+    theirs = [torch.tensor(A0, requires_grad=True), torch.tensor(B0, requires_grad=True)]
+    opt_m = OURS[name]([{"params": [ours[0]]}, {"params": [ours[1]], **override}], **base)
+    opt_t = TORCH[name]([{"params": [theirs[0]]}, {"params": [theirs[1]], **override}], **base)
+    assert len(opt_m.param_groups) == 2
+    assert opt_m.param_groups[0]["lr"] == base["lr"]
+    assert opt_m.param_groups[1]["lr"] == override["lr"]
+    for step in range(30):
+        for opt, params, loss in ((opt_m, ours, _loss), (opt_t, theirs, _torch_loss)):
+            opt.zero_grad()
+            loss(*params).backward()
+            opt.step()
+        for p, q in zip(ours, theirs):
+            np.testing.assert_allclose(
+                p.data, q.detach().numpy(), rtol=RTOL, atol=ATOL, err_msg=f"step {step + 1}"
+            )
+
+
+def test_add_param_group_mid_run_matches_torch():
+    ours = [Tensor(A0, requires_grad=True), Tensor(B0, requires_grad=True)]
+    theirs = [torch.tensor(A0, requires_grad=True), torch.tensor(B0, requires_grad=True)]
+    opt_m = optim.Adam([ours[0]], lr=0.05)
+    opt_t = torch.optim.Adam([theirs[0]], lr=0.05)
+    for step in range(20):
+        if step == 5:  # from now on B trains too, with its own learning rate
+            opt_m.add_param_group({"params": ours[1], "lr": 0.01})
+            opt_t.add_param_group({"params": theirs[1], "lr": 0.01})
+            assert opt_m.param_groups[1]["betas"] == (0.9, 0.999)  # filled from the defaults
+        for opt, params, loss in ((opt_m, ours, _loss), (opt_t, theirs, _torch_loss)):
+            opt.zero_grad()
+            loss(*params).backward()
+            opt.step()
+        for p, q in zip(ours, theirs):
+            np.testing.assert_allclose(p.data, q.detach().numpy(), rtol=RTOL, atol=ATOL)
+    assert not np.array_equal(ours[1].data, B0)
+    with pytest.raises(ValueError, match="more than one parameter group"):
+        opt_m.add_param_group({"params": [ours[0]]})
+    with pytest.raises(ValueError, match="'params'"):
+        opt_m.add_param_group({"lr": 0.1})
+    with pytest.raises(ValueError, match="betas"):
+        opt_m.add_param_group({"params": [Tensor(np.zeros(2))], "betas": (0.9, 1.0)})
+
+
+def test_state_is_keyed_by_parameter_with_torchs_names():
+    p, q = Tensor(A0, requires_grad=True), Tensor(B0, requires_grad=True)
+    pt = torch.tensor(A0, requires_grad=True)
+    opt, opt_t = optim.Adam([p, q], lr=0.1), torch.optim.Adam([pt], lr=0.1)
+    for _ in range(3):
+        for o in (opt, opt_t):
+            o.zero_grad()
+        (p * p).sum().backward()
+        (pt * pt).sum().backward()
+        opt.step()
+        opt_t.step()
+    assert set(opt.state) == {p}  # q never had a gradient: no state, as torch
+    assert set(opt.state[p]) == set(opt_t.state[pt]) == {"step", "exp_avg", "exp_avg_sq"}
+    assert opt.state[p]["step"] == int(opt_t.state[pt]["step"]) == 3
+    np.testing.assert_allclose(opt.state[p]["exp_avg"], opt_t.state[pt]["exp_avg"].numpy())
+    sgd = optim.SGD([p], lr=0.1, momentum=0.9)
+    (p * p).sum().backward()
+    sgd.step()
+    assert set(sgd.state[p]) == {"momentum_buffer"}
+
+
+def test_zero_grad_set_to_none_false_fills_zeros_like_torch():
+    p, pt = Tensor(A0, requires_grad=True), torch.tensor(A0, requires_grad=True)
+    opt, opt_t = optim.SGD([p], lr=0.1), torch.optim.SGD([pt], lr=0.1)
+    (p * p).sum().backward()
+    (pt * pt).sum().backward()
+    opt.zero_grad(set_to_none=False)
+    opt_t.zero_grad(set_to_none=False)
+    np.testing.assert_array_equal(p.grad, pt.grad.numpy())
+    assert p.grad.shape == A0.shape and not p.grad.any()
+
+
+def test_hyperparameters_are_not_attributes_and_repr_shows_the_groups():
+    p = Tensor(np.zeros(2), requires_grad=True)
+    opt = optim.SGD([p], lr=0.1, momentum=0.9)
+    with pytest.raises(AttributeError, match=r"param_groups\[0\]\['lr'\]"):
+        opt.lr = 0.5  # would silently do nothing: step() reads param_groups
+    with pytest.raises(AttributeError, match="param_groups"):
+        _ = opt.lr
+    opt.param_groups[0]["lr"] = 0.5
+    text = repr(opt)
+    assert text.startswith("SGD (") and "Parameter Group 0" in text
+    assert "    lr: 0.5" in text and "    momentum: 0.9" in text and "lr: 0.1" not in text
+    with pytest.raises(TypeError, match="single Tensor"):
+        optim.SGD(p, lr=0.1)
+    with pytest.raises(ValueError, match="twice"):
+        optim.SGD([p, p], lr=0.1)
+
+
+def test_a_subclass_written_as_the_docstring_says_trains_and_matches_a_hand_computation():
+    class SignSGD(optim.Optimizer):
+        def __init__(self, params, lr=0.01):
+            super().__init__(params, dict(lr=lr))
+
+        def step(self):
+            for group in self.param_groups:
+                for p in group["params"]:
+                    if p.grad is None:
+                        continue
+                    state = self.state[p]
+                    state["step"] = state.get("step", 0) + 1
+                    p.data -= group["lr"] * np.sign(p.grad)
+
+    p = Tensor(A0, requires_grad=True)
+    opt = SignSGD([p], lr=0.1)
+    theta = A0.copy()
+    for _ in range(5):
+        opt.zero_grad()
+        (p * p).sum().backward()
+        opt.step()
+        theta -= 0.1 * np.sign(2 * theta)
+    np.testing.assert_allclose(p.data, theta, rtol=0, atol=1e-15)
+    assert opt.state[p]["step"] == 5
+    assert "lr: 0.1" in repr(opt)
+    with pytest.raises(NotImplementedError, match="step"):
+        optim.Optimizer([p], {"lr": 0.1}).step()
