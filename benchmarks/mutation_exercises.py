@@ -149,6 +149,27 @@ PLANTED = [
         "dW1 = (X.T @ dXW1).T",
         "torch's (out, in) weight shape",
     ),
+    (
+        "08_optimizers",
+        "momentum_sol",
+        'buf = g.copy()\n                else:\n                    buf = group["momentum"] * buf + g',
+        'buf = g\n                else:\n                    buf *= group["momentum"]\n                    buf += g',
+        "momentum buffer updated in place on the caller's gradient",
+    ),
+    (
+        "08_optimizers",
+        "rmsprop_sol",
+        '(np.sqrt(v) + group["eps"])',
+        'np.sqrt(v + group["eps"])',
+        "RMSprop's eps inside the square root",
+    ),
+    (
+        "08_optimizers",
+        "stable_sol",
+        "lr_max = 2.0 / np.linalg.eigvalsh(H).max()",
+        "lr_max = 2.0 / np.linalg.eigvalsh(H).min()",
+        "lr_max = 2 / lambda_min",
+    ),
 ]
 
 
