@@ -170,6 +170,13 @@ PLANTED = [
         "lr_max = 2.0 / np.linalg.eigvalsh(H).min()",
         "lr_max = 2 / lambda_min",
     ),
+    (
+        "04_gradients",
+        "gd_sol",
+        "    x = np.array(x0, dtype=np.float64)\n    path = [x.copy()]\n    for _ in range(int(steps)):\n        x = x - lr",
+        "    x = x0\n    path = [x.copy()]\n    for _ in range(int(steps)):\n        x -= lr",
+        "x -= ... on the caller's x0",
+    ),
 ]
 
 
