@@ -38,14 +38,14 @@ bench: $(STAMP)
 # Student versions: exercises/<a>/<a>.ipynb from every solutions/<a>/<a>.ipynb (nbgrader
 # generate_assignment with a throw-away gradebook; deterministic, committed).
 exercises: $(STAMP)
-	$(PY) tools/make_exercises.py
+	$(VENV)/bin/mathdl-make-exercises
 
 # Grade every submission under submitted/<student>/$(ASSIGNMENT)/: autograded/, feedback/ (HTML),
 # grades.csv, and a report in nbgrader_work/$(ASSIGNMENT)/report.md. See docs/instructors.md.
 # Optional: GRADE_TIMEOUT=<seconds per cell> GRADE_MEMORY_MB=<kernel memory cap>.
 grade: $(STAMP)
 	@test -n "$(ASSIGNMENT)" || { echo "usage: make grade ASSIGNMENT=<name>, one of:"; ls solutions; exit 2; }
-	$(PY) tools/grade.py $(ASSIGNMENT)
+	$(VENV)/bin/mathdl-grade $(ASSIGNMENT)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis

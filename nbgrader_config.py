@@ -30,28 +30,34 @@ c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
 c.FileNameCollectorPlugin.named_regexp = r".*/(?P<student_id>[^/_]+)_(?P<file_id>[^/]+)$"
 
 # --- Execution and autograding (docs/instructors.md) -------------------------------------
-# Per-cell time limit (nbgrader validate and autograde); a cell that runs longer is
-# interrupted and its tests score 0. `make grade` can override it (GRADE_TIMEOUT / --timeout).
+# Every way of grading (`make grade`, `nbgrader autograde`, formgrader's Autograde button) uses
+# what follows: each notebook runs in a bubblewrap sandbox (mathdl_grading.sandbox) and each test
+# cell is scored in nbgrader's own process from the answers its check() calls publish
+# (mathdl_grading.preprocessors.ScoreChecks). Without bubblewrap, autograding stops with an
+# error unless c.SandboxKernelManager.unsafe = True (trusted notebooks only).
+# Per-cell time limit; a cell that runs longer is interrupted and its tests score 0.
 c.Execute.timeout = 30
 c.Execute.interrupt_on_timeout = True
+# Limits of each sandboxed kernel (memory in MiB, CPU and wall time in seconds).
+c.SandboxKernelManager.memory_mb = 2048
+c.SandboxKernelManager.cpu_seconds = 600
+c.SandboxKernelManager.wall_seconds = 1800
+# Deleted test cells are put back (nbgrader's own OverwriteCells), so their points are at stake.
+c.OverwriteCells.add_missing_cells = True
 # At most this many lines of output per cell are kept in the graded notebook and feedback.
 c.LimitOutput.max_lines = 1000
 c.LimitOutput.max_traceback = 100
 
-# The robust preprocessors live in tools/mathdl_grading (not needed by students: without
-# tools/ on disk, e.g. in a copy holding only exercises/, nbgrader's defaults are used).
-import sys as _sys  # noqa: E402
-
-_TOOLS = os.path.join(HERE, "tools")
-if os.path.isdir(os.path.join(_TOOLS, "mathdl_grading")):
-    if _TOOLS not in _sys.path:
-        _sys.path.insert(0, _TOOLS)
-    from mathdl_grading.preprocessors import autograde_preprocessors, feedback_preprocessors
-
-    # nbgrader's default list, plus: the guard call around every test cell (InjectGuard),
-    # execution that survives dead or hung kernels and caps output (RobustExecute), and
-    # test scores that depend on errors only, not on warnings (NeutralizeGradeOutputs).
-    c.Autograde.autograde_preprocessors = autograde_preprocessors()
-    # Feedback shows that hidden tests ran and what failed, not their code (nbgrader shows it
-    # by default, jupyter/nbgrader#917). Set c.HideHiddenTests.enabled = False to show it.
-    c.GenerateFeedback.preprocessors = feedback_preprocessors()
+# The preprocessors live in the mathdl_grading package (`pip install -e .`, done by `make setup`).
+# Where it is not installed (a student's copy), nbgrader's defaults are used: `nbgrader validate`
+# still runs the visible tests.
+try:
+    from mathdl_grading import feedback, preprocessors
+except ImportError:
+    preprocessors = None
+if preprocessors is not None:
+    c.Autograde.autograde_preprocessors = preprocessors.autograde_preprocessors()
+    # Feedback shows "hidden tests ran here" and the failure message, never the hidden code
+    # (nbgrader shows it by default, jupyter/nbgrader#917), with MathJax inlined (no CDN).
+    c.GenerateFeedback.preprocessors = preprocessors.feedback_preprocessors()
+    feedback.configure(c)

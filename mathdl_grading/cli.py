@@ -1,0 +1,200 @@
+"""``mathdl-grade <assignment>`` (``make grade ASSIGNMENT=...``): nbgrader's own steps, sandboxed.
+
+1. Without a working sandbox (bubblewrap) it stops and says so, unless ``--unsafe``.
+2. ``generate_assignment`` into nbgrader_work/<assignment>/release records the assignment, its
+   cells and points in the gradebook (exercises/ is not touched).
+3. The solution runs once in the sandbox: its ``check()`` answers are the references
+   (:mod:`.reference`); a solution that fails its own tests stops grading here.
+4. Every folder under submitted/ becomes a student (so everyone gets a row in grades.csv); a
+   missing or unreadable notebook scores 0 with a note in the report.
+5. ``autograde`` for each student with nbgrader_config.py's preprocessors (sandboxed kernel,
+   scores decided in this process), then ``generate_feedback`` and grades.csv (nbgrader's CSV
+   export). nbgrader's own files (timestamp.txt, submission_secret.txt) are kept, so
+   ``nbgrader release_feedback`` works afterwards.
+6. A report: the terminal and nbgrader_work/<assignment>/report.md. A submission the grader
+   could not grade (for example a kernel that never started) is a GRADING ERROR, listed with
+   its log, and the exit status is 1: never a silent 0.
+"""
+
+import argparse
+import json
+import os
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import nbformat
+
+
+def load_config(root, timeout=None, memory_mb=None, unsafe=False):
+    """nbgrader_config.py of the course at ``root``, with the command line's settings."""
+    from traitlets.config import Config
+    from traitlets.config.loader import PyFileConfigLoader
+
+    cfg = Config()
+    if (root / "nbgrader_config.py").is_file():
+        cfg.merge(PyFileConfigLoader("nbgrader_config.py", path=str(root)).load_config())
+    cfg.CourseDirectory.root = str(root)
+    if timeout:  # the command line (or GRADE_TIMEOUT / GRADE_MEMORY_MB) over nbgrader_config.py
+        cfg.Execute.timeout = int(timeout)
+    if memory_mb:
+        cfg.SandboxKernelManager.memory_mb = int(memory_mb)
+    cfg.SandboxKernelManager.unsafe = bool(unsafe)
+    return cfg
+
+
+def run_app(cls, cfg, assignment, student="*", **flags):
+    """Run an nbgrader converter in this process; returns nbgrader's capture_log dict."""
+    from nbgrader.coursedir import CourseDirectory
+    from nbgrader.utils import capture_log
+
+    coursedir = CourseDirectory(config=cfg)
+    coursedir.assignment_id, coursedir.student_id = assignment, student
+    app = cls(coursedir=coursedir, config=cfg)
+    app.force = True
+    for key, value in flags.items():
+        setattr(app, key, value)
+    return capture_log(app)
+
+
+def submissions(root, assignment, only=None):
+    """``{student: (status, note)}`` for every folder under submitted/: graded, missing, unreadable."""
+    out = {}
+    folders = sorted(p for p in (root / "submitted").glob("*") if p.is_dir())
+    for folder in folders:
+        if folder.name.startswith(".") or (only and folder.name not in only):
+            continue
+        path = folder / assignment / f"{assignment}.ipynb"
+        if not path.is_file():
+            found = (
+                sorted(p.name for p in (folder / assignment).glob("*"))
+                if path.parent.is_dir()
+                else []
+            )
+            out[folder.name] = (
+                "missing",
+                f"no {assignment}.ipynb" + (f" (found: {', '.join(found[:5])})" if found else ""),
+            )
+            continue
+        try:
+            nbformat.validate(nbformat.read(str(path), as_version=4))
+            out[folder.name] = ("graded", "")
+        except Exception as exc:
+            out[folder.name] = ("unreadable", f"the notebook cannot be read: {str(exc)[:200]}")
+    return out
+
+
+def grade(assignment, root=None, students=None, **settings):
+    """Grade every submission of ``assignment``; returns the report dict (see :func:`main`)."""
+    from nbgrader.converters import Autograde, GenerateAssignment, GenerateFeedback
+
+    from .reference import references
+
+    root = Path(root or Path.cwd()).resolve()
+    cfg = load_config(root, **settings)
+    os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
+    work = root / "nbgrader_work" / assignment
+    cfg.CourseDirectory.release_directory = str(work / "release")
+    clock = [time.monotonic()]
+
+    def lap():  # seconds since the last lap
+        clock.append(time.monotonic())
+        return round(clock[-1] - clock[-2], 2)
+
+    res = run_app(GenerateAssignment, cfg, assignment, create_assignment=True)
+    if not res["success"]:
+        raise SystemExit(f"generate_assignment failed for {assignment}:\n{res['log'][-3000:]}")
+    references(
+        root / "solutions" / assignment / f"{assignment}.ipynb", cfg, work.parent / "references"
+    )
+    report = {"assignment": assignment, "students": {}, "phases": {"generate, references": lap()}}
+    for student, (status, note) in submissions(root, assignment, students).items():
+        start = time.monotonic()
+        if status == "graded":
+            res = run_app(Autograde, cfg, assignment, student, create_student=True)
+            if not res["success"]:
+                status, note = "error", (res.get("error") or "") + res["log"][-4000:]
+        seconds = round(time.monotonic() - start, 3)
+        report["students"][student] = {"status": status, "note": note, "seconds": seconds}
+    report["phases"]["autograde"] = lap()
+    if any(s["status"] == "graded" for s in report["students"].values()):
+        report["feedback_ok"] = run_app(GenerateFeedback, cfg, assignment)["success"]
+        report["phases"]["feedback"] = lap()
+    record_scores(root, cfg, assignment, report["students"])
+    work.mkdir(parents=True, exist_ok=True)
+    (work / "report.json").write_text(json.dumps(report, indent=1))
+    (work / "report.md").write_text(render(report))
+    return report
+
+
+def record_scores(root, cfg, assignment, students):
+    """Every student in the gradebook (a row in grades.csv), their scores in the report, grades.csv."""
+    from nbgrader.api import Gradebook, MissingEntry
+    from nbgrader.plugins import CsvExportPlugin
+
+    with Gradebook(f"sqlite:///{root / 'gradebook.db'}", cfg.CourseDirectory.course_id) as gb:
+        for student, entry in students.items():
+            gb.update_or_create_student(student)
+            try:
+                if entry["status"] in ("missing", "unreadable"):  # no score from an earlier run
+                    gb.remove_submission(assignment, student)
+                sub = gb.find_submission(assignment, student)
+                scores = (sub.score, sub.max_score, sub.needs_manual_grade)
+            except MissingEntry:
+                scores = (0.0, gb.find_assignment(assignment).max_score, False)
+            entry.update(zip(("score", "max_score", "needs_manual"), scores, strict=True))
+        plugin = CsvExportPlugin()
+        plugin.to = str(root / "grades.csv")
+        plugin.export(gb)
+
+
+def render(report):
+    lines = [
+        f"# Grading report: {report['assignment']}",
+        "",
+        "| student | status | score | notes |",
+    ]
+    lines.append("|---|---|---|---|")
+    for student, s in sorted(report["students"].items()):
+        note = (s["note"].strip().splitlines() or [""])[-1][:200]
+        note += " needs manual grading" if s.get("needs_manual") else ""
+        status = "**GRADING ERROR**" if s["status"] == "error" else s["status"]
+        score = f"{s['score']:g} / {s['max_score']:g}"
+        lines.append(f"| {student} | {status} | {score} | {note.strip().replace('|', '/')} |")
+    return "\n".join(lines) + "\n"
+
+
+def main(argv=None):
+    from .sandbox import bwrap_problem
+
+    env = os.environ.get
+    ap = argparse.ArgumentParser(prog="mathdl-grade", description=__doc__.split("\n\n")[0])
+    arg = ap.add_argument
+    arg("assignment", help="assignment name, e.g. 04_gradients (a folder of solutions/)")
+    arg("--student", action="append", help="grade only this student (repeatable)")
+    arg("--timeout", type=int, default=env("GRADE_TIMEOUT"), help="s per cell (config: 30)")
+    arg("--memory-mb", type=int, default=env("GRADE_MEMORY_MB"), help="kernel cap (config: 2048)")
+    arg("--root", default=".", help="course root (default: the current directory)")
+    arg("--unsafe", action="store_true", help="grade WITHOUT a sandbox (trusted notebooks only)")
+    args = ap.parse_args(argv)
+    if not args.unsafe and bwrap_problem():
+        print(f"mathdl-grade: no sandbox: {bwrap_problem()}.", file=sys.stderr)
+        print(
+            "Refusing to run students' code; --unsafe only for notebooks you trust.",
+            file=sys.stderr,
+        )
+        return 2
+    warnings.simplefilter("ignore")  # SQLAlchemy's warnings from nbgrader say nothing useful
+    settings = dict(timeout=args.timeout, memory_mb=args.memory_mb, unsafe=args.unsafe)
+    report = grade(args.assignment, args.root, args.student, **settings)
+    print(render(report))
+    for student, entry in report["students"].items():
+        if entry["status"] == "error":
+            print(f"GRADING ERROR for {student} (not the student's fault):", file=sys.stderr)
+            print(entry["note"][-2000:], file=sys.stderr)
+    return 1 if any(e["status"] == "error" for e in report["students"].values()) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,73 @@
+"""The solution's answers: what :class:`.preprocessors.ScoreChecks` compares submissions with.
+
+The source notebook (solutions/<assignment>/<notebook>.ipynb) runs once in the same sandboxed
+kernel with ``MATHDL_GRADING=reference``: every ``check()`` evaluates its ``expected`` value
+there, so a solution that fails its own tests stops grading with an error naming the cell. The
+answers it publishes, with their tolerances, are kept per test cell in memory and in
+``nbgrader_work/references/`` (keyed by the notebook's SHA-256), written by the grader's own
+process; no kernel can reach that folder.
+"""
+
+import hashlib
+import json
+import os
+from pathlib import Path
+
+import nbformat
+
+from .checks import MIME
+
+VERSION = "1"
+_MEMORY = {}
+
+
+def records_for(config, resources):
+    """``{test cell grade_id: [record, ...]}`` for the notebook being graded."""
+    from nbgrader.coursedir import CourseDirectory
+
+    info = resources["nbgrader"]
+    coursedir = CourseDirectory(config=config)
+    folder = coursedir.format_path(coursedir.source_directory, ".", info["assignment"])
+    source = Path(folder) / f"{info['notebook']}.ipynb"
+    cache = Path(coursedir.root) / "nbgrader_work" / "references"
+    return references(source, config, cache)
+
+
+def references(source, config, cache=None):
+    data = Path(source).read_bytes()
+    key = hashlib.sha256(data + VERSION.encode()).hexdigest()
+    if key in _MEMORY:
+        return _MEMORY[key]
+    path = Path(cache) / f"{Path(source).stem}-{key[:20]}.json" if cache else None
+    if path is not None and path.is_file():
+        _MEMORY[key] = json.loads(path.read_text())
+        return _MEMORY[key]
+    records = run_solution(source, config)
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps(records))
+        os.replace(tmp, path)
+    _MEMORY[key] = records
+    return records
+
+
+def run_solution(source, config):
+    from .preprocessors import SandboxExecute, is_test
+
+    nb = nbformat.read(str(source), as_version=4)
+    executor = SandboxExecute(config=config, mode="reference")
+    executor.preprocess(nb, {"metadata": {"path": str(Path(source).parent)}})
+    records = {}
+    for cell in nb.cells:
+        if not is_test(cell):
+            continue
+        gid = cell.metadata.nbgrader["grade_id"]
+        errors = [o for o in cell.outputs if o.output_type == "error"]
+        if errors:
+            raise RuntimeError(
+                f"the solution {source} fails its own test cell '{gid}': "
+                f"{errors[0].ename}: {errors[0].evalue}"
+            )
+        records[gid] = [o.data[MIME] for o in cell.outputs if MIME in o.get("data", {})]
+    return records
