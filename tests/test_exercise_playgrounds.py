@@ -58,6 +58,8 @@ def drive(pg):
     for name, w in pg.controls.items():
         if isinstance(w, widgets.SelectionSlider | widgets.Dropdown):
             values = list(w.options)
+        elif isinstance(w, widgets.FloatLogSlider):  # min and max are exponents
+            values = [w.base**w.min, w.base**w.max, w.value]
         elif hasattr(w, "min"):
             values = [w.min, w.max, w.value]
         else:
