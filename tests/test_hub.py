@@ -52,8 +52,8 @@ pytestmark = pytest.mark.slow
 def _require_tools():
     if os.geteuid() != 0:
         pytest.skip("the hub test creates unix users and authenticates with PAM: run it as root")
-    missing = [t for t in ("useradd", "userdel", "groupadd", "groupdel", "chpasswd", "npm", "make")]
-    missing = [t for t in missing if shutil.which(t) is None]
+    tools = ("useradd", "userdel", "groupadd", "groupdel", "chpasswd", "npm", "make")
+    missing = [t for t in tools if shutil.which(t) is None]
     assert not missing, f"the hub test needs {', '.join(missing)} on PATH"
 
 
