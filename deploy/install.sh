@@ -63,6 +63,9 @@ bad="$(world_traversable "$PYTHON")" \
 
 mkdir -p "$PREFIX"
 chmod 755 "$PREFIX"
+# One install at a time per prefix (two test runs, or a test run and an admin, may overlap).
+exec 9>"$PREFIX/.install.lock"
+flock 9
 bad="$(world_traversable "$PREFIX")" || fail "$PREFIX is inside $bad, which other users cannot enter; choose another --prefix"
 
 # --- the class environment ----------------------------------------------------------------
@@ -122,16 +125,24 @@ if [ "$WITH_PROXY" = 1 ]; then
     || fail "configurable-http-proxy does not start with this Node.js ($(node --version)); it needs Node.js 20+"
 fi
 
-# --- lessons and per-role configuration (cheap: always refreshed) ----------------------------
-rm -rf "$PREFIX/course.new"
-mkdir -p "$PREFIX/course.new"
-cp -r "$REPO/notebooks" "$PREFIX/course.new/notebooks"
-rm -rf "$PREFIX/course"
-mv "$PREFIX/course.new" "$PREFIX/course"
-
-rm -rf "$PREFIX/etc"
-mkdir -p "$PREFIX/etc"
-cp -r "$REPO/deploy/jupyter/instructor" "$REPO/deploy/jupyter/student" "$PREFIX/etc/"
+# --- lessons and per-role configuration (cheap: refreshed whenever they changed) -------------
+# replace DEST with a copy of SRC..., unless it is identical already (a running hub keeps using
+# an unchanged copy undisturbed).
+replace_dir() {
+  local dest="$1"
+  shift
+  rm -rf "$dest.new"
+  mkdir -p "$dest.new"
+  cp -r "$@" "$dest.new/"
+  if diff -r "$dest.new" "$dest" >/dev/null 2>&1; then
+    rm -rf "$dest.new"
+  else
+    rm -rf "$dest"
+    mv "$dest.new" "$dest"
+  fi
+}
+replace_dir "$PREFIX/course" "$REPO/notebooks"
+replace_dir "$PREFIX/etc" "$REPO/deploy/jupyter/instructor" "$REPO/deploy/jupyter/student"
 # Settings shared by every nbgrader command run from the environment (the exchange).
 mkdir -p "$PREFIX/env/etc/jupyter"
 cp "$REPO/deploy/jupyter/nbgrader_config.py" "$PREFIX/env/etc/jupyter/nbgrader_config.py"
