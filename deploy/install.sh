@@ -96,14 +96,19 @@ if [ "$want" != "$have" ]; then
   echo "install.sh: building the class environment in $PREFIX/env from $PYTHON"
   rm -rf "$PREFIX/env"
   "$PYTHON" -m venv "$PREFIX/env"
-  "$PREFIX/env/bin/python" -m pip install --quiet --disable-pip-version-check "${REQS[@]}"
+  # Bytecode is compiled afterwards on every core at once (pip compiles one file at a time);
+  # users cannot write into the environment, so without it every import would recompile.
+  "$PREFIX/env/bin/python" -m pip install --quiet --disable-pip-version-check --no-compile "${REQS[@]}"
   # The course's packages themselves (not editable: the environment must not depend on this
   # checkout).
   build="$(mktemp -d)"
   cp "$REPO/pyproject.toml" "$REPO/README.md" "$build/"
   for pkg in $PACKAGES; do cp -r "$REPO/$pkg" "$build/$pkg"; done
-  "$PREFIX/env/bin/python" -m pip install --quiet --disable-pip-version-check --no-deps "$build"
+  "$PREFIX/env/bin/python" -m pip install --quiet --disable-pip-version-check --no-compile \
+    --no-deps "$build"
   rm -rf "$build"
+  # (a few test files inside packages do not compile on purpose: ignore those)
+  "$PREFIX/env/bin/python" -m compileall -q -q -j 0 "$PREFIX/env/lib" >/dev/null || true
   echo "$want" >"$PREFIX/env/.mathdl-hub-inputs"
 else
   echo "install.sh: class environment in $PREFIX/env is up to date"
