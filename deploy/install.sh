@@ -86,6 +86,7 @@ inputs_hash() {
     "$PYTHON" -V 2>&1
     cat "$COURSE_REQS" "$REPO/deploy/requirements-hub.txt" "$REPO/pyproject.toml"
     cat "$REPO/requirements-dev.txt" 2>/dev/null || true
+    cat "$REPO/deploy/install.sh"
     # shellcheck disable=SC2086
     (cd "$REPO" && find $PACKAGES -type f ! -name '*.pyc' -print0 | sort -z | xargs -0 cat)
   } | sha256sum | cut -d' ' -f1
