@@ -117,7 +117,7 @@ fi
 
 # --- configurable-http-proxy ----------------------------------------------------------------
 if [ "$WITH_PROXY" = 1 ]; then
-  command -v npm >/dev/null || fail "npm not found (Debian: apt-get install nodejs npm; Node.js 20 or newer)"
+  command -v npm >/dev/null || fail "npm not found (Debian: apt-get install nodejs npm; Node.js 18 or newer)"
   lock_hash="$(cat "$REPO/deploy/package.json" "$REPO/deploy/package-lock.json" | sha256sum | cut -d' ' -f1)"
   if [ "$lock_hash" != "$(cat "$PREFIX/proxy/.mathdl-hub-inputs" 2>/dev/null || true)" ]; then
     echo "install.sh: installing configurable-http-proxy into $PREFIX/proxy (npm ci)"
@@ -128,7 +128,7 @@ if [ "$WITH_PROXY" = 1 ]; then
     echo "$lock_hash" >"$PREFIX/proxy/.mathdl-hub-inputs"
   fi
   "$PREFIX/proxy/node_modules/.bin/configurable-http-proxy" --version >/dev/null \
-    || fail "configurable-http-proxy does not start with this Node.js ($(node --version)); it needs Node.js 20+"
+    || fail "configurable-http-proxy does not start with this Node.js ($(node --version)); it needs Node.js 18+"
 fi
 
 # --- lessons and per-role configuration (cheap: refreshed whenever they changed) -------------
