@@ -40,6 +40,13 @@ format: $(STAMP)
 bench: $(STAMP)
 	$(PY) benchmarks/bench_engine.py
 
+# End to end: JupyterHub (deploy/) with nbgrader's exchange, an instructor and two students as
+# real unix users, release -> grade -> feedback (docs/hub.md). Needs root; builds the class
+# environment in /opt/mathdl-hub-test (MATHDL_HUB_TEST_PREFIX) the first time (a few minutes).
+.PHONY: hub-test
+hub-test: $(STAMP)
+	$(PY) -m pytest -q -s -rA tests/test_hub.py
+
 # Student versions: exercises/<a>/<a>.ipynb from every solutions/<a>/<a>.ipynb (nbgrader
 # generate_assignment with a throw-away gradebook; deterministic, committed).
 exercises: $(STAMP)

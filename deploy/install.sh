@@ -63,6 +63,9 @@ bad="$(world_traversable "$PYTHON")" \
 
 mkdir -p "$PREFIX"
 chmod 755 "$PREFIX"
+# One install at a time per prefix (two test runs, or a test run and an admin, may overlap).
+exec 9>"$PREFIX/.install.lock"
+flock 9
 bad="$(world_traversable "$PREFIX")" || fail "$PREFIX is inside $bad, which other users cannot enter; choose another --prefix"
 
 # --- the class environment ----------------------------------------------------------------
@@ -83,6 +86,7 @@ inputs_hash() {
     "$PYTHON" -V 2>&1
     cat "$COURSE_REQS" "$REPO/deploy/requirements-hub.txt" "$REPO/pyproject.toml"
     cat "$REPO/requirements-dev.txt" 2>/dev/null || true
+    cat "$REPO/deploy/install.sh"
     # shellcheck disable=SC2086
     (cd "$REPO" && find $PACKAGES -type f ! -name '*.pyc' -print0 | sort -z | xargs -0 cat)
   } | sha256sum | cut -d' ' -f1
@@ -93,14 +97,19 @@ if [ "$want" != "$have" ]; then
   echo "install.sh: building the class environment in $PREFIX/env from $PYTHON"
   rm -rf "$PREFIX/env"
   "$PYTHON" -m venv "$PREFIX/env"
-  "$PREFIX/env/bin/python" -m pip install --quiet --disable-pip-version-check "${REQS[@]}"
+  # Bytecode is compiled afterwards on every core at once (pip compiles one file at a time);
+  # users cannot write into the environment, so without it every import would recompile.
+  "$PREFIX/env/bin/python" -m pip install --quiet --disable-pip-version-check --no-compile "${REQS[@]}"
   # The course's packages themselves (not editable: the environment must not depend on this
   # checkout).
   build="$(mktemp -d)"
   cp "$REPO/pyproject.toml" "$REPO/README.md" "$build/"
   for pkg in $PACKAGES; do cp -r "$REPO/$pkg" "$build/$pkg"; done
-  "$PREFIX/env/bin/python" -m pip install --quiet --disable-pip-version-check --no-deps "$build"
+  "$PREFIX/env/bin/python" -m pip install --quiet --disable-pip-version-check --no-compile \
+    --no-deps "$build"
   rm -rf "$build"
+  # (a few test files inside packages do not compile on purpose: ignore those)
+  "$PREFIX/env/bin/python" -m compileall -q -q -j 0 "$PREFIX/env/lib" >/dev/null || true
   echo "$want" >"$PREFIX/env/.mathdl-hub-inputs"
 else
   echo "install.sh: class environment in $PREFIX/env is up to date"
@@ -108,7 +117,7 @@ fi
 
 # --- configurable-http-proxy ----------------------------------------------------------------
 if [ "$WITH_PROXY" = 1 ]; then
-  command -v npm >/dev/null || fail "npm not found (Debian: apt-get install nodejs npm; Node.js 20 or newer)"
+  command -v npm >/dev/null || fail "npm not found (Debian: apt-get install nodejs npm; Node.js 18 or newer)"
   lock_hash="$(cat "$REPO/deploy/package.json" "$REPO/deploy/package-lock.json" | sha256sum | cut -d' ' -f1)"
   if [ "$lock_hash" != "$(cat "$PREFIX/proxy/.mathdl-hub-inputs" 2>/dev/null || true)" ]; then
     echo "install.sh: installing configurable-http-proxy into $PREFIX/proxy (npm ci)"
@@ -119,19 +128,27 @@ if [ "$WITH_PROXY" = 1 ]; then
     echo "$lock_hash" >"$PREFIX/proxy/.mathdl-hub-inputs"
   fi
   "$PREFIX/proxy/node_modules/.bin/configurable-http-proxy" --version >/dev/null \
-    || fail "configurable-http-proxy does not start with this Node.js ($(node --version)); it needs Node.js 20+"
+    || fail "configurable-http-proxy does not start with this Node.js ($(node --version)); it needs Node.js 18+"
 fi
 
-# --- lessons and per-role configuration (cheap: always refreshed) ----------------------------
-rm -rf "$PREFIX/course.new"
-mkdir -p "$PREFIX/course.new"
-cp -r "$REPO/notebooks" "$PREFIX/course.new/notebooks"
-rm -rf "$PREFIX/course"
-mv "$PREFIX/course.new" "$PREFIX/course"
-
-rm -rf "$PREFIX/etc"
-mkdir -p "$PREFIX/etc"
-cp -r "$REPO/deploy/jupyter/instructor" "$REPO/deploy/jupyter/student" "$PREFIX/etc/"
+# --- lessons and per-role configuration (cheap: refreshed whenever they changed) -------------
+# replace DEST with a copy of SRC..., unless it is identical already (a running hub keeps using
+# an unchanged copy undisturbed).
+replace_dir() {
+  local dest="$1"
+  shift
+  rm -rf "$dest.new"
+  mkdir -p "$dest.new"
+  cp -r "$@" "$dest.new/"
+  if diff -r "$dest.new" "$dest" >/dev/null 2>&1; then
+    rm -rf "$dest.new"
+  else
+    rm -rf "$dest"
+    mv "$dest.new" "$dest"
+  fi
+}
+replace_dir "$PREFIX/course" "$REPO/notebooks"
+replace_dir "$PREFIX/etc" "$REPO/deploy/jupyter/instructor" "$REPO/deploy/jupyter/student"
 # Settings shared by every nbgrader command run from the environment (the exchange).
 mkdir -p "$PREFIX/env/etc/jupyter"
 cp "$REPO/deploy/jupyter/nbgrader_config.py" "$PREFIX/env/etc/jupyter/nbgrader_config.py"

@@ -230,12 +230,15 @@ class HubUser:
         r = self.web.get(f"{self.hub.url}/hub/login", timeout=30)
         r.raise_for_status()
         xsrf = self.web.cookies.get("_xsrf", path="/hub/")
+        # Not following the redirect: a browser would go on to /hub/spawn, which starts the
+        # server; here the server is started (and timed) through the REST API instead.
         r = self.web.post(
             f"{self.hub.url}/hub/login",
             data={"username": self.name, "password": self.password, "_xsrf": xsrf},
             timeout=60,
+            allow_redirects=False,
         )
-        if r.status_code != 200 or not any(
+        if r.status_code != 302 or not any(
             c.name.startswith("jupyterhub-session") for c in self.web.cookies
         ):
             raise AssertionError(f"login of {self.name} failed: {r.status_code} {r.url}")
@@ -251,7 +254,7 @@ class HubUser:
     def start_server(self, timeout=120):
         t0 = time.monotonic()
         r = self.hub_api("POST", f"/users/{self.name}/server")
-        if r.status_code not in (201, 202):
+        if r.status_code not in (201, 202):  # 400 if it was already running or pending
             raise AssertionError(f"starting {self.name}'s server: {r.status_code} {r.text}")
         while time.monotonic() - t0 < timeout:
             model = self.hub_api("GET", f"/users/{self.name}").json()

@@ -52,8 +52,8 @@ pytestmark = pytest.mark.slow
 def _require_tools():
     if os.geteuid() != 0:
         pytest.skip("the hub test creates unix users and authenticates with PAM: run it as root")
-    missing = [t for t in ("useradd", "userdel", "groupadd", "groupdel", "chpasswd", "npm", "make")]
-    missing = [t for t in missing if shutil.which(t) is None]
+    tools = ("useradd", "userdel", "groupadd", "groupdel", "chpasswd", "npm", "make")
+    missing = [t for t in tools if shutil.which(t) is None]
     assert not missing, f"the hub test needs {', '.join(missing)} on PATH"
 
 
@@ -137,15 +137,17 @@ def test_hub_round_trip():
         assert fill_in(model["content"], solution) > 0
         ann.ok("PUT", nb_path, json={"type": "notebook", "content": model["content"]})
 
-        # Files of other users are out of reach from a student's own kernel.
-        private = [str(Path(pwd.getpwnam(bob.name).pw_dir)), str(course)]
+        # Files of other users are out of reach from a student's own kernel: another student's
+        # home, the instructor's course (solutions, gradebook), the exchange's submissions.
+        inbound = exchange / COURSE_ID / "inbound"
+        private = [str(Path(pwd.getpwnam(bob.name).pw_dir)), str(course), str(inbound)]
         probe = (
             f"import os\nfor p in {private!r}:\n"
             "    try:\n        os.listdir(p); print('READABLE', p)\n"
             "    except PermissionError:\n        print('DENIED', p)\n"
         )
         status, out = ann.run_in_kernel(probe, timeout=120)
-        assert status == "ok" and "READABLE" not in out and out.count("DENIED") == 2, out
+        assert status == "ok" and "READABLE" not in out and out.count("DENIED") == 3, out
 
         # Memory of a student's kernel once the course's libraries are loaded (for docs/hub.md).
         status, out = ann.run_in_kernel(
