@@ -74,6 +74,32 @@ def _as_array(data):
     return None
 
 
+def _broadcasts_to(shape, target):
+    import numpy as np
+
+    try:
+        return np.broadcast_shapes(shape, target) == target
+    except ValueError:  # shapes that cannot broadcast: reported as a wrong shape
+        return False
+
+
+def _shown(data, limit=100):
+    """A short text of a plain answer, for the messages of the student's own (visible) checks."""
+    import numpy as np
+
+    if data[0] == "dict":
+        return "a dict with keys " + repr(sorted(data[1]))
+    if data[0] in ("none", "bool", "str"):
+        return repr(data[1]) if data[0] != "none" else "None"
+    arr = _as_array(data)
+    if arr is None:
+        return "a sequence of " + str(len(data[1])) + " items"
+    if arr.size > 12:
+        return f"an array of shape {arr.shape}"
+    text = " ".join(np.array2string(arr, precision=6).split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
 def compare(got, want, rtol, atol, broadcast=False):
     """``None`` when the plain answers agree, else a short reason (never the expected values).
 
@@ -103,7 +129,7 @@ def compare(got, want, rtol, atol, broadcast=False):
     g, w = _as_array(got), _as_array(want)
     if w is None or g is None:
         return "wrong type of answer"
-    if broadcast and w.ndim <= g.ndim and np.broadcast_shapes(w.shape, g.shape) == g.shape:
+    if broadcast and w.ndim <= g.ndim and _broadcasts_to(w.shape, g.shape):
         w = np.broadcast_to(w, g.shape)
     if g.shape != w.shape:
         return f"wrong shape {g.shape}"
@@ -118,9 +144,12 @@ def check(name, answer, expected=None, *, rtol=1e-7, atol=1e-12):
     data = plain(answer)  # before anything else runs: the answer is fixed now
     mode = os.environ.get(MODE_ENV, "")
     if mode != "student" and expected is not None:
-        why = compare(data, plain(expected), rtol, atol, broadcast=True)
+        want = plain(expected)
+        why = compare(data, want, rtol, atol, broadcast=True)
         if why:
-            raise AssertionError(f"{name}: {why}")
+            # Only visible tests reach a student with `expected` (the grader strips it from
+            # hidden ones), so showing it gives nothing away.
+            raise AssertionError(f"{name}: {why}; expected {_shown(want)}, got {_shown(data)}")
     if mode:
         from IPython.display import publish_display_data
 
