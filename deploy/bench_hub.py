@@ -28,9 +28,7 @@ import threading
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-from tests.hub_e2e import REPO, Hub, HubUser, UnixAccounts, descendants, pids_of_uids
+from mathdl_harness.hub import REPO, Hub, HubUser, UnixAccounts, descendants, pids_of_uids
 
 
 def rss_mb(pids):

@@ -30,7 +30,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.hub_e2e import (
+from mathdl_harness.hub import (
     REPO,
     Hub,
     HubUser,
