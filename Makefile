@@ -91,10 +91,3 @@ clean:
 clean-grading:
 	@test "$(CONFIRM)" = yes || { echo "this deletes gradebook.db (manual grades too): make clean-grading CONFIRM=yes"; exit 2; }
 	rm -rf gradebook.db grades.csv autograded feedback nbgrader_work
-
-# End to end: JupyterHub (deploy/) with nbgrader's exchange, an instructor and two students as
-# real unix users, release -> grade -> feedback (docs/hub.md). Needs root; builds the class
-# environment in /opt/mathdl-hub-test (MATHDL_HUB_TEST_PREFIX) the first time (a few minutes).
-.PHONY: hub-test
-hub-test: $(STAMP)
-	$(PY) -m pytest -q -s -rA tests/test_hub.py

@@ -93,10 +93,11 @@ def bwrap_argv(kdir, env):
             argv += ["--ro-bind", top, top]
     for etc in ("/etc/ld.so.cache", "/etc/localtime", "/etc/passwd", "/etc/group"):
         argv += ["--ro-bind-try", etc, etc]
+    # the private /tmp first: a course checked out under /tmp (as CI may do) is bound over it
+    argv += ["--proc", "/proc", "--dev", "/dev", "--perms", "01777", "--tmpfs", "/tmp"]
     made = {"/tmp"}
     for d in _package_dirs():
         argv += [*_parents(d, made), "--ro-bind", d, d]
-    argv += ["--proc", "/proc", "--dev", "/dev", "--perms", "01777", "--tmpfs", "/tmp"]
     argv += [*_parents(kdir, made), "--bind", kdir, kdir]
     argv += ["--chdir", os.path.join(kdir, "work"), "--clearenv"]
     for key, value in env.items():
