@@ -30,16 +30,9 @@ from pathlib import Path
 
 import nbformat
 
-from mathdl_harness import jlab
+from mathdl_harness import jlab, nbrun
 
-LESSONS = [
-    "00_welcome",
-    "01_tensors",
-    "02_gpu_and_batching",
-    "03_probability",
-    "04_gradients",
-    "05_chain_rule",
-]
+LESSONS = nbrun.LESSONS[:6]  # the default set: 00-05
 TIMINGS = "playground-timings.json"
 # Appended to the lesson's temporary copy: after every redraw, write each playground's timings
 # (Playground.timings: compute, render, encode, send) next to the notebook.

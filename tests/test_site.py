@@ -25,11 +25,13 @@ from pathlib import Path
 import nbformat
 import pytest
 
+from mathdl_harness import jlab
+
 pytestmark = pytest.mark.slow
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "test-artifacts"
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM = jlab.CHROMIUM
 # 00 has two widgets (a slider check and the first playground); 04 has the most formulas.
 LESSONS = ("00_welcome", "04_gradients")
 MARKERS = (
@@ -189,15 +191,7 @@ def browser():
             executable_path=CHROMIUM,
             headless=True,
             timeout=60_000,
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-quic",
-                "--no-first-run",
-                "--disable-sync",
-                "--disable-background-networking",
-                "--disable-component-update",
-            ],
+            args=jlab.CHROMIUM_ARGS,
         )
         try:
             yield b
