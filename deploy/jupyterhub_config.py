@@ -23,6 +23,8 @@ MATHDL_INSTRUCTOR_GROUP [formgrade-<course>], MATHDL_STUDENT_GROUP [nbgrader-<co
 import grp
 import os
 import pwd
+import signal
+import stat
 import subprocess
 import sys
 
@@ -53,8 +55,37 @@ c.ConfigurableHTTPProxy.api_url = (
     f"http://127.0.0.1:{int(os.environ.get('MATHDL_PROXY_API_PORT', '8001'))}"
 )
 c.ConfigurableHTTPProxy.command = [f"{PREFIX}/proxy/node_modules/.bin/configurable-http-proxy"]
-os.makedirs(STATE, mode=0o700, exist_ok=True)
-c.JupyterHub.db_url = f"sqlite:///{STATE}/jupyterhub.sqlite"
+
+
+def private_state(path):
+    """The hub's state folder, private to the hub's user whatever state it was found in.
+
+    It holds the user list, activity times, hashed tokens and OAuth client secrets (the
+    database) and the cookie secret. os.makedirs(mode=0o700) changes nothing about a folder that
+    exists already (`mkdir -p` leaves it 755), so the modes are set here on every start: the
+    folder 0700, every file in it 0600, and the database created 0600 before the hub opens it
+    (SQLite gives its journal files the database's mode; JupyterHub writes its cookie secret
+    0600 itself).
+    """
+    os.makedirs(path, mode=0o700, exist_ok=True)
+    st = os.lstat(path)
+    if not stat.S_ISDIR(st.st_mode):
+        sys.exit(f"jupyterhub_config.py: MATHDL_HUB_STATE={path} is not a folder (a link?)")
+    if st.st_uid != os.geteuid():
+        sys.exit(
+            f"jupyterhub_config.py: {path} belongs to uid {st.st_uid}, not to the hub's user "
+            f"(uid {os.geteuid()}); its owner could read the hub's secrets: chown it"
+        )
+    os.chmod(path, 0o700)
+    for entry in os.scandir(path):
+        if entry.is_file(follow_symlinks=False):
+            os.chmod(entry.path, 0o600)
+    db = os.path.join(path, "jupyterhub.sqlite")
+    os.close(os.open(db, os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW, 0o600))
+    return db
+
+
+c.JupyterHub.db_url = f"sqlite:///{private_state(STATE)}"
 c.JupyterHub.cookie_secret_file = f"{STATE}/jupyterhub_cookie_secret"
 c.ConfigurableHTTPProxy.pid_file = f"{STATE}/jupyterhub-proxy.pid"
 # Stopping the hub stops every user's server (and so every kernel).
@@ -131,6 +162,14 @@ def pre_spawn_hook(spawner):
 c.Spawner.pre_spawn_hook = pre_spawn_hook
 
 # --- services: stop servers idle for MATHDL_IDLE_TIMEOUT seconds -------------------------------
+# JupyterHub starts its services before it installs its own signal handlers, so a service
+# inherits the hub's SIGINT disposition as it was at start-up; a hub started in the background of
+# a non-interactive shell (`jupyterhub ... &` in a script, many CI runners) has SIGINT ignored,
+# and on shutdown the culler then ignores the hub's SIGINT and is killed only after
+# LocalProcessSpawner's 30 s interrupt_timeout (stopping took 36 s). Python's own SIGINT handler
+# here (the hub replaces it with its own moments later) lets the culler stop at once.
+if signal.getsignal(signal.SIGINT) == signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 c.JupyterHub.services = [
     {
         "name": "idle-culler",

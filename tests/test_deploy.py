@@ -2,6 +2,7 @@
 
 import json
 import os
+import signal
 import stat
 import subprocess
 from pathlib import Path
@@ -76,6 +77,69 @@ def test_hub_config_settings(tmp_path):
 def test_hub_config_names_what_is_missing(tmp_path):
     with pytest.raises(SystemExit, match="nbgrader's exchange directory"):
         _load_hub_config(tmp_path, MATHDL_EXCHANGE=str(tmp_path / "nowhere"))
+
+
+def _mode(path):
+    return stat.S_IMODE(os.lstat(path).st_mode)
+
+
+def test_hub_config_closes_an_existing_state_folder(tmp_path):
+    """`mkdir -p` leaves 755; an older hub left its database 644: the config closes both
+    (os.makedirs(mode=0o700, exist_ok=True) alone changes nothing of an existing folder)."""
+    state = tmp_path / "state"
+    state.mkdir()
+    os.chmod(state, 0o755)
+    for name in ("jupyterhub.sqlite", "jupyterhub_cookie_secret", "backup.sqlite"):
+        (state / name).write_text("x")
+        os.chmod(state / name, 0o644)
+    c, _, _ = _load_hub_config(tmp_path)
+    assert _mode(state) == 0o700
+    for name in ("jupyterhub.sqlite", "jupyterhub_cookie_secret", "backup.sqlite"):
+        assert _mode(state / name) == 0o600, name
+    assert c.JupyterHub.db_url == f"sqlite:///{state}/jupyterhub.sqlite"
+    assert c.JupyterHub.cookie_secret_file == f"{state}/jupyterhub_cookie_secret"
+    assert (state / "jupyterhub.sqlite").read_text() == "x"  # the database is kept as it is
+
+
+def test_hub_config_creates_the_database_private(tmp_path):
+    _load_hub_config(tmp_path)
+    db = tmp_path / "state/jupyterhub.sqlite"
+    assert db.is_file() and db.stat().st_size == 0  # SQLite takes an empty file as a new database
+    assert _mode(db) == 0o600 and _mode(tmp_path / "state") == 0o700
+
+
+def test_hub_config_refuses_a_state_folder_it_cannot_trust(tmp_path):
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (tmp_path / "state").symlink_to(elsewhere)
+    with pytest.raises(SystemExit, match="is not a folder"):
+        _load_hub_config(tmp_path)
+    if os.geteuid() != 0:
+        pytest.skip("the foreign-owner case needs root (chown)")
+    other = tmp_path / "other"
+    other.mkdir()
+    os.chown(other, 65534, 65534)  # nobody
+    with pytest.raises(SystemExit, match="belongs to uid 65534, not to the hub's user"):
+        _load_hub_config(tmp_path, MATHDL_HUB_STATE=str(other))
+
+
+def test_hub_config_lets_services_stop_on_sigint(tmp_path):
+    """A hub started with SIGINT ignored (from a script's background) started its idle culler
+    with SIGINT ignored too; stopping then waited 30 s for it. The config restores the handler."""
+    saved = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        _load_hub_config(tmp_path)
+        assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+        # A hub whose SIGINT is handled keeps its handler.
+        def mine(*_):
+            return None
+
+        signal.signal(signal.SIGINT, mine)
+        _load_hub_config(tmp_path)
+        assert signal.getsignal(signal.SIGINT) is mine
+    finally:
+        signal.signal(signal.SIGINT, saved)
 
 
 def test_role_configs():
