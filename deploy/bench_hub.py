@@ -65,12 +65,9 @@ def main():
     os.chmod(work / "exchange", 0o1777)
     hub = None
     try:
-        teachers = accounts.group(f"mdlh_formgrade_{tag}")
-        learners = accounts.group(f"mdlh_nbgrader_{tag}")
-        users = []
-        for i in range(args.students):
-            name = f"mdlh_s{i}_{tag}"
-            users.append((name, accounts.user(name, [learners])))
+        teachers, learners = f"mdlh_formgrade_{tag}", f"mdlh_nbgrader_{tag}"
+        roster = {f"mdlh_s{i}_{tag}": ("student", "") for i in range(args.students)}
+        users = list(accounts.add_class(roster, teachers, learners, work).items())
         hub = Hub(Path(args.prefix), work, "mathdl", teachers, learners, work / "exchange")
         out["hub_start_s"] = round(hub.start(), 2)
         people = [HubUser(hub, n, p) for n, p in users]
@@ -120,7 +117,7 @@ def main():
             person.stop_server()
     finally:
         if hub is not None:
-            hub.stop()
+            out["hub_stop_s"] = round(hub.stop(), 2)
             hub.kill_survivors()
         problems = accounts.remove()
         shutil.rmtree(work, ignore_errors=True)

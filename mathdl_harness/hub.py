@@ -12,7 +12,6 @@ import contextlib
 import json
 import os
 import pwd
-import secrets
 import shutil
 import signal
 import socket
@@ -42,26 +41,43 @@ def sh(*cmd, **kw):
 
 
 class UnixAccounts:
-    """Creates mdlh_* users and groups; `remove()` deletes them, their homes and processes."""
+    """mdlh_* users and groups made by deploy/add-class.sh, the command docs/hub.md gives for a
+    class list; `remove()` deletes them, their homes and processes."""
 
     def __init__(self):
         self.users, self.groups = [], []
 
-    def group(self, name):
-        assert name.startswith(USER_PREFIX), name
-        self.groups.append(name)
-        sh("groupadd", name)
-        return name
-
-    def user(self, name, groups):
-        assert name.startswith(USER_PREFIX), name
-        self.users.append(name)
-        sh("useradd", "--create-home", "--shell", "/bin/bash", "-G", ",".join(groups), name)
-        home = pwd.getpwnam(name).pw_dir
-        os.chmod(home, 0o700)
-        password = secrets.token_urlsafe(16)
-        subprocess.run(["chpasswd"], input=f"{name}:{password}\n", text=True, check=True)
-        return password
+    def add_class(self, roster, instructor_group, student_group, workdir):
+        """Accounts for `roster` ({name: (role, password or "")}) through deploy/add-class.sh,
+        as an administrator following docs/hub.md would; returns {name: password}, the
+        passwords the script made where the roster gave none."""
+        for name in [*roster, instructor_group, student_group]:
+            assert name.startswith(USER_PREFIX), name
+        self.groups += [instructor_group, student_group]
+        self.users += list(roster)
+        csv_path = workdir / "class.csv"
+        lines = ["username,role,password"]
+        lines += [f"{name},{role},{password}" for name, (role, password) in roster.items()]
+        csv_path.touch(mode=0o600)  # it holds a password: the students must not read it
+        csv_path.write_text("\n".join(lines) + "\n")
+        made = workdir / "class.passwords.csv"
+        sh(
+            "bash",
+            str(REPO / "deploy/add-class.sh"),
+            "--instructor-group",
+            instructor_group,
+            "--student-group",
+            student_group,
+            csv_path,
+        )
+        passwords = {name: password for name, (_, password) in roster.items() if password}
+        if made.exists():
+            assert made.stat().st_mode & 0o077 == 0, oct(made.stat().st_mode)
+            rows = made.read_text().splitlines()
+            assert rows[0] == "username,password", rows[0]
+            passwords.update(row.split(",", 1) for row in rows[1:])
+        assert set(passwords) == set(roster), (sorted(passwords), sorted(roster))
+        return passwords
 
     def uids(self):
         out = []
@@ -153,17 +169,30 @@ class Hub:
         self.proc = None
         self.all_pids = set()
 
-    def start(self, timeout=90):
+    def start(self, timeout=90, sigint_ignored=True):
+        """Starts the hub; returns the seconds until its API answered. With `sigint_ignored` it
+        starts with SIGINT ignored, as a hub started in the background of a script (or by many
+        CI runners) is: the case in which stopping it once took 36 s (jupyterhub_config.py)."""
         t0 = time.monotonic()
         self.log = open(self.log_path, "w")  # closed in stop()
-        self.proc = subprocess.Popen(
-            [f"{self.prefix}/env/bin/jupyterhub", "-f", str(REPO / "deploy/jupyterhub_config.py")],
-            cwd=self.state.parent,
-            env=self.env,
-            stdout=self.log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+        # A signal ignored in the parent stays ignored in the child (a handler would not).
+        saved = signal.signal(signal.SIGINT, signal.SIG_IGN) if sigint_ignored else None
+        try:
+            self.proc = subprocess.Popen(
+                [
+                    f"{self.prefix}/env/bin/jupyterhub",
+                    "-f",
+                    str(REPO / "deploy/jupyterhub_config.py"),
+                ],
+                cwd=self.state.parent,
+                env=self.env,
+                stdout=self.log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
+        finally:
+            if sigint_ignored:
+                signal.signal(signal.SIGINT, saved)
         while time.monotonic() - t0 < timeout:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"jupyterhub exited with {self.proc.returncode}:\n{self.tail()}")
@@ -179,9 +208,11 @@ class Hub:
             self.all_pids.update(descendants(self.proc.pid))
 
     def stop(self, timeout=60):
+        """SIGTERM (what `systemctl stop` sends); returns the seconds until the hub exited."""
         if self.proc is None:
-            return
+            return None
         self.remember_processes()
+        t0 = time.monotonic()
         if self.proc.poll() is None:
             self.proc.send_signal(signal.SIGTERM)
             try:
@@ -190,6 +221,7 @@ class Hub:
                 os.killpg(self.proc.pid, signal.SIGKILL)
                 self.proc.wait(10)
         self.log.close()
+        return time.monotonic() - t0
 
     def surviving(self):
         alive = []

@@ -18,11 +18,13 @@ Needs root (useradd, PAM). Figures (start-up, spawn and grading times, kernel me
 written to test-artifacts/hub/figures.json for docs/hub.md.
 """
 
+import grp
 import json
 import os
 import pwd
 import secrets
 import shutil
+import stat
 import subprocess
 import tempfile
 import time
@@ -85,14 +87,13 @@ def test_hub_round_trip():
     names = {k: f"mdlh_{k}_{tag}" for k in ("inst", "ann", "bob")}
     hub, survivors, users_procs = None, [], []
     try:
-        teachers = accounts.group(f"mdlh_formgrade_{tag}")
-        learners = accounts.group(f"mdlh_nbgrader_{tag}")
-        pw = {"inst": accounts.user(names["inst"], [teachers])}
-        pw.update({k: accounts.user(names[k], [learners]) for k in ("ann", "bob")})
+        teachers, learners = f"mdlh_formgrade_{tag}", f"mdlh_nbgrader_{tag}"
+        pw = _make_class(accounts, names, teachers, learners, work)
         course = Path(pwd.getpwnam(names["inst"]).pw_dir) / "mathdl-course"
         copy_course(course, names["inst"])
 
         hub = Hub(PREFIX, work, COURSE_ID, teachers, learners, exchange)
+        _leave_state_open(hub.state)
         figures["hub_start_s"] = round(hub.start(), 2)
         inst, ann, bob = (HubUser(hub, names[k], pw[k]) for k in ("inst", "ann", "bob"))
         figures["spawn_s"] = {}
@@ -125,8 +126,10 @@ def test_hub_round_trip():
         ]
         assert inst.ok("GET", "formgrader/api/status").json()["status"] is True
 
-        # Release; each student fetches it.
+        # Release; each student fetches it. The first release makes inbound/ and outbound/;
+        # feedback/ comes with the first release_feedback (docs/hub.md, section 1, step 2).
         inst.formgrader("release", ASSIGNMENT)
+        assert sorted(os.listdir(exchange / COURSE_ID)) == ["inbound", "outbound"]
         for student in (ann, bob):
             listing = student.assignment_action("fetch", COURSE_ID, ASSIGNMENT)["value"]
             assert any(
@@ -148,6 +151,7 @@ def test_hub_round_trip():
         )
         status, out = ann.run_in_kernel(probe, timeout=120)
         assert status == "ok" and "READABLE" not in out and out.count("DENIED") == 3, out
+        _check_hub_state_private(hub.state, ann, work)
 
         # Memory of a student's kernel once the course's libraries are loaded (for docs/hub.md).
         status, out = ann.run_in_kernel(
@@ -199,7 +203,9 @@ def test_hub_round_trip():
         for s in scores.values():
             assert s["max_score"] == pytest.approx(auto_points + manual_points), s
 
+        assert "feedback" not in os.listdir(exchange / COURSE_ID)
         inst.formgrader("release_feedback", ASSIGNMENT)
+        assert (exchange / COURSE_ID / "feedback").is_dir()
         for student in (ann, bob):
             student.assignment_action("fetch_feedback", COURSE_ID, ASSIGNMENT)
             listing = student.ok("GET", f"api/contents/{ASSIGNMENT}/feedback").json()["content"]
@@ -218,7 +224,7 @@ def test_hub_round_trip():
             person.wait_stopped()
     finally:
         if hub is not None:
-            hub.stop()
+            figures["hub_stop_s"] = round(hub.stop(), 2)
             survivors = hub.surviving()
             hub.kill_survivors()
         users_procs = pids_of_uids(accounts.uids())
@@ -230,8 +236,130 @@ def test_hub_round_trip():
         shutil.rmtree(work, ignore_errors=True)
     print("hub figures:", json.dumps(figures))
     assert not survivors, f"processes left running after the hub stopped: {survivors}"
+    # The hub was started with SIGINT ignored (as from a script's background); before the fix in
+    # jupyterhub_config.py its idle culler then ignored the hub's SIGINT and stopping took 30 s
+    # more (LocalProcessSpawner.interrupt_timeout). 2 s on a quiet machine: 15 s is slack for load.
+    assert figures.get("hub_stop_s", 0) < 15, f"stopping the hub took {figures['hub_stop_s']} s"
     assert not users_procs, f"processes of the test users left running: {users_procs}"
     assert not errors, errors
     for name in names.values():
         with pytest.raises(KeyError):
             pwd.getpwnam(name)
+
+
+def _make_class(accounts, names, teachers, learners, work):
+    """The accounts, as docs/hub.md makes them: deploy/add-class.sh over a CSV roster. The
+    instructor's password is in the roster, the students' are made by the script. Checked from
+    the system's own databases: shell bash, home mode 700, in the course's group."""
+    roster = {names["inst"]: ("instructor", secrets.token_urlsafe(16))}
+    roster.update({names[k]: ("student", "") for k in ("ann", "bob")})
+    by_name = accounts.add_class(roster, teachers, learners, work)
+    for name, (role, _) in roster.items():
+        entry = pwd.getpwnam(name)
+        assert entry.pw_shell == "/bin/bash", (name, entry.pw_shell)
+        mode = stat.S_IMODE(os.stat(entry.pw_dir).st_mode)
+        assert mode == 0o700, (name, oct(mode))
+        group = teachers if role == "instructor" else learners
+        assert name in grp.getgrnam(group).gr_mem, (name, group)
+    return {k: by_name[names[k]] for k in names}
+
+
+def _leave_state_open(state):
+    """The hub's state folder as `mkdir -p` and an earlier, unfixed hub left it: mode 755, a
+    database and a cookie secret at 644. jupyterhub_config.py must close all of it on start."""
+    state.mkdir(mode=0o755)
+    os.chmod(state, 0o755)
+    (state / "jupyterhub.sqlite").touch(mode=0o644)
+    secret = state / "jupyterhub_cookie_secret"
+    secret.write_text(secrets.token_hex(32) + "\n")
+    for path in (state / "jupyterhub.sqlite", secret):
+        os.chmod(path, 0o644)
+
+
+def _check_hub_state_private(state, student, work):
+    """A student (a real unix user, from a kernel on their own server) can open neither the
+    hub's database nor its secrets, nor list the folder; and each file is closed on its own
+    (0600): a hard link to it in a folder the student can enter does not open either."""
+    files = sorted(p for p in state.iterdir() if p.is_file())
+    names = {p.name for p in files}
+    assert {"jupyterhub.sqlite", "jupyterhub_cookie_secret"} <= names, names
+    assert stat.S_IMODE(state.stat().st_mode) == 0o700, oct(state.stat().st_mode)
+    secret_files = [p for p in files if not p.name.endswith(".pid")]
+    for path in secret_files:
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600, (path.name, oct(path.stat().st_mode))
+    links = work / "state-links"
+    links.mkdir(mode=0o755)
+    os.chmod(links, 0o755)
+    targets = [str(p) for p in files]
+    for path in secret_files:
+        os.link(path, links / path.name)
+        targets.append(str(links / path.name))
+    probe = (
+        f"import os\nfor p in {targets!r}:\n"
+        "    try:\n        open(p, 'rb').read(1); print('READABLE', p)\n"
+        "    except PermissionError:\n        print('DENIED', p)\n"
+        "    except OSError as e:\n        print('OTHER', p, e)\n"
+        f"try:\n    os.listdir({str(state)!r}); print('READABLE', 'listing')\n"
+        "except PermissionError:\n    print('DENIED', 'listing')\n"
+    )
+    try:
+        status, out = student.run_in_kernel(probe, timeout=120)
+    finally:
+        shutil.rmtree(links)
+    assert status == "ok", out
+    assert out.count("DENIED") == len(targets) + 1 and "READABLE" not in out, out
+
+
+def _shadow_hash(name):
+    for line in Path("/etc/shadow").read_text().splitlines():
+        if line.split(":", 1)[0] == name:
+            return line.split(":")[1]
+    raise KeyError(name)
+
+
+def test_add_class_again_with_a_longer_roster():
+    """Re-running deploy/add-class.sh (late arrivals): new names are created, an existing account
+    is only put in the group (its password and shell kept, its home made private), and a roster
+    with an error creates nobody, not even the names before the error."""
+    _require_tools()
+    tag = secrets.token_hex(3)
+    accounts = UnixAccounts()
+    work = Path(tempfile.mkdtemp(prefix="mdlh_class_"))
+    teachers, learners = f"mdlh_formgrade_{tag}", f"mdlh_nbgrader_{tag}"
+    ann, bob, old, nobody = (f"mdlh_{k}_{tag}" for k in ("ann", "bob", "old", "nobody"))
+    try:
+        accounts.add_class({ann: ("student", "")}, teachers, learners, work)
+        ann_hash = _shadow_hash(ann)
+        accounts.users.append(old)  # an account made before, by hand: /bin/sh, home 755
+        subprocess.run(["useradd", "--create-home", "-K", "HOME_MODE=0755", old], check=True)
+        roster = work / "again.csv"
+        roster.write_text(
+            f"username,role,password\n{ann},student,\n{bob},student,\n{old},student,\n"
+        )
+        accounts.users.append(bob)
+        script = ["bash", str(REPO / "deploy/add-class.sh"), "--instructor-group", teachers]
+        r = subprocess.run(
+            [*script, "--student-group", learners, str(roster)], capture_output=True, text=True
+        )
+        assert r.returncode == 0, r.stderr
+        assert _shadow_hash(ann) == ann_hash  # not given a password: kept
+        assert {ann, bob, old} <= set(grp.getgrnam(learners).gr_mem)
+        assert pwd.getpwnam(bob).pw_shell == "/bin/bash"
+        assert pwd.getpwnam(old).pw_shell == "/bin/sh"  # someone's own choice stays
+        assert stat.S_IMODE(os.stat(pwd.getpwnam(old).pw_dir).st_mode) == 0o700
+        made = (work / "again.passwords.csv").read_text().splitlines()
+        assert made[0] == "username,password" and [m.split(",")[0] for m in made[1:]] == [bob]
+
+        bad = work / "bad.csv"
+        bad.write_text(f"username,role\n{nobody},student\nx y,student\n")
+        r = subprocess.run(
+            [*script, "--student-group", learners, str(bad)], capture_output=True, text=True
+        )
+        accounts.users.append(nobody)
+        assert r.returncode == 1 and "line 3" in r.stderr, r.stderr
+        with pytest.raises(KeyError):
+            pwd.getpwnam(nobody)
+    finally:
+        errors = accounts.remove()
+        shutil.rmtree(work, ignore_errors=True)
+    assert not errors, errors
