@@ -149,18 +149,25 @@ def test_hub_round_trip():
             "    try:\n        os.listdir(p); print('READABLE', p)\n"
             "    except PermissionError:\n        print('DENIED', p)\n"
         )
-        status, out = ann.run_in_kernel(probe, timeout=120)
-        assert status == "ok" and "READABLE" not in out and out.count("DENIED") == 3, out
-        _check_hub_state_private(hub.state, ann, work)
+        # One kernel of the student's for the probes and the memory figure (a kernel start is
+        # seconds on a loaded machine).
+        kid = ann.ok("POST", "api/kernels", json={"name": "python3"}).json()["id"]
+        try:
+            status, out = ann.execute(kid, probe, timeout=120)
+            assert status == "ok" and "READABLE" not in out and out.count("DENIED") == 3, out
+            _check_hub_state_private(hub.state, ann, kid, work)
 
-        # Memory of a student's kernel once the course's libraries are loaded (for docs/hub.md).
-        status, out = ann.run_in_kernel(
-            "import resource, numpy, matplotlib.pyplot, torch, mathdl, ipywidgets\n"
-            "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)",
-            timeout=300,
-        )
-        assert status == "ok", out
-        figures["kernel_rss_mb_after_imports"] = round(int(out.split()[-1]) / 1024, 1)
+            # Memory of a student's kernel with the course's libraries loaded (for docs/hub.md).
+            status, out = ann.execute(
+                kid,
+                "import resource, numpy, matplotlib.pyplot, torch, mathdl, ipywidgets\n"
+                "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)",
+                timeout=300,
+            )
+            assert status == "ok", out
+            figures["kernel_rss_mb_after_imports"] = round(int(out.split()[-1]) / 1024, 1)
+        finally:
+            ann.server("DELETE", f"api/kernels/{kid}")
 
         for student in (ann, bob):
             student.assignment_action("submit", COURSE_ID, ASSIGNMENT)
@@ -276,7 +283,7 @@ def _leave_state_open(state):
         os.chmod(path, 0o644)
 
 
-def _check_hub_state_private(state, student, work):
+def _check_hub_state_private(state, student, kid, work):
     """A student (a real unix user, from a kernel on their own server) can open neither the
     hub's database nor its secrets, nor list the folder; and each file is closed on its own
     (0600): a hard link to it in a folder the student can enter does not open either."""
@@ -300,7 +307,7 @@ def _check_hub_state_private(state, student, work):
         "except PermissionError:\n    print('DENIED', 'listing')\n"
     )
     try:
-        status, out = student.run_in_kernel(probe, timeout=120)
+        status, out = student.execute(kid, probe, timeout=120)
     finally:
         shutil.rmtree(links)
     assert status == "ok", out
