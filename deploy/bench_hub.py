@@ -1,15 +1,16 @@
 """Figures for sizing the course hub (docs/hub.md): start-up, spawn times, memory per user.
 
-    sudo .venv/bin/python deploy/bench_hub.py --students 8 [--prefix /opt/mathdl-hub-test]
+    .venv/bin/python deploy/bench_hub.py --students 8 [--prefix /opt/mathdl-hub-test]   # as root
 
 As root: builds (or reuses) the class environment with deploy/install.sh, creates N student
-accounts (mdlh_*, removed afterwards whatever happens), starts the hub from
+accounts with deploy/add-class.sh (mdlh_*, removed afterwards whatever happens), starts the hub from
 deploy/jupyterhub_config.py on 127.0.0.1, logs every student in, then
 
 1. starts all N servers at once and reports each spawn time (request to ready) and the total;
 2. measures the resident memory of each idle server, then opens one kernel per student that
    imports the course's libraries (numpy, matplotlib, torch, mathdl, ipywidgets) and measures
-   each user's memory again (sum of RSS over the user's processes), plus the hub and proxy.
+   each user's memory again (sum of RSS over the user's processes), plus the hub and proxy;
+3. asks every server to stop and stops the hub (SIGTERM): hub_stop_s, until the hub exited.
 
 Prints a JSON summary (medians and maxima). The machine's load is part of the result: say what
 else ran.
