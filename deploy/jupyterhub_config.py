@@ -81,6 +81,8 @@ def private_state(path):
         if entry.is_file(follow_symlinks=False):
             os.chmod(entry.path, 0o600)
     db = os.path.join(path, "jupyterhub.sqlite")
+    if os.path.islink(db):
+        sys.exit(f"jupyterhub_config.py: {db} is a link; the database must be a file in {path}")
     os.close(os.open(db, os.O_WRONLY | os.O_CREAT | os.O_NOFOLLOW, 0o600))
     return db
 

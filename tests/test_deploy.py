@@ -114,6 +114,12 @@ def test_hub_config_refuses_a_state_folder_it_cannot_trust(tmp_path):
     (tmp_path / "state").symlink_to(elsewhere)
     with pytest.raises(SystemExit, match="is not a folder"):
         _load_hub_config(tmp_path)
+    linked = tmp_path / "linked"
+    linked.mkdir()
+    (linked / "jupyterhub.sqlite").symlink_to(elsewhere / "db")
+    with pytest.raises(SystemExit, match=r"jupyterhub\.sqlite is a link"):
+        _load_hub_config(tmp_path, MATHDL_HUB_STATE=str(linked))
+    assert not (elsewhere / "db").exists()
     if os.geteuid() != 0:
         pytest.skip("the foreign-owner case needs root (chown)")
     other = tmp_path / "other"

@@ -6,6 +6,7 @@ real accounts with the same script.
 """
 
 import re
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -118,3 +119,17 @@ def test_page_commands_work_on_a_minimal_debian():
     nodesource = [b for b in code_blocks("bash") if "NodeSource" in b]
     assert len(nodesource) == 1 and " npm " not in nodesource[0].split("\n")[0]
     assert "npm --version" in nodesource[0]
+
+
+def test_systemd_accepts_the_unit(tmp_path):
+    """systemd's own check of deploy/mathdl-hub.service: no unknown key or section (a typo in a
+    key is only a warning to systemd). The hub binary is swapped for /bin/true, which exists."""
+    if shutil.which("systemd-analyze") is None:
+        pytest.skip("systemd-analyze is not installed (Debian: systemd)")
+    text = (REPO / "deploy/mathdl-hub.service").read_text()
+    unit = tmp_path / "mathdl-hub.service"
+    unit.write_text(text.replace("/opt/mathdl-hub/env/bin/jupyterhub", "/bin/true"))
+    r = subprocess.run(
+        ["systemd-analyze", "verify", "--man=no", str(unit)], capture_output=True, text=True
+    )
+    assert r.returncode == 0 and not (r.stdout + r.stderr).strip(), r.stdout + r.stderr
