@@ -119,8 +119,10 @@ def linear(
     return Tensor._make(z, (x, W, b), backward_with_bias, "Linear")
 
 
-def mse_loss(pred: Tensor | ArrayLike, target: Tensor | ArrayLike) -> Tensor:
-    """Mean squared error (mean over all entries).
+def mse_loss(
+    pred: Tensor | ArrayLike, target: Tensor | ArrayLike, *, reduction: str = "mean"
+) -> Tensor:
+    """Squared error (pred - target)^2, reduced by ``reduction`` ("mean", "sum" or "none").
 
     Backward: :func:`mathdl.losses.mse_gradient` for the prediction and
     :func:`mathdl.losses.mse_target_gradient` for a target that requires a gradient.
@@ -130,64 +132,82 @@ def mse_loss(pred: Tensor | ArrayLike, target: Tensor | ArrayLike) -> Tensor:
         raise ValueError(
             f"mse_loss: prediction shape {pred.shape} and target shape {target.shape} differ"
         )
-    value = np.array(_loss.mse(pred.data, target.data))
+    p, t = pred.data, target.data
+    value = np.asarray(_loss.mse(p, t, reduction))
 
-    def backward(g):
-        p, t = pred.data, target.data
-        gp = g * _loss.mse_gradient(p, t) if pred.requires_grad else None
-        gt = g * _loss.mse_target_gradient(p, t) if target.requires_grad else None
+    def backward(g: np.ndarray) -> tuple[np.ndarray | None, np.ndarray | None]:
+        gp = g * _loss.mse_gradient(p, t, reduction) if pred.requires_grad else None
+        gt = g * _loss.mse_target_gradient(p, t, reduction) if target.requires_grad else None
         return gp, gt
 
     return Tensor._make(value, (pred, target), backward, "MSELoss")
 
 
-def cross_entropy(logits: Tensor | ArrayLike, targets: Tensor | ArrayLike) -> Tensor:
-    """Softmax cross-entropy of (N, C) logits against (N,) integer targets, mean over N.
+def cross_entropy(
+    logits: Tensor | ArrayLike, targets: Tensor | ArrayLike, *, reduction: str = "mean"
+) -> Tensor:
+    """Softmax cross-entropy of (N, C) logits against (N,) integer targets, mean over N
+    (``reduction="sum"`` adds the N losses up, ``"none"`` returns them, shape (N,)).
 
     Backward: (softmax - onehot) / N from :func:`mathdl.losses.cross_entropy_and_gradient`,
     which computes the loss and its gradient together when a graph is being recorded
     (one check of the targets, one log-softmax), else :func:`mathdl.losses.cross_entropy`.
     """
     logits = _t(logits)
-    t = targets.data if isinstance(targets, Tensor) else np.asarray(targets)
-    if isinstance(targets, Tensor):  # a Tensor is float64: accept it only if it holds whole numbers
-        if not np.array_equal(t, np.trunc(t)):
-            raise TypeError(
-                f"cross_entropy: targets must be integer class indices, got non-integer values {t}"
-            )
-        t = t.astype(np.int64)
+    t = _class_indices(targets)
     if not (logits.requires_grad and is_grad_enabled()):  # no backward: the loss alone
+        value = np.asarray(_loss.cross_entropy(logits.data, t, reduction))
+        return Tensor._make(value, (logits,), None, "CrossEntropyLoss")
+    value, grad = _loss.cross_entropy_and_gradient(logits.data, t, reduction)
+    if reduction == "none":  # one loss per row: its upstream gradient scales that row
         return Tensor._make(
-            np.array(_loss.cross_entropy(logits.data, t)), (logits,), None, "CrossEntropyLoss"
+            np.asarray(value), (logits,), lambda g: (g[:, None] * grad,), "CrossEntropyLoss"
         )
-    value, grad = _loss.cross_entropy_and_gradient(logits.data, t)
-    return Tensor._make(np.array(value), (logits,), lambda g: (g * grad,), "CrossEntropyLoss")
+    return Tensor._make(np.asarray(value), (logits,), lambda g: (g * grad,), "CrossEntropyLoss")
 
 
-def binary_cross_entropy(probs: Tensor | ArrayLike, target: Tensor | ArrayLike) -> Tensor:
+def _class_indices(targets: Tensor | ArrayLike) -> np.ndarray:
+    """Targets as an integer array; a Tensor (float64) only if it holds whole numbers."""
+    if not isinstance(targets, Tensor):
+        return np.asarray(targets)
+    t = targets.data
+    if not np.array_equal(t, np.trunc(t)):
+        raise TypeError(
+            f"cross_entropy: targets must be integer class indices, got non-integer values {t}"
+        )
+    return t.astype(np.int64)
+
+
+def _binary_target(target: Tensor | ArrayLike) -> np.ndarray:
+    return target.data if isinstance(target, Tensor) else np.asarray(target, dtype=np.float64)
+
+
+def binary_cross_entropy(
+    probs: Tensor | ArrayLike, target: Tensor | ArrayLike, *, reduction: str = "mean"
+) -> Tensor:
     """BCE on probabilities in [0, 1]; backward: :func:`mathdl.losses.binary_cross_entropy_gradient`."""
-    probs = _t(probs)
-    y = target.data if isinstance(target, Tensor) else np.asarray(target, dtype=np.float64)
-    value = np.array(_loss.binary_cross_entropy(probs.data, y))
+    probs, y = _t(probs), _binary_target(target)
+    p = probs.data
+    value = np.asarray(_loss.binary_cross_entropy(p, y, reduction))
     return Tensor._make(
         value,
         (probs,),
-        lambda g: (g * _loss.binary_cross_entropy_gradient(probs.data, y),),
+        lambda g: (g * _loss.binary_cross_entropy_gradient(p, y, reduction),),
         "BCELoss",
     )
 
 
 def binary_cross_entropy_with_logits(
-    logits: Tensor | ArrayLike, target: Tensor | ArrayLike
+    logits: Tensor | ArrayLike, target: Tensor | ArrayLike, *, reduction: str = "mean"
 ) -> Tensor:
     """BCE on raw scores (stable); backward: (sigmoid(z) - y) / N."""
-    logits = _t(logits)
-    y = target.data if isinstance(target, Tensor) else np.asarray(target, dtype=np.float64)
-    value = np.array(_loss.binary_cross_entropy_with_logits(logits.data, y))
+    logits, y = _t(logits), _binary_target(target)
+    z = logits.data
+    value = np.asarray(_loss.binary_cross_entropy_with_logits(z, y, reduction))
     return Tensor._make(
         value,
         (logits,),
-        lambda g: (g * _loss.binary_cross_entropy_with_logits_gradient(logits.data, y),),
+        lambda g: (g * _loss.binary_cross_entropy_with_logits_gradient(z, y, reduction),),
         "BCEWithLogitsLoss",
     )
 
