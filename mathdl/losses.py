@@ -15,6 +15,7 @@ from numpy.typing import ArrayLike
 from .activations import log_softmax, sigmoid, softmax
 
 __all__ = [
+    "REDUCTIONS",
     "binary_cross_entropy",
     "binary_cross_entropy_gradient",
     "binary_cross_entropy_with_logits",

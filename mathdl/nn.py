@@ -17,16 +17,23 @@ from numpy.typing import ArrayLike
 from . import functional as F
 from ._rng import RNGLike, as_generator
 from .init import initialize
+from .losses import REDUCTIONS
 from .tensor import Tensor
 
 __all__ = [
     "GELU",
     "MLP",
+    "BCELoss",
+    "BCEWithLogitsLoss",
     "BatchNorm1d",
+    "CrossEntropyLoss",
+    "IncompatibleKeys",
     "LayerNorm",
     "LeakyReLU",
     "Linear",
+    "MSELoss",
     "Module",
+    "Parameter",
     "ReLU",
     "Residual",
     "Sequential",
@@ -520,3 +527,44 @@ class Residual(Module):
     def __repr__(self) -> str:
         inner = repr(self.branch).replace("\n", "\n  ")
         return f"Residual(\n  (branch): {inner}\n)"
+
+
+class _Loss(Module):
+    """A loss as a module, as torch's: ``loss_fn = nn.MSELoss(); loss = loss_fn(pred, target)``."""
+
+    _function: Callable[..., Tensor]
+
+    def __init__(self, reduction: str = "mean") -> None:
+        if reduction not in REDUCTIONS:
+            raise ValueError(f"reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
+        self.reduction = reduction
+
+    def forward(self, input: Tensor | ArrayLike, target: Tensor | ArrayLike) -> Tensor:
+        return type(self)._function(input, target, reduction=self.reduction)
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}()"
+
+
+class MSELoss(_Loss):
+    """Squared error, :func:`mathdl.functional.mse_loss` (``torch.nn.MSELoss``)."""
+
+    _function = staticmethod(F.mse_loss)
+
+
+class CrossEntropyLoss(_Loss):
+    """Softmax cross-entropy of logits and class indices, :func:`mathdl.functional.cross_entropy`."""
+
+    _function = staticmethod(F.cross_entropy)
+
+
+class BCELoss(_Loss):
+    """Binary cross-entropy of probabilities, :func:`mathdl.functional.binary_cross_entropy`."""
+
+    _function = staticmethod(F.binary_cross_entropy)
+
+
+class BCEWithLogitsLoss(_Loss):
+    """Binary cross-entropy of raw scores, :func:`mathdl.functional.binary_cross_entropy_with_logits`."""
+
+    _function = staticmethod(F.binary_cross_entropy_with_logits)
