@@ -32,8 +32,7 @@ __all__ = [
 ]
 
 
-def _t(x: Tensor | ArrayLike) -> Tensor:
-    return x if isinstance(x, Tensor) else Tensor(x)
+_t = Tensor._lift  # a Tensor as it is, anything else converted to one
 
 
 def relu(x: Tensor | ArrayLike) -> Tensor:
@@ -231,17 +230,23 @@ def _standardize(x, axes, eps):
     return node, mean, var
 
 
-def _affine(x_hat, weight, bias, shape):
+def _affine(
+    x_hat: Tensor,
+    weight: Tensor | ArrayLike | None,
+    bias: Tensor | ArrayLike | None,
+    shape: tuple[int, ...],
+) -> Tensor:
     """y = weight * x_hat + bias with weight and bias viewed in ``shape`` (autograd's * and +)."""
     y = x_hat
-    for p, op in ((weight, "mul"), (bias, "add")):
-        if p is None:
-            continue
-        p = _t(p)
-        if p.shape != shape:
-            p = p.reshape(shape)
-        y = y * p if op == "mul" else y + p
+    if weight is not None:
+        y = y * _viewed(_t(weight), shape)
+    if bias is not None:
+        y = y + _viewed(_t(bias), shape)
     return y
+
+
+def _viewed(p: Tensor, shape: tuple[int, ...]) -> Tensor:
+    return p if p.shape == shape else p.reshape(shape)
 
 
 def _check_param(name, p, n, what):
@@ -273,24 +278,9 @@ def batch_norm(
     Backward of the standardization: :func:`mathdl.normalization.standardize_backward`.
     """
     x = _t(x)
-    if x.ndim not in (2, 3):
-        raise ValueError(f"batch_norm: input must have shape (N, C) or (N, C, L), got {x.shape}")
+    _check_batch_norm(x, running_mean, running_var, weight, bias)
     c = x.shape[1]
-    for name, p in (
-        ("running_mean", running_mean),
-        ("running_var", running_var),
-        ("weight", weight),
-        ("bias", bias),
-    ):
-        _check_param(name, p, c, "batch_norm")
-    for name, p in (("running_mean", running_mean), ("running_var", running_var)):
-        if p is not None and not isinstance(p, (Tensor, np.ndarray)):
-            raise TypeError(
-                f"batch_norm: {name} must be a Tensor or a float NumPy array (it is updated in "
-                f"place), got {type(p).__name__}"
-            )
-    axes = (0,) if x.ndim == 2 else (0, 2)
-    shape = (c,) if x.ndim == 2 else (c, 1)
+    axes, shape = ((0,), (c,)) if x.ndim == 2 else ((0, 2), (c, 1))
     if training:
         m = x.size // c
         if m <= 1:
@@ -299,24 +289,52 @@ def batch_norm(
                 f"shape {x.shape} (use a batch of at least 2, or eval mode)"
             )
         x_hat, mean, var = _standardize(x, axes, eps)
-        if running_mean is not None:
-            rm = running_mean.data if isinstance(running_mean, Tensor) else running_mean
-            rm *= 1.0 - momentum
-            rm += momentum * mean.reshape(c)
-        if running_var is not None:
-            rv = running_var.data if isinstance(running_var, Tensor) else running_var
-            rv *= 1.0 - momentum
-            rv += momentum * var.reshape(c) * (m / (m - 1))
+        _update_running(running_mean, mean.reshape(c), momentum)
+        _update_running(running_var, var.reshape(c) * (m / (m - 1)), momentum)  # unbiased
     else:
         if running_mean is None or running_var is None:
             raise ValueError(
                 "batch_norm: evaluation (training=False) needs running_mean and running_var"
             )
-        rm = np.asarray(running_mean.data if isinstance(running_mean, Tensor) else running_mean)
-        rv = np.asarray(running_var.data if isinstance(running_var, Tensor) else running_var)
+        rm, rv = _array(running_mean).reshape(shape), _array(running_var).reshape(shape)
         # An affine map of x: x_hat = (x - mean) * inv_std, with the derivatives of - and *.
-        x_hat = (x - rm.reshape(shape)) * (1.0 / np.sqrt(rv.reshape(shape) + eps))
+        x_hat = (x - rm) * (1.0 / np.sqrt(rv + eps))
     return _affine(x_hat, weight, bias, shape)
+
+
+def _array(t: Tensor | np.ndarray) -> np.ndarray:
+    return t.data if isinstance(t, Tensor) else np.asarray(t)
+
+
+def _update_running(
+    running: Tensor | np.ndarray | None, batch: np.ndarray, momentum: float
+) -> None:
+    """running <- (1 - momentum) running + momentum batch, in place."""
+    if running is not None:
+        r = _array(running)
+        r *= 1.0 - momentum
+        r += momentum * batch
+
+
+def _check_batch_norm(
+    x: Tensor,
+    running_mean: Tensor | np.ndarray | None,
+    running_var: Tensor | np.ndarray | None,
+    weight: Tensor | ArrayLike | None,
+    bias: Tensor | ArrayLike | None,
+) -> None:
+    if x.ndim not in (2, 3):
+        raise ValueError(f"batch_norm: input must have shape (N, C) or (N, C, L), got {x.shape}")
+    c = x.shape[1]
+    named = {"running_mean": running_mean, "running_var": running_var}
+    for name, p in {**named, "weight": weight, "bias": bias}.items():
+        _check_param(name, p, c, "batch_norm")
+    for name, p in named.items():
+        if p is not None and not isinstance(p, (Tensor, np.ndarray)):
+            raise TypeError(
+                f"batch_norm: {name} must be a Tensor or a float NumPy array (it is updated in "
+                f"place), got {type(p).__name__}"
+            )
 
 
 def layer_norm(

@@ -93,6 +93,9 @@ class Module:
     def forward(self, *args: Any, **kwargs: Any) -> Any:  # pragma: no cover - abstract
         raise NotImplementedError
 
+    def __repr__(self) -> str:  # a layer without settings prints as ReLU(), as torch
+        return f"{type(self).__name__}()"
+
     # ----- the module tree -----------------------------------------------------------------
     def named_children(self) -> Iterator[tuple[str, Module]]:
         """Direct sub-modules with their attribute names (``name.i`` inside a list)."""
@@ -302,9 +305,6 @@ class ReLU(Module):
     def forward(self, x: Tensor) -> Tensor:
         return F.relu(x)
 
-    def __repr__(self) -> str:
-        return "ReLU()"
-
 
 class LeakyReLU(Module):
     def __init__(self, negative_slope: float = 0.01):
@@ -321,24 +321,15 @@ class Sigmoid(Module):
     def forward(self, x: Tensor) -> Tensor:
         return F.sigmoid(x)
 
-    def __repr__(self) -> str:
-        return "Sigmoid()"
-
 
 class Tanh(Module):
     def forward(self, x: Tensor) -> Tensor:
         return F.tanh(x)
 
-    def __repr__(self) -> str:
-        return "Tanh()"
-
 
 class GELU(Module):
     def forward(self, x: Tensor) -> Tensor:
         return F.gelu(x)
-
-    def __repr__(self) -> str:
-        return "GELU()"
 
 
 _ACTIVATIONS = {
@@ -541,9 +532,6 @@ class _Loss(Module):
 
     def forward(self, input: Tensor | ArrayLike, target: Tensor | ArrayLike) -> Tensor:
         return type(self)._function(input, target, reduction=self.reduction)
-
-    def __repr__(self) -> str:
-        return f"{type(self).__name__}()"
 
 
 class MSELoss(_Loss):

@@ -83,7 +83,10 @@ class Optimizer:
     every group, including those added later with :meth:`add_param_group`).
     """
 
-    def __init__(self, params: ParamsT, defaults: dict[str, Any]):
+    #: hyper-parameters that must be >= 0 (checked for every group, if the group has them)
+    _non_negative: tuple[str, ...] = ("lr", "eps", "weight_decay")
+
+    def __init__(self, params: ParamsT, defaults: dict[str, Any]) -> None:
         if isinstance(params, Tensor):
             raise TypeError(
                 "optimizer params should be an iterable of Tensors or of dicts, got a single "
@@ -131,7 +134,7 @@ class Optimizer:
 
     def _check_group(self, group: dict[str, Any]) -> None:
         """Raise ValueError for invalid hyper-parameters (subclasses add their own checks)."""
-        for k in ("lr", "eps", "weight_decay", "momentum", "alpha"):
+        for k in self._non_negative:
             if k in group and group[k] < 0:
                 raise ValueError(f"invalid {k}: {group[k]} (must be >= 0)")
 
@@ -266,7 +269,9 @@ class SGD(Optimizer):
             ),
         )
 
-    def _check_group(self, group):
+    _non_negative = ("lr", "weight_decay", "momentum")
+
+    def _check_group(self, group: dict[str, Any]) -> None:
         super()._check_group(group)
         if group["nesterov"] and (group["momentum"] <= 0 or group["dampening"] != 0):
             raise ValueError("Nesterov momentum requires a momentum > 0 and zero dampening")
@@ -308,6 +313,8 @@ class RMSprop(Optimizer):
     centered=False``. Source: Hinton, Srivastava & Swersky, Neural Networks for Machine Learning,
     lecture 6e (2012); the centered form is Graves, 2013.
     """
+
+    _non_negative = ("lr", "eps", "weight_decay", "momentum", "alpha")
 
     def __init__(
         self,
@@ -392,7 +399,7 @@ class Adam(Optimizer):
             dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay, amsgrad=amsgrad),
         )
 
-    def _check_group(self, group):
+    def _check_group(self, group: dict[str, Any]) -> None:
         super()._check_group(group)
         b = group["betas"]
         if len(b) != 2 or not (0 <= b[0] < 1 and 0 <= b[1] < 1):
