@@ -28,10 +28,12 @@ test: $(STAMP)
 test-fast: $(STAMP)
 	$(PY) -m pytest -m "not slow"
 
-# ruff for lint and format (configured in pyproject.toml); `make format` applies the formatter.
+# ruff for lint and format, mypy for the types of the mathdl core (both configured in
+# pyproject.toml); `make format` applies the formatter.
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
 
 format: $(STAMP)
 	$(VENV)/bin/ruff check --fix .

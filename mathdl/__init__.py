@@ -13,6 +13,8 @@ Two layers, one source of truth per derivative:
 are used.
 """
 
+from types import ModuleType
+
 from . import activations, autograd, data, functional, init, losses, nn, normalization, optim
 from .autograd import Function
 from .gradcheck import gradcheck, numerical_grad
@@ -47,7 +49,7 @@ __all__ = [
 _LAZY = {"device", "plots", "playground", "surfaces"}
 
 
-def __getattr__(name):
+def __getattr__(name: str) -> ModuleType:
     # mathdl.device / mathdl.plots / mathdl.playground import heavy libraries: load on first use.
     if name in _LAZY:
         import importlib

@@ -99,23 +99,23 @@ def linear(
     z = xd @ Wd
     if b is None:
 
-        def backward(g):
+        def backward(g: np.ndarray) -> tuple[np.ndarray | None, np.ndarray | None]:
             return matmul_vjp(xd, Wd, g, x.requires_grad, W.requires_grad)
 
         return Tensor._make(z, (x, W), backward, "Linear")
-    b = _t(b)
-    if b.data.shape != (Wd.shape[1],):
+    bias = _t(b)
+    if bias.data.shape != (Wd.shape[1],):
         raise ValueError(
-            f"linear: bias shape {b.data.shape} does not match weight shape {Wd.shape} "
+            f"linear: bias shape {bias.data.shape} does not match weight shape {Wd.shape} "
             f"(expected ({Wd.shape[1]},))"
         )
-    z += b.data  # the forward of +, in place on the fresh product: one array, not two
+    z += bias.data  # the forward of +, in place on the fresh product: one array, not two
 
-    def backward_with_bias(g):
+    def backward_with_bias(g: np.ndarray) -> tuple[np.ndarray | None, ...]:
         gx, gW = matmul_vjp(xd, Wd, g, x.requires_grad, W.requires_grad)
-        return gx, gW, (unbroadcast(g, b.data.shape) if b.requires_grad else None)
+        return gx, gW, (unbroadcast(g, bias.data.shape) if bias.requires_grad else None)
 
-    return Tensor._make(z, (x, W, b), backward_with_bias, "Linear")
+    return Tensor._make(z, (x, W, bias), backward_with_bias, "Linear")
 
 
 def mse_loss(
@@ -155,14 +155,14 @@ def cross_entropy(
     logits = _t(logits)
     t = _class_indices(targets)
     if not (logits.requires_grad and is_grad_enabled()):  # no backward: the loss alone
-        value = np.asarray(_loss.cross_entropy(logits.data, t, reduction))
-        return Tensor._make(value, (logits,), None, "CrossEntropyLoss")
-    value, grad = _loss.cross_entropy_and_gradient(logits.data, t, reduction)
+        loss = _loss.cross_entropy(logits.data, t, reduction)
+        return Tensor._make(np.asarray(loss), (logits,), None, "CrossEntropyLoss")
+    loss, grad = _loss.cross_entropy_and_gradient(logits.data, t, reduction)
     if reduction == "none":  # one loss per row: its upstream gradient scales that row
         return Tensor._make(
-            np.asarray(value), (logits,), lambda g: (g[:, None] * grad,), "CrossEntropyLoss"
+            np.asarray(loss), (logits,), lambda g: (g[:, None] * grad,), "CrossEntropyLoss"
         )
-    return Tensor._make(np.asarray(value), (logits,), lambda g: (g * grad,), "CrossEntropyLoss")
+    return Tensor._make(np.asarray(loss), (logits,), lambda g: (g * grad,), "CrossEntropyLoss")
 
 
 def _class_indices(targets: Tensor | ArrayLike) -> np.ndarray:
@@ -214,7 +214,9 @@ def binary_cross_entropy_with_logits(
 # ----- normalization ---------------------------------------------------------------------------
 
 
-def _standardize(x, axes, eps):
+def _standardize(
+    x: Tensor, axes: tuple[int, ...], eps: float
+) -> tuple[Tensor, np.ndarray, np.ndarray]:
     """x_hat = (x - mean) / sqrt(var + eps) over ``axes``, one graph node.
 
     Backward: :func:`mathdl.normalization.standardize_backward`. Returns the node and the
@@ -249,7 +251,7 @@ def _viewed(p: Tensor, shape: tuple[int, ...]) -> Tensor:
     return p if p.shape == shape else p.reshape(shape)
 
 
-def _check_param(name, p, n, what):
+def _check_param(name: str, p: Tensor | ArrayLike | None, n: int, what: str) -> None:
     if p is None:
         return
     shape = p.shape if isinstance(p, (Tensor, np.ndarray)) else np.shape(p)
@@ -363,8 +365,10 @@ def layer_norm(
             f"layer_norm: input shape {x.shape} does not end with normalized_shape {ns}"
         )
     for name, p in (("weight", weight), ("bias", bias)):
+        if p is None:
+            continue
         p_shape = tuple(np.shape(p.data if isinstance(p, Tensor) else p))
-        if p is not None and p_shape != ns:
+        if p_shape != ns:
             raise ValueError(f"layer_norm: {name} must have shape {ns}, got {p_shape}")
     x_hat, _, _ = _standardize(x, tuple(range(x.ndim - k, x.ndim)), eps)
     return _affine(x_hat, weight, bias, ns)

@@ -54,7 +54,7 @@ def _check_reduction(reduction: str) -> None:
         raise ValueError(f"reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
 
 
-def _same_shape(name, pred, target):
+def _same_shape(name: str, pred: ArrayLike, target: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
     pred = np.asarray(pred, dtype=np.float64)
     target = np.asarray(target, dtype=np.float64)
     if pred.shape != target.shape:
@@ -163,7 +163,9 @@ def cross_entropy_and_gradient(
     return loss, _softmax_minus_onehot(np.exp(log_p), targets, reduction)
 
 
-def _check_binary_targets(name, x, target):
+def _check_binary_targets(
+    name: str, x: ArrayLike, target: ArrayLike
+) -> tuple[np.ndarray, np.ndarray]:
     x, target = _same_shape(name, x, target)
     if np.any((target < 0) | (target > 1)):
         raise ValueError(f"{name}: targets must lie in [0, 1]")

@@ -368,7 +368,7 @@ class MLP(Sequential):
                     f"unknown activation {activation!r}; choose one of {sorted(_ACTIVATIONS)}"
                 ) from None
         rng = as_generator(rng)
-        layers = []
+        layers: list[Module] = []
         for i, (n_in, n_out) in enumerate(itertools.pairwise(sizes)):
             layers.append(Linear(n_in, n_out, init=init, rng=rng, scale=scale))
             if i < len(sizes) - 2:
@@ -377,7 +377,7 @@ class MLP(Sequential):
         self.sizes = sizes
 
 
-def _check_positive_int(what, name, v):
+def _check_positive_int(what: str, name: str, v: object) -> None:
     if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
         raise ValueError(f"{what}: {name} must be a positive integer, got {v!r}")
 
@@ -395,6 +395,10 @@ class BatchNorm1d(Module):
     ``bias=False`` the bias only; ``track_running_stats=False`` keeps no running statistics and
     uses the batch's in both modes.
     """
+
+    running_mean: Tensor | None  # buffers (register_buffer)
+    running_var: Tensor | None
+    num_batches_tracked: Tensor | None
 
     def __init__(
         self,
@@ -423,8 +427,8 @@ class BatchNorm1d(Module):
 
     def forward(self, x: Tensor) -> Tensor:
         factor = 0.0 if self.momentum is None else self.momentum
-        if self.training and self.track_running_stats:
-            count = self.num_batches_tracked
+        count = self.num_batches_tracked
+        if self.training and count is not None:  # None unless track_running_stats
             count.data += 1  # in place, so a state_dict taken earlier sees it (as torch)
             if self.momentum is None:  # cumulative moving average
                 factor = 1.0 / int(count)

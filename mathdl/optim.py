@@ -95,7 +95,7 @@ class Optimizer:
         self.defaults: dict[str, Any] = dict(defaults)
         self.state: defaultdict[Tensor, dict[str, Any]] = defaultdict(dict)
         self.param_groups: list[dict[str, Any]] = []
-        groups = list(params)
+        groups: list[Any] = list(params)
         if not groups:
             raise ValueError("optimizer got an empty parameter list")
         if not isinstance(groups[0], dict):
@@ -188,7 +188,7 @@ class Optimizer:
                 f"in a group: saved {[len(s['params']) for s in saved]}, this optimizer "
                 f"{[len(g['params']) for g in self.param_groups]}"
             )
-        by_index = {}
+        by_index: dict[int, Tensor] = {}
         for s, g in zip(saved, self.param_groups):
             by_index.update(zip(s["params"], g["params"]))
         state: defaultdict[Tensor, dict[str, Any]] = defaultdict(dict)

@@ -63,9 +63,8 @@ class no_grad:
         _GRAD_ENABLED[0] = self._mode
         return self
 
-    def __exit__(self, *exc: object) -> bool:
+    def __exit__(self, *exc: object) -> None:
         _GRAD_ENABLED[0] = self._prev
-        return False
 
     def __call__(self, func: _F) -> _F:
         @functools.wraps(func)
@@ -330,10 +329,10 @@ class Tensor:
         return id(self)
 
     def any(self) -> Tensor:
-        return Tensor._wrap(np.any(self.data))
+        return Tensor._wrap(np.asarray(np.any(self.data)))
 
     def all(self) -> Tensor:
-        return Tensor._wrap(np.all(self.data))
+        return Tensor._wrap(np.asarray(np.all(self.data)))
 
     # ----- reductions and shape -----------------------------------------------------------
     def sum(self, dim: int | Sequence[int] | None = None, keepdim: bool = False) -> Tensor:

@@ -78,7 +78,7 @@ def test_gradcheck_catches_a_wrong_backward():
     class BadSwish(Swish):
         @staticmethod
         def backward(ctx, grad_output):
-            x, s = ctx.saved_tensors
+            _, s = ctx.saved_tensors
             return grad_output * s  # forgets the x sigma (1 - sigma) term
 
     x = Tensor(np.random.default_rng(1).standard_normal(6), requires_grad=True)

@@ -73,9 +73,9 @@ def test_comparisons_are_elementwise_bool_tensors_without_gradient_like_torch(op
 
 def test_comparison_of_shapes_that_do_not_broadcast_names_them():
     with pytest.raises(RuntimeError):
-        torch.zeros(3) < torch.zeros(4)
+        _ = torch.zeros(3) < torch.zeros(4)
     with pytest.raises(ValueError, match=r"lt: shapes \(3,\) and \(4,\) cannot be broadcast"):
-        Tensor(np.zeros(3)) < Tensor(np.zeros(4))
+        _ = Tensor(np.zeros(3)) < Tensor(np.zeros(4))
 
 
 def test_truth_value_none_comparison_and_membership_follow_torch():
@@ -204,7 +204,7 @@ def test_load_state_dict_reports_and_refuses_like_torch():
     )
     assert got.missing_keys == expected.missing_keys == ["1.bias"]
     assert got.unexpected_keys == expected.unexpected_keys == ["extra"]
-    with pytest.raises(RuntimeError, match="size mismatch for 0.weight.*transpose of torch's"):
+    with pytest.raises(RuntimeError, match=r"size mismatch for 0\.weight.*transpose of torch's"):
         model.load_state_dict({**model.state_dict(), "0.weight": np.zeros((5, 3))})
 
 
