@@ -34,13 +34,14 @@ broadcast (torch does the same), and refused with a clear error otherwise.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
 from .tensor import Tensor, no_grad, unbroadcast
 
-__all__ = ["Function", "FunctionCtx"]
+__all__ = ["Function", "FunctionCtx", "elementwise"]
 
 
 class FunctionCtx:
@@ -94,6 +95,26 @@ class Function:
             return [_input_grad(cls.__name__, i, grads[i], args[i]) for i in positions]
 
         return Tensor._make(data, parents, backward, cls.__name__)
+
+
+def elementwise(
+    f: Callable[[np.ndarray], np.ndarray],
+    df: Callable[[np.ndarray], np.ndarray],
+    name: str = "Elementwise",
+) -> type[Function]:
+    """A :class:`Function` for y = f(x) element-wise, from NumPy functions f and its derivative:
+    backward is dL/dx = dL/dy * f'(x). ``elementwise(np.sin, np.cos).apply(x)`` is sin(x)."""
+
+    def forward(ctx: FunctionCtx, x: Tensor) -> np.ndarray:
+        ctx.save_for_backward(x.data)
+        return f(x.data)
+
+    def backward(ctx: FunctionCtx, grad_output: Tensor) -> np.ndarray:
+        (x,) = ctx.saved_tensors
+        return grad_output.data * df(x)
+
+    methods = {"forward": staticmethod(forward), "backward": staticmethod(backward)}
+    return type(name, (Function,), methods)
 
 
 def _input_grad(name: str, i: int, grad: Any, x: Tensor) -> np.ndarray | None:

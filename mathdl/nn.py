@@ -16,6 +16,7 @@ from numpy.typing import ArrayLike
 
 from . import functional as F
 from ._rng import RNGLike, as_generator
+from .autograd import elementwise
 from .init import initialize
 from .losses import REDUCTIONS
 from .tensor import Tensor
@@ -23,6 +24,7 @@ from .tensor import Tensor
 __all__ = [
     "GELU",
     "MLP",
+    "Activation",
     "BCELoss",
     "BCEWithLogitsLoss",
     "BatchNorm1d",
@@ -332,6 +334,30 @@ class GELU(Module):
         return F.gelu(x)
 
 
+class Activation(Module):
+    """An element-wise activation of your own from a pair of NumPy functions, f and its derivative.
+
+    ``Activation(f, df)`` computes y = f(x) and, in the backward pass, dL/dx = dL/dy * f'(x)
+    (one :class:`mathdl.autograd.Function`); e.g. ``nn.MLP([2, 16, 3], activation=lambda:
+    nn.Activation(np.sin, np.cos, "Sine"))``. Check ``df`` with :func:`mathdl.gradcheck`.
+    """
+
+    def __init__(
+        self,
+        f: Callable[[np.ndarray], np.ndarray],
+        df: Callable[[np.ndarray], np.ndarray],
+        name: str = "Activation",
+    ) -> None:
+        self.f, self.df, self.name = f, df, name
+        self._function = elementwise(f, df, name)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return self._function.apply(x)
+
+    def __repr__(self) -> str:
+        return f"{self.name}()"
+
+
 _ACTIVATIONS = {
     "relu": ReLU,
     "leaky_relu": LeakyReLU,
@@ -345,14 +371,15 @@ class MLP(Sequential):
     """Linear layers of the given sizes with an activation between them (none after the last).
 
     ``MLP([2, 64, 64, 3])`` is Linear(2, 64), ReLU, Linear(64, 64), ReLU, Linear(64, 3).
-    ``activation`` is a name ("relu", "leaky_relu", "sigmoid", "tanh", "gelu") or a Module class;
+    ``activation`` is a name ("relu", "leaky_relu", "sigmoid", "tanh", "gelu"), a Module class or
+    a function returning a new Module (e.g. ``lambda: nn.Activation(f, df)``);
     ``init`` is passed to every Linear; ``rng`` (seed or Generator) makes the weights reproducible.
     """
 
     def __init__(
         self,
         sizes: Iterable[int],
-        activation: str | type[Module] = "relu",
+        activation: str | Callable[[], Module] = "relu",
         init: str = "he",
         rng: RNGLike = None,
         scale: float = 1.0,

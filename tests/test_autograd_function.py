@@ -179,3 +179,39 @@ def test_a_function_as_the_activation_of_an_mlp_trains_like_torch():
     np.testing.assert_allclose(
         model.layers[0].weight.data, tmodel[0].weight.detach().numpy().T, rtol=1e-9
     )
+
+
+def test_an_activation_from_a_numpy_pair_trains_like_torchs_built_in():
+    sine = mathdl.autograd.elementwise(np.sin, np.cos, "Sine")
+    x = Tensor(np.random.default_rng(3).standard_normal((4, 3)), requires_grad=True)
+    assert mathdl.gradcheck(sine.apply, x)
+    assert not mathdl.gradcheck(
+        mathdl.autograd.elementwise(np.sin, np.sin).apply, x, raise_exception=False
+    )  # a wrong derivative is caught
+    tanh = lambda: nn.Activation(np.tanh, lambda v: 1 - np.tanh(v) ** 2, "MyTanh")  # noqa: E731
+    model = nn.MLP([2, 8, 3], activation=tanh, rng=0)
+    assert repr(model.layers[1]) == "MyTanh()"
+    tmodel = torch.nn.Sequential(
+        torch.nn.Linear(2, 8), torch.nn.Tanh(), torch.nn.Linear(8, 3)
+    ).double()
+    tmodel.load_state_dict(
+        {
+            k: torch.tensor(v.data.T.copy() if v.ndim == 2 else v.data)
+            for k, v in model.state_dict().items()
+        }
+    )
+    opt, topt = (
+        optim.Adam(model.parameters(), lr=0.05),
+        torch.optim.Adam(tmodel.parameters(), lr=0.05),
+    )
+    X, y = mathdl.data.spirals(n_per_class=20, seed=1)
+    for _ in range(20):
+        opt.zero_grad(), topt.zero_grad()
+        F.cross_entropy(model(Tensor(X)), y).backward()
+        torch.nn.functional.cross_entropy(tmodel(torch.tensor(X)), torch.tensor(y)).backward()
+        opt.step(), topt.step()
+    for k, v in tmodel.state_dict().items():
+        ours = model.state_dict()[k].data
+        np.testing.assert_allclose(
+            ours.T if ours.ndim == 2 else ours, v.numpy(), rtol=1e-8, atol=1e-12
+        )
