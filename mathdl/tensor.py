@@ -8,21 +8,23 @@ reverse topological order and adds up the gradients, like ``torch.Tensor.backwar
 
 Each operation is written as its forward computation next to its derivative, with the formula
 in a comment. Activation and loss derivatives are not rewritten here: they come from
-:mod:`mathdl.activations` and :mod:`mathdl.losses`. Shape checks and PyTorch's corner cases
-live in helpers at the bottom of the file, out of the way of the chain rule. To add an operation
-of your own, subclass :class:`mathdl.autograd.Function`.
+:mod:`mathdl.activations` and :mod:`mathdl.losses`. Out of the way of the chain rule, the shape
+checks live in :mod:`mathdl._checks`, graph recording on/off in :mod:`mathdl.grad_mode`, and
+PyTorch's corner cases in helpers at the bottom of this file. To add an operation of your own,
+subclass :class:`mathdl.autograd.Function`.
 """
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable, Sequence
-from typing import Any, TypeAlias, TypeVar
+from typing import Any, TypeAlias
 
 import numpy as np
 from numpy.typing import ArrayLike
 
 from . import activations as _act
+from ._checks import check_broadcast, check_matmul, checked, normalize_dims, reshaped
+from .grad_mode import _GRAD_ENABLED, enable_grad, is_grad_enabled, no_grad
 
 __all__ = [
     "Tensor",
@@ -39,46 +41,6 @@ __all__ = [
 TensorLike: TypeAlias = "Tensor | ArrayLike"
 #: A derivative rule of a binary op: (upstream g, a, b) -> g times d(out)/d(operand).
 _Rule: TypeAlias = Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]
-_F = TypeVar("_F", bound=Callable[..., Any])
-
-_GRAD_ENABLED = [True]
-
-
-def is_grad_enabled() -> bool:
-    """True unless inside a :class:`no_grad` block."""
-    return _GRAD_ENABLED[0]
-
-
-class no_grad:
-    """Context manager (and decorator) that stops graph recording, like ``torch.no_grad``.
-
-    Inside it, operations give tensors with ``requires_grad=False`` and no history:
-    use it for evaluation and for optimizer updates.
-    """
-
-    _mode = False
-
-    def __enter__(self) -> no_grad:
-        self._prev = _GRAD_ENABLED[0]
-        _GRAD_ENABLED[0] = self._mode
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        _GRAD_ENABLED[0] = self._prev
-
-    def __call__(self, func: _F) -> _F:
-        @functools.wraps(func)
-        def wrapper(*args: Any, **kwargs: Any) -> Any:
-            with self.__class__():  # a fresh manager per call, so recursion nests correctly
-                return func(*args, **kwargs)
-
-        return wrapper  # type: ignore[return-value]
-
-
-class enable_grad(no_grad):
-    """Turn graph recording back on inside a :class:`no_grad` block."""
-
-    _mode = True
 
 
 class Tensor:
@@ -277,7 +239,7 @@ class Tensor:
     def __matmul__(self, other: TensorLike) -> Tensor:  # dL/dA = G B^T, dL/dB = A^T G
         a, b = self, self._lift(other)
         return Tensor._make(
-            _apply("matmul", np.matmul, a, b, _check_matmul),
+            checked("matmul", np.matmul, a.data, b.data, check_matmul),
             (a, b),
             lambda g: matmul_vjp(a.data, b.data, g, a.requires_grad, b.requires_grad),
             "MatMul",
@@ -305,7 +267,7 @@ class Tensor:
     def _compare(self, op: str, fn: Callable[..., np.ndarray], other: object) -> Tensor:
         if not isinstance(other, (Tensor, np.ndarray, np.generic, int, float, list, tuple)):
             return NotImplemented  # e.g. t == None: Python's identity fallback, as torch
-        return Tensor._wrap(_apply(op, fn, self, self._lift(other), _check_broadcast))
+        return Tensor._wrap(checked(op, fn, self.data, self._lift(other).data, check_broadcast))
 
     def __lt__(self, other: TensorLike) -> Tensor:
         return self._compare("lt", np.less, other)
@@ -337,7 +299,7 @@ class Tensor:
     # ----- reductions and shape -----------------------------------------------------------
     def sum(self, dim: int | Sequence[int] | None = None, keepdim: bool = False) -> Tensor:
         """Sum over ``dim`` (int, tuple, or None for all); gradient: copy g back over the summed axes."""
-        dims, shape = _normalize_dims(dim, self.ndim), self.data.shape
+        dims, shape = normalize_dims(dim, self.ndim), self.data.shape
 
         def backward(g: np.ndarray) -> tuple[np.ndarray]:  # d(sum x)/dx_i = 1
             return (np.broadcast_to(_keep_dims(g, dims, keepdim), shape),)
@@ -348,7 +310,7 @@ class Tensor:
 
     def mean(self, dim: int | Sequence[int] | None = None, keepdim: bool = False) -> Tensor:
         """Mean over ``dim``; gradient: g / n copied over the n averaged entries."""
-        dims, shape = _normalize_dims(dim, self.ndim), self.data.shape
+        dims, shape = normalize_dims(dim, self.ndim), self.data.shape
         n = self.data.size if dims is None else int(np.prod([shape[d] for d in dims]))
 
         def backward(g: np.ndarray) -> tuple[np.ndarray]:  # d(mean x)/dx_i = 1/n
@@ -362,7 +324,9 @@ class Tensor:
         """Same entries, new shape (one entry may be -1); gradient reshaped back."""
         new = tuple(shape[0]) if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape
         old = self.data.shape
-        return Tensor._make(_reshape(self, new), (self,), lambda g: (g.reshape(old),), "Reshape")
+        return Tensor._make(
+            reshaped(self.data, new), (self,), lambda g: (g.reshape(old),), "Reshape"
+        )
 
     def view(self, *shape: int | Sequence[int]) -> Tensor:
         return self.reshape(*shape)
@@ -545,54 +509,10 @@ def _binary(
         gb = unbroadcast(db(g, x, y), y.shape) if b.requires_grad else None
         return ga, gb
 
-    return Tensor._make(_apply(op, forward, a, b, _check_broadcast), (a, b), backward, op)
+    return Tensor._make(checked(op, forward, a.data, b.data, check_broadcast), (a, b), backward, op)
 
 
-# ----- validation and PyTorch's corner cases, out of the way of the ops above -----------------
-
-
-def _apply(
-    op: str,
-    fn: Callable[..., np.ndarray],
-    a: Tensor,
-    b: Tensor,
-    check: Callable[[str, tuple[int, ...], tuple[int, ...]], None],
-) -> np.ndarray:
-    """fn(a.data, b.data); if NumPy refuses, ``check`` raises an error that names the shapes.
-
-    NumPy checks the shapes anyway, so validation costs nothing unless it fails.
-    """
-    try:
-        return fn(a.data, b.data)
-    except ValueError:
-        check(op, a.shape, b.shape)  # raises the clear error when the shapes are the cause
-        raise
-
-
-def _check_broadcast(op: str, a: tuple[int, ...], b: tuple[int, ...]) -> None:
-    try:
-        np.broadcast_shapes(a, b)
-    except ValueError:
-        raise ValueError(
-            f"{op}: shapes {a} and {b} cannot be broadcast together "
-            "(trailing dimensions must be equal or 1)"
-        ) from None
-
-
-def _check_matmul(op: str, a: tuple[int, ...], b: tuple[int, ...]) -> None:
-    if not a or not b:
-        raise ValueError(f"{op}: both operands need at least 1 dimension, got shapes {a} and {b}")
-    k_a, k_b = a[-1], (b[0] if len(b) == 1 else b[-2])
-    if k_a != k_b:
-        which = "only" if len(b) == 1 else "second-to-last"
-        raise ValueError(
-            f"{op}: shapes {a} and {b} are not aligned: the last dimension of the first "
-            f"({k_a}) must equal the {which} dimension of the second ({k_b})"
-        )
-    try:
-        np.broadcast_shapes(a[:-2], b[:-2])
-    except ValueError:
-        raise ValueError(f"{op}: batch dimensions of {a} and {b} cannot be broadcast") from None
+# ----- PyTorch's corner cases, out of the way of the ops above ---------------------------------
 
 
 def _dpow_dbase(a: np.ndarray, b: np.ndarray | float) -> np.ndarray:
@@ -607,27 +527,6 @@ def _dpow_dexponent(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """d(a^b)/db = a^b ln a: nan for a < 0, and 0 where a = 0 <= b (not 0 * -inf), as torch."""
     with np.errstate(divide="ignore", invalid="ignore"):
         return np.where((a == 0) & (b >= 0), 0.0, a**b * np.log(a))
-
-
-def _reshape(t: Tensor, shape: tuple[Any, ...]) -> np.ndarray:
-    try:
-        return t.data.reshape(shape)
-    except ValueError:
-        raise ValueError(
-            f"reshape: cannot reshape a tensor of shape {t.shape} ({t.size} entries) into {shape}"
-        ) from None
-
-
-def _normalize_dims(dim: int | Sequence[int] | None, ndim: int) -> tuple[int, ...] | None:
-    if dim is None:
-        return None
-    dims = (dim,) if isinstance(dim, (int, np.integer)) else tuple(dim)
-    out = []
-    for d in dims:
-        if not -max(ndim, 1) <= d < max(ndim, 1):
-            raise ValueError(f"dim {d} is out of range for a tensor with {ndim} dimensions")
-        out.append(int(d) % max(ndim, 1))
-    return tuple(out) if ndim else ()  # a 0-d tensor accepts dim 0 or -1, as torch, and has no axis
 
 
 def _keep_dims(g: np.ndarray, dims: tuple[int, ...] | None, keepdim: bool) -> np.ndarray:
