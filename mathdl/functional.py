@@ -6,6 +6,8 @@ from :mod:`mathdl.activations` or :mod:`mathdl.losses`, so the math lives in one
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 from numpy.typing import ArrayLike
 
@@ -177,38 +179,49 @@ def _class_indices(targets: Tensor | ArrayLike) -> np.ndarray:
     return t.astype(np.int64)
 
 
-def _binary_target(target: Tensor | ArrayLike) -> np.ndarray:
-    return target.data if isinstance(target, Tensor) else np.asarray(target, dtype=np.float64)
-
-
 def binary_cross_entropy(
     probs: Tensor | ArrayLike, target: Tensor | ArrayLike, *, reduction: str = "mean"
 ) -> Tensor:
     """BCE on probabilities in [0, 1]; backward: :func:`mathdl.losses.binary_cross_entropy_gradient`."""
-    probs, y = _t(probs), _binary_target(target)
-    p = probs.data
-    value = np.asarray(_loss.binary_cross_entropy(p, y, reduction))
-    return Tensor._make(
-        value,
-        (probs,),
-        lambda g: (g * _loss.binary_cross_entropy_gradient(p, y, reduction),),
+    return _binary_loss(
         "BCELoss",
+        _loss.binary_cross_entropy,
+        _loss.binary_cross_entropy_gradient,
+        probs,
+        target,
+        reduction,
     )
 
 
 def binary_cross_entropy_with_logits(
     logits: Tensor | ArrayLike, target: Tensor | ArrayLike, *, reduction: str = "mean"
 ) -> Tensor:
-    """BCE on raw scores (stable); backward: (sigmoid(z) - y) / N."""
-    logits, y = _t(logits), _binary_target(target)
-    z = logits.data
-    value = np.asarray(_loss.binary_cross_entropy_with_logits(z, y, reduction))
-    return Tensor._make(
-        value,
-        (logits,),
-        lambda g: (g * _loss.binary_cross_entropy_with_logits_gradient(z, y, reduction),),
+    """BCE on raw scores (stable); backward: (sigmoid(z) - y) / N,
+    :func:`mathdl.losses.binary_cross_entropy_with_logits_gradient`."""
+    return _binary_loss(
         "BCEWithLogitsLoss",
+        _loss.binary_cross_entropy_with_logits,
+        _loss.binary_cross_entropy_with_logits_gradient,
+        logits,
+        target,
+        reduction,
     )
+
+
+def _binary_loss(
+    op: str,
+    loss: Callable[[np.ndarray, np.ndarray, str], float | np.ndarray],
+    gradient: Callable[[np.ndarray, np.ndarray, str], np.ndarray],
+    x: Tensor | ArrayLike,
+    target: Tensor | ArrayLike,
+    reduction: str,
+) -> Tensor:
+    """One graph node for a loss of x against a fixed target: value and gradient from losses."""
+    xt = _t(x)
+    d = xt.data
+    y = target.data if isinstance(target, Tensor) else np.asarray(target, dtype=np.float64)
+    value = np.asarray(loss(d, y, reduction))
+    return Tensor._make(value, (xt,), lambda g: (g * gradient(d, y, reduction),), op)
 
 
 # ----- normalization ---------------------------------------------------------------------------
