@@ -195,9 +195,12 @@ class Module:
         changing them. To keep a snapshot, ``copy.deepcopy`` it or save it with ``pickle``.
         """
         out: dict[str, Tensor] = {}
-        for prefix, m in self.named_modules():
+        stack: list[tuple[str, Module]] = [("", self)]
+        while stack:  # every path to a module, as torch (a layer used twice is saved twice)
+            prefix, m = stack.pop()
             for name, t in itertools.chain(m._own_parameters(), m._own_buffers(True)):
-                out[f"{prefix}.{name}" if prefix else name] = t.detach()
+                out[prefix + name] = t.detach()
+            stack.extend(reversed([(f"{prefix}{n}.", c) for n, c in m.named_children()]))
         return out
 
     def load_state_dict(

@@ -168,6 +168,19 @@ def test_state_dict_and_named_members_have_torchs_names_order_and_shapes():
     assert not any(b.requires_grad for b in model.buffers())
 
 
+def test_a_layer_used_twice_is_one_parameter_set_but_two_state_dict_entries_as_in_torch():
+    layer, t_layer = nn.Linear(3, 3, rng=0), torch.nn.Linear(3, 3).double()
+    model = nn.Sequential(layer, nn.ReLU(), layer)
+    tmodel = torch.nn.Sequential(t_layer, torch.nn.ReLU(), t_layer)
+    assert list(model.state_dict()) == list(tmodel.state_dict())
+    assert [n for n, _ in model.named_parameters()] == [n for n, _ in tmodel.named_parameters()]
+    tmodel.load_state_dict(_to_torch(model.state_dict()))
+    x = np.random.default_rng(5).standard_normal((4, 3))
+    np.testing.assert_allclose(
+        model(Tensor(x)).data, tmodel(torch.tensor(x)).detach().numpy(), rtol=1e-12
+    )
+
+
 def test_frozen_parameters_stay_listed_and_the_optimizer_skips_them_like_torch():
     model, tmodel = _pair(batch_norm=False)
     model.layers[0].weight.requires_grad_(False)
