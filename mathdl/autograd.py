@@ -9,21 +9,25 @@ Subclass :class:`Function` and write two static methods:
   input of ``forward`` (``None`` for an input that is not a Tensor or needs no gradient).
 
 Then call ``YourFunction.apply(*inputs)``. Example, the Swish activation x sigma(x), whose
-derivative is sigma(x) + x sigma(x) (1 - sigma(x))::
+derivative is sigma(x) + x sigma(x) (1 - sigma(x)):
 
-    class Swish(Function):
-        @staticmethod
-        def forward(ctx, x):
-            s = x.sigmoid()
-            ctx.save_for_backward(x, s)
-            return x * s
-
-        @staticmethod
-        def backward(ctx, grad_output):
-            x, s = ctx.saved_tensors
-            return grad_output * (s + x * s * (1 - s))
-
-    y = Swish.apply(x)   # a graph node: y.backward() calls Swish.backward
+>>> from mathdl import Function, Tensor
+>>> class Swish(Function):
+...     @staticmethod
+...     def forward(ctx, x):
+...         s = x.sigmoid()
+...         ctx.save_for_backward(x, s)
+...         return x * s
+...
+...     @staticmethod
+...     def backward(ctx, grad_output):
+...         x, s = ctx.saved_tensors
+...         return grad_output * (s + x * s * (1 - s))
+>>> x = Tensor([-1.0, 0.0, 2.0], requires_grad=True)
+>>> y = Swish.apply(x)  # a graph node: backward() calls Swish.backward
+>>> y.sum().backward()
+>>> x.grad.round(4).tolist()
+[0.0723, 0.5, 1.0908]
 
 Both methods run without recording a graph (inside :class:`~mathdl.tensor.no_grad`), as in torch:
 the derivative is yours, not the engine's. Check it with :func:`mathdl.gradcheck`. Tensors

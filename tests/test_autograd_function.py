@@ -4,6 +4,8 @@ Checked with mathdl's gradcheck, with our own central differences, and against t
 Function written for torch (and torch's built-in SiLU, which is the Swish below).
 """
 
+import doctest
+
 import _refs
 import numpy as np
 import pytest
@@ -14,19 +16,16 @@ import mathdl.functional as F
 from mathdl import Function, Tensor, nn, optim
 
 
-class Swish(Function):
-    """x sigma(x); derivative sigma(x) + x sigma(x) (1 - sigma(x)) (the module docstring's example)."""
+def _documented_swish():
+    """Run the example of mathdl.autograd's docstring (it must pass) and return its Swish."""
+    example = doctest.DocTestParser().get_doctest(mathdl.autograd.__doc__, {}, "doc", None, 0)
+    runner = doctest.DocTestRunner()
+    runner.run(example, clear_globs=False)
+    assert runner.tries > 5 and runner.failures == 0
+    return example.globs["Swish"]
 
-    @staticmethod
-    def forward(ctx, x):
-        s = x.sigmoid()
-        ctx.save_for_backward(x, s)
-        return x * s
 
-    @staticmethod
-    def backward(ctx, grad_output):
-        x, s = ctx.saved_tensors
-        return grad_output * (s + x * s * (1 - s))
+Swish = _documented_swish()
 
 
 class TorchSwish(torch.autograd.Function):
@@ -150,6 +149,28 @@ def test_a_backward_with_the_wrong_number_or_shape_of_gradients_is_named():
         WrongShape.apply(x).backward()
 
 
+def _train_side_by_side(model, tmodel, make_opt, make_topt, seed):
+    """Give torch mathdl's weights, train both 20 steps on spirals, compare every weight."""
+    tmodel.load_state_dict(
+        {
+            k: torch.tensor(v.data.T.copy() if v.ndim == 2 else v.data)
+            for k, v in model.state_dict().items()
+        }
+    )
+    opt, topt = make_opt(model.parameters()), make_topt(tmodel.parameters())
+    X, y = mathdl.data.spirals(n_per_class=20, seed=seed)
+    for _ in range(20):
+        opt.zero_grad(), topt.zero_grad()
+        F.cross_entropy(model(Tensor(X)), y).backward()
+        torch.nn.functional.cross_entropy(tmodel(torch.tensor(X)), torch.tensor(y)).backward()
+        opt.step(), topt.step()
+    for k, v in tmodel.state_dict().items():
+        ours = model.state_dict()[k].data
+        np.testing.assert_allclose(
+            ours.T if ours.ndim == 2 else ours, v.numpy(), rtol=1e-8, atol=1e-12, err_msg=k
+        )
+
+
 def test_a_function_as_the_activation_of_an_mlp_trains_like_torch():
     class SwishLayer(nn.Module):
         def forward(self, x):
@@ -163,21 +184,12 @@ def test_a_function_as_the_activation_of_an_mlp_trains_like_torch():
     tmodel = torch.nn.Sequential(
         torch.nn.Linear(2, 8), TorchSwishLayer(), torch.nn.Linear(8, 3)
     ).double()
-    tmodel.load_state_dict(
-        {
-            k: torch.tensor(v.data.T.copy() if v.ndim == 2 else v.data)
-            for k, v in model.state_dict().items()
-        }
-    )
-    opt, topt = optim.SGD(model.parameters(), lr=0.3), torch.optim.SGD(tmodel.parameters(), lr=0.3)
-    X, y = mathdl.data.spirals(n_per_class=20, seed=0)
-    for _ in range(20):
-        opt.zero_grad(), topt.zero_grad()
-        F.cross_entropy(model(Tensor(X)), y).backward()
-        torch.nn.functional.cross_entropy(tmodel(torch.tensor(X)), torch.tensor(y)).backward()
-        opt.step(), topt.step()
-    np.testing.assert_allclose(
-        model.layers[0].weight.data, tmodel[0].weight.detach().numpy().T, rtol=1e-9
+    _train_side_by_side(
+        model,
+        tmodel,
+        lambda ps: optim.SGD(ps, lr=0.3),
+        lambda ps: torch.optim.SGD(ps, lr=0.3),
+        seed=0,
     )
 
 
@@ -194,24 +206,10 @@ def test_an_activation_from_a_numpy_pair_trains_like_torchs_built_in():
     tmodel = torch.nn.Sequential(
         torch.nn.Linear(2, 8), torch.nn.Tanh(), torch.nn.Linear(8, 3)
     ).double()
-    tmodel.load_state_dict(
-        {
-            k: torch.tensor(v.data.T.copy() if v.ndim == 2 else v.data)
-            for k, v in model.state_dict().items()
-        }
+    _train_side_by_side(
+        model,
+        tmodel,
+        lambda ps: optim.Adam(ps, lr=0.05),
+        lambda ps: torch.optim.Adam(ps, lr=0.05),
+        seed=1,
     )
-    opt, topt = (
-        optim.Adam(model.parameters(), lr=0.05),
-        torch.optim.Adam(tmodel.parameters(), lr=0.05),
-    )
-    X, y = mathdl.data.spirals(n_per_class=20, seed=1)
-    for _ in range(20):
-        opt.zero_grad(), topt.zero_grad()
-        F.cross_entropy(model(Tensor(X)), y).backward()
-        torch.nn.functional.cross_entropy(tmodel(torch.tensor(X)), torch.tensor(y)).backward()
-        opt.step(), topt.step()
-    for k, v in tmodel.state_dict().items():
-        ours = model.state_dict()[k].data
-        np.testing.assert_allclose(
-            ours.T if ours.ndim == 2 else ours, v.numpy(), rtol=1e-8, atol=1e-12
-        )

@@ -83,6 +83,12 @@ def test_truth_value_none_comparison_and_membership_follow_torch():
     t_one, t_many = torch.tensor([2.0]), torch.tensor([1.0, 2.0])
     assert bool(one > 1) is bool(t_one > 1) is True
     assert float(one) == float(t_one) and int(one) == int(t_one)
+    for ours, theirs in [
+        (Tensor([[0.0, 2.0], [0.0, 0.0]]), torch.tensor([[0.0, 2.0], [0.0, 0.0]]))
+    ]:
+        for fn in (lambda t: (t > 1).any(), lambda t: (t > 1).all(), lambda t: (t >= 0).all()):
+            got = fn(ours)
+            assert got.shape == () and got.dtype == np.bool_ and bool(got) is bool(fn(theirs))
     for ours, theirs in [(many, t_many), (Tensor(np.zeros(0)), torch.zeros(0))]:
         with pytest.raises(RuntimeError, match="ambiguous"):
             bool(theirs)
