@@ -28,10 +28,12 @@ test: $(STAMP)
 test-fast: $(STAMP)
 	$(PY) -m pytest -m "not slow"
 
-# ruff for lint and format (configured in pyproject.toml); `make format` applies the formatter.
+# ruff for lint and format, mypy for the types of the mathdl core (both configured in
+# pyproject.toml); `make format` applies the formatter.
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
 
 format: $(STAMP)
 	$(VENV)/bin/ruff check --fix .
@@ -79,7 +81,7 @@ site: $(SITE_STAMP) $(NPM_STAMP)
 # Everything the build, the tests and the benchmarks generate. Grading results are the
 # instructor's data (manual grades live in gradebook.db): `make clean-grading CONFIRM=yes`.
 clean:
-	rm -rf $(VENV) .pytest_cache .hypothesis .ruff_cache test-artifacts build *.egg-info
+	rm -rf $(VENV) .pytest_cache .hypothesis .ruff_cache .mypy_cache test-artifacts build *.egg-info
 	rm -rf book/node_modules
 	find . -name __pycache__ -type d -prune -not -path './.git/*' -exec rm -rf {} +
 	find . -name .ipynb_checkpoints -type d -prune -not -path './.git/*' -exec rm -rf {} +

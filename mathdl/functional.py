@@ -6,6 +6,8 @@ from :mod:`mathdl.activations` or :mod:`mathdl.losses`, so the math lives in one
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 from numpy.typing import ArrayLike
 
@@ -32,8 +34,7 @@ __all__ = [
 ]
 
 
-def _t(x: Tensor | ArrayLike) -> Tensor:
-    return x if isinstance(x, Tensor) else Tensor(x)
+_t = Tensor._lift  # a Tensor as it is, anything else converted to one
 
 
 def relu(x: Tensor | ArrayLike) -> Tensor:
@@ -100,27 +101,29 @@ def linear(
     z = xd @ Wd
     if b is None:
 
-        def backward(g):
+        def backward(g: np.ndarray) -> tuple[np.ndarray | None, np.ndarray | None]:
             return matmul_vjp(xd, Wd, g, x.requires_grad, W.requires_grad)
 
         return Tensor._make(z, (x, W), backward, "Linear")
-    b = _t(b)
-    if b.data.shape != (Wd.shape[1],):
+    bias = _t(b)
+    if bias.data.shape != (Wd.shape[1],):
         raise ValueError(
-            f"linear: bias shape {b.data.shape} does not match weight shape {Wd.shape} "
+            f"linear: bias shape {bias.data.shape} does not match weight shape {Wd.shape} "
             f"(expected ({Wd.shape[1]},))"
         )
-    z += b.data  # the forward of +, in place on the fresh product: one array, not two
+    z += bias.data  # the forward of +, in place on the fresh product: one array, not two
 
-    def backward_with_bias(g):
+    def backward_with_bias(g: np.ndarray) -> tuple[np.ndarray | None, ...]:
         gx, gW = matmul_vjp(xd, Wd, g, x.requires_grad, W.requires_grad)
-        return gx, gW, (unbroadcast(g, b.data.shape) if b.requires_grad else None)
+        return gx, gW, (unbroadcast(g, bias.data.shape) if bias.requires_grad else None)
 
-    return Tensor._make(z, (x, W, b), backward_with_bias, "Linear")
+    return Tensor._make(z, (x, W, bias), backward_with_bias, "Linear")
 
 
-def mse_loss(pred: Tensor | ArrayLike, target: Tensor | ArrayLike) -> Tensor:
-    """Mean squared error (mean over all entries).
+def mse_loss(
+    pred: Tensor | ArrayLike, target: Tensor | ArrayLike, *, reduction: str = "mean"
+) -> Tensor:
+    """Squared error (pred - target)^2, reduced by ``reduction`` ("mean", "sum" or "none").
 
     Backward: :func:`mathdl.losses.mse_gradient` for the prediction and
     :func:`mathdl.losses.mse_target_gradient` for a target that requires a gradient.
@@ -130,72 +133,103 @@ def mse_loss(pred: Tensor | ArrayLike, target: Tensor | ArrayLike) -> Tensor:
         raise ValueError(
             f"mse_loss: prediction shape {pred.shape} and target shape {target.shape} differ"
         )
-    value = np.array(_loss.mse(pred.data, target.data))
+    p, t = pred.data, target.data
+    value = np.asarray(_loss.mse(p, t, reduction))
 
-    def backward(g):
-        p, t = pred.data, target.data
-        gp = g * _loss.mse_gradient(p, t) if pred.requires_grad else None
-        gt = g * _loss.mse_target_gradient(p, t) if target.requires_grad else None
+    def backward(g: np.ndarray) -> tuple[np.ndarray | None, np.ndarray | None]:
+        gp = g * _loss.mse_gradient(p, t, reduction) if pred.requires_grad else None
+        gt = g * _loss.mse_target_gradient(p, t, reduction) if target.requires_grad else None
         return gp, gt
 
     return Tensor._make(value, (pred, target), backward, "MSELoss")
 
 
-def cross_entropy(logits: Tensor | ArrayLike, targets: Tensor | ArrayLike) -> Tensor:
-    """Softmax cross-entropy of (N, C) logits against (N,) integer targets, mean over N.
+def cross_entropy(
+    logits: Tensor | ArrayLike, targets: Tensor | ArrayLike, *, reduction: str = "mean"
+) -> Tensor:
+    """Softmax cross-entropy of (N, C) logits against (N,) integer targets, mean over N
+    (``reduction="sum"`` adds the N losses up, ``"none"`` returns them, shape (N,)).
 
     Backward: (softmax - onehot) / N from :func:`mathdl.losses.cross_entropy_and_gradient`,
     which computes the loss and its gradient together when a graph is being recorded
     (one check of the targets, one log-softmax), else :func:`mathdl.losses.cross_entropy`.
     """
     logits = _t(logits)
-    t = targets.data if isinstance(targets, Tensor) else np.asarray(targets)
-    if isinstance(targets, Tensor):  # a Tensor is float64: accept it only if it holds whole numbers
-        if not np.array_equal(t, np.trunc(t)):
-            raise TypeError(
-                f"cross_entropy: targets must be integer class indices, got non-integer values {t}"
-            )
-        t = t.astype(np.int64)
+    t = _class_indices(targets)
     if not (logits.requires_grad and is_grad_enabled()):  # no backward: the loss alone
+        loss = _loss.cross_entropy(logits.data, t, reduction)
+        return Tensor._make(np.asarray(loss), (logits,), None, "CrossEntropyLoss")
+    loss, grad = _loss.cross_entropy_and_gradient(logits.data, t, reduction)
+    if reduction == "none":  # one loss per row: its upstream gradient scales that row
         return Tensor._make(
-            np.array(_loss.cross_entropy(logits.data, t)), (logits,), None, "CrossEntropyLoss"
+            np.asarray(loss), (logits,), lambda g: (g[:, None] * grad,), "CrossEntropyLoss"
         )
-    value, grad = _loss.cross_entropy_and_gradient(logits.data, t)
-    return Tensor._make(np.array(value), (logits,), lambda g: (g * grad,), "CrossEntropyLoss")
+    return Tensor._make(np.asarray(loss), (logits,), lambda g: (g * grad,), "CrossEntropyLoss")
 
 
-def binary_cross_entropy(probs: Tensor | ArrayLike, target: Tensor | ArrayLike) -> Tensor:
+def _class_indices(targets: Tensor | ArrayLike) -> np.ndarray:
+    """Targets as an integer array; a Tensor (float64) only if it holds whole numbers."""
+    if not isinstance(targets, Tensor):
+        return np.asarray(targets)
+    t = targets.data
+    if not np.array_equal(t, np.trunc(t)):
+        raise TypeError(
+            f"cross_entropy: targets must be integer class indices, got non-integer values {t}"
+        )
+    return t.astype(np.int64)
+
+
+def binary_cross_entropy(
+    probs: Tensor | ArrayLike, target: Tensor | ArrayLike, *, reduction: str = "mean"
+) -> Tensor:
     """BCE on probabilities in [0, 1]; backward: :func:`mathdl.losses.binary_cross_entropy_gradient`."""
-    probs = _t(probs)
-    y = target.data if isinstance(target, Tensor) else np.asarray(target, dtype=np.float64)
-    value = np.array(_loss.binary_cross_entropy(probs.data, y))
-    return Tensor._make(
-        value,
-        (probs,),
-        lambda g: (g * _loss.binary_cross_entropy_gradient(probs.data, y),),
+    return _binary_loss(
         "BCELoss",
+        _loss.binary_cross_entropy,
+        _loss.binary_cross_entropy_gradient,
+        probs,
+        target,
+        reduction,
     )
 
 
 def binary_cross_entropy_with_logits(
-    logits: Tensor | ArrayLike, target: Tensor | ArrayLike
+    logits: Tensor | ArrayLike, target: Tensor | ArrayLike, *, reduction: str = "mean"
 ) -> Tensor:
-    """BCE on raw scores (stable); backward: (sigmoid(z) - y) / N."""
-    logits = _t(logits)
-    y = target.data if isinstance(target, Tensor) else np.asarray(target, dtype=np.float64)
-    value = np.array(_loss.binary_cross_entropy_with_logits(logits.data, y))
-    return Tensor._make(
-        value,
-        (logits,),
-        lambda g: (g * _loss.binary_cross_entropy_with_logits_gradient(logits.data, y),),
+    """BCE on raw scores (stable); backward: (sigmoid(z) - y) / N,
+    :func:`mathdl.losses.binary_cross_entropy_with_logits_gradient`."""
+    return _binary_loss(
         "BCEWithLogitsLoss",
+        _loss.binary_cross_entropy_with_logits,
+        _loss.binary_cross_entropy_with_logits_gradient,
+        logits,
+        target,
+        reduction,
     )
+
+
+def _binary_loss(
+    op: str,
+    loss: Callable[[np.ndarray, np.ndarray, str], float | np.ndarray],
+    gradient: Callable[[np.ndarray, np.ndarray, str], np.ndarray],
+    x: Tensor | ArrayLike,
+    target: Tensor | ArrayLike,
+    reduction: str,
+) -> Tensor:
+    """One graph node for a loss of x against a fixed target: value and gradient from losses."""
+    xt = _t(x)
+    d = xt.data
+    y = target.data if isinstance(target, Tensor) else np.asarray(target, dtype=np.float64)
+    value = np.asarray(loss(d, y, reduction))
+    return Tensor._make(value, (xt,), lambda g: (g * gradient(d, y, reduction),), op)
 
 
 # ----- normalization ---------------------------------------------------------------------------
 
 
-def _standardize(x, axes, eps):
+def _standardize(
+    x: Tensor, axes: tuple[int, ...], eps: float
+) -> tuple[Tensor, np.ndarray, np.ndarray]:
     """x_hat = (x - mean) / sqrt(var + eps) over ``axes``, one graph node.
 
     Backward: :func:`mathdl.normalization.standardize_backward`. Returns the node and the
@@ -211,20 +245,26 @@ def _standardize(x, axes, eps):
     return node, mean, var
 
 
-def _affine(x_hat, weight, bias, shape):
+def _affine(
+    x_hat: Tensor,
+    weight: Tensor | ArrayLike | None,
+    bias: Tensor | ArrayLike | None,
+    shape: tuple[int, ...],
+) -> Tensor:
     """y = weight * x_hat + bias with weight and bias viewed in ``shape`` (autograd's * and +)."""
     y = x_hat
-    for p, op in ((weight, "mul"), (bias, "add")):
-        if p is None:
-            continue
-        p = _t(p)
-        if p.shape != shape:
-            p = p.reshape(shape)
-        y = y * p if op == "mul" else y + p
+    if weight is not None:
+        y = y * _viewed(_t(weight), shape)
+    if bias is not None:
+        y = y + _viewed(_t(bias), shape)
     return y
 
 
-def _check_param(name, p, n, what):
+def _viewed(p: Tensor, shape: tuple[int, ...]) -> Tensor:
+    return p if p.shape == shape else p.reshape(shape)
+
+
+def _check_param(name: str, p: Tensor | ArrayLike | None, n: int, what: str) -> None:
     if p is None:
         return
     shape = p.shape if isinstance(p, (Tensor, np.ndarray)) else np.shape(p)
@@ -253,24 +293,9 @@ def batch_norm(
     Backward of the standardization: :func:`mathdl.normalization.standardize_backward`.
     """
     x = _t(x)
-    if x.ndim not in (2, 3):
-        raise ValueError(f"batch_norm: input must have shape (N, C) or (N, C, L), got {x.shape}")
+    _check_batch_norm(x, running_mean, running_var, weight, bias)
     c = x.shape[1]
-    for name, p in (
-        ("running_mean", running_mean),
-        ("running_var", running_var),
-        ("weight", weight),
-        ("bias", bias),
-    ):
-        _check_param(name, p, c, "batch_norm")
-    for name, p in (("running_mean", running_mean), ("running_var", running_var)):
-        if p is not None and not isinstance(p, (Tensor, np.ndarray)):
-            raise TypeError(
-                f"batch_norm: {name} must be a Tensor or a float NumPy array (it is updated in "
-                f"place), got {type(p).__name__}"
-            )
-    axes = (0,) if x.ndim == 2 else (0, 2)
-    shape = (c,) if x.ndim == 2 else (c, 1)
+    axes, shape = ((0,), (c,)) if x.ndim == 2 else ((0, 2), (c, 1))
     if training:
         m = x.size // c
         if m <= 1:
@@ -279,24 +304,52 @@ def batch_norm(
                 f"shape {x.shape} (use a batch of at least 2, or eval mode)"
             )
         x_hat, mean, var = _standardize(x, axes, eps)
-        if running_mean is not None:
-            rm = running_mean.data if isinstance(running_mean, Tensor) else running_mean
-            rm *= 1.0 - momentum
-            rm += momentum * mean.reshape(c)
-        if running_var is not None:
-            rv = running_var.data if isinstance(running_var, Tensor) else running_var
-            rv *= 1.0 - momentum
-            rv += momentum * var.reshape(c) * (m / (m - 1))
+        _update_running(running_mean, mean.reshape(c), momentum)
+        _update_running(running_var, var.reshape(c) * (m / (m - 1)), momentum)  # unbiased
     else:
         if running_mean is None or running_var is None:
             raise ValueError(
                 "batch_norm: evaluation (training=False) needs running_mean and running_var"
             )
-        rm = np.asarray(running_mean.data if isinstance(running_mean, Tensor) else running_mean)
-        rv = np.asarray(running_var.data if isinstance(running_var, Tensor) else running_var)
+        rm, rv = _array(running_mean).reshape(shape), _array(running_var).reshape(shape)
         # An affine map of x: x_hat = (x - mean) * inv_std, with the derivatives of - and *.
-        x_hat = (x - rm.reshape(shape)) * (1.0 / np.sqrt(rv.reshape(shape) + eps))
+        x_hat = (x - rm) * (1.0 / np.sqrt(rv + eps))
     return _affine(x_hat, weight, bias, shape)
+
+
+def _array(t: Tensor | np.ndarray) -> np.ndarray:
+    return t.data if isinstance(t, Tensor) else np.asarray(t)
+
+
+def _update_running(
+    running: Tensor | np.ndarray | None, batch: np.ndarray, momentum: float
+) -> None:
+    """running <- (1 - momentum) running + momentum batch, in place."""
+    if running is not None:
+        r = _array(running)
+        r *= 1.0 - momentum
+        r += momentum * batch
+
+
+def _check_batch_norm(
+    x: Tensor,
+    running_mean: Tensor | np.ndarray | None,
+    running_var: Tensor | np.ndarray | None,
+    weight: Tensor | ArrayLike | None,
+    bias: Tensor | ArrayLike | None,
+) -> None:
+    if x.ndim not in (2, 3):
+        raise ValueError(f"batch_norm: input must have shape (N, C) or (N, C, L), got {x.shape}")
+    c = x.shape[1]
+    named = {"running_mean": running_mean, "running_var": running_var}
+    for name, p in {**named, "weight": weight, "bias": bias}.items():
+        _check_param(name, p, c, "batch_norm")
+    for name, p in named.items():
+        if p is not None and not isinstance(p, (Tensor, np.ndarray)):
+            raise TypeError(
+                f"batch_norm: {name} must be a Tensor or a float NumPy array (it is updated in "
+                f"place), got {type(p).__name__}"
+            )
 
 
 def layer_norm(
@@ -325,8 +378,10 @@ def layer_norm(
             f"layer_norm: input shape {x.shape} does not end with normalized_shape {ns}"
         )
     for name, p in (("weight", weight), ("bias", bias)):
+        if p is None:
+            continue
         p_shape = tuple(np.shape(p.data if isinstance(p, Tensor) else p))
-        if p is not None and p_shape != ns:
+        if p_shape != ns:
             raise ValueError(f"layer_norm: {name} must have shape {ns}, got {p_shape}")
     x_hat, _, _ = _standardize(x, tuple(range(x.ndim - k, x.ndim)), eps)
     return _affine(x_hat, weight, bias, ns)

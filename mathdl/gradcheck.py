@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -34,11 +35,17 @@ def numerical_grad(f: Callable[[np.ndarray], float], x: ArrayLike, eps: float = 
     return grad
 
 
+@dataclass(frozen=True)
 class GradcheckResult:
-    """Outcome of :func:`gradcheck`; truthy when every entry agrees within tolerance."""
+    """Outcome of :func:`gradcheck`; truthy when every entry agrees within tolerance.
 
-    def __init__(self, ok: bool, worst: dict[str, Any] | None):
-        self.ok, self.worst = ok, worst
+    ``worst`` describes the entry furthest outside the tolerance (or closest to it): its
+    ``input`` and ``index``, the ``analytic`` and ``numerical`` values and ``abs_error``;
+    None when no input requires a gradient.
+    """
+
+    ok: bool
+    worst: dict[str, Any] | None
 
     def __bool__(self) -> bool:
         return self.ok
@@ -75,43 +82,47 @@ def gradcheck(
         None if probe.data.size == 1 else np.random.default_rng(0).standard_normal(probe.shape)
     )
 
-    def scalar(out):
+    def scalar(out: Tensor) -> Tensor:
         return out.sum() if weights is None else (out * weights).sum()
 
     for t in leaves:
         t.grad = None
     scalar(f(*leaves)).backward()
 
-    worst, ok = None, True
+    worst: tuple[float, dict[str, Any]] | None = None  # (excess over the tolerance, entry)
     for k, t in enumerate(leaves):
         if not t.requires_grad:
             continue
-        analytic = np.zeros_like(t.data) if t.grad is None else t.grad
-        saved = t.data.copy()
 
-        def f_of(x, k=k):
+        def f_of(x: np.ndarray, k: int = k) -> float:  # f with input k replaced by x
             args = [Tensor(x) if i == k else Tensor(s.data) for i, s in enumerate(leaves)]
             return scalar(f(*args)).item()
 
-        numeric = numerical_grad(f_of, saved, eps=eps)
-        t.data = saved
-        err = np.abs(analytic - numeric)
-        excess = err - (atol + rtol * np.abs(numeric))
-        idx = np.unravel_index(int(np.argmax(excess)), excess.shape) if excess.size else ()
-        entry = dict(
-            input=k,
-            index=tuple(int(i) for i in idx),
-            analytic=float(analytic[idx]),
-            numerical=float(numeric[idx]),
-            abs_error=float(err[idx]),
-        )
-        if worst is None or excess[idx] > worst["_excess"]:
-            worst = dict(entry, _excess=float(excess[idx]))
-        if excess.size and excess[idx] > 0:
-            ok = False
-    if worst is not None:
-        worst.pop("_excess")
-    result = GradcheckResult(ok, worst)
+        analytic = np.zeros_like(t.data) if t.grad is None else t.grad
+        candidate = _worst_entry(k, analytic, numerical_grad(f_of, t.data, eps=eps), atol, rtol)
+        if candidate is not None and (worst is None or candidate[0] > worst[0]):
+            worst = candidate
+    ok = worst is None or worst[0] <= 0
+    result = GradcheckResult(ok, None if worst is None else worst[1])
     if not ok and raise_exception:
         raise AssertionError(f"gradcheck failed: {result!r}")
     return result
+
+
+def _worst_entry(
+    k: int, analytic: np.ndarray, numeric: np.ndarray, atol: float, rtol: float
+) -> tuple[float, dict[str, Any]] | None:
+    """The entry of input ``k`` furthest beyond atol + rtol |numerical| (its excess first)."""
+    if not numeric.size:
+        return None
+    err = np.abs(analytic - numeric)
+    excess = err - (atol + rtol * np.abs(numeric))
+    idx = np.unravel_index(int(np.argmax(excess)), excess.shape)
+    entry = dict(
+        input=k,
+        index=tuple(int(i) for i in idx),
+        analytic=float(analytic[idx]),
+        numerical=float(numeric[idx]),
+        abs_error=float(err[idx]),
+    )
+    return float(excess[idx]), entry

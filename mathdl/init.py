@@ -19,7 +19,7 @@ from ._rng import RNGLike, as_generator
 __all__ = ["SCHEMES", "he_normal", "he_uniform", "initialize", "xavier_normal", "xavier_uniform"]
 
 
-def _check_fans(fan_in, fan_out):
+def _check_fans(fan_in: int, fan_out: int) -> None:
     for name, v in (("fan_in", fan_in), ("fan_out", fan_out)):
         if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < 1:
             raise ValueError(f"{name} must be a positive integer, got {v!r}")
@@ -56,12 +56,12 @@ def he_normal(fan_in: int, fan_out: int, *, rng: RNGLike = None) -> np.ndarray:
     return as_generator(rng).normal(0.0, np.sqrt(2.0 / fan_in), size=(fan_in, fan_out))
 
 
-def _zeros(fan_in, fan_out, *, rng=None):
+def _zeros(fan_in: int, fan_out: int, *, rng: RNGLike = None) -> np.ndarray:
     _check_fans(fan_in, fan_out)
     return np.zeros((fan_in, fan_out))
 
 
-def _small_normal(fan_in, fan_out, *, rng=None):
+def _small_normal(fan_in: int, fan_out: int, *, rng: RNGLike = None) -> np.ndarray:
     _check_fans(fan_in, fan_out)
     return as_generator(rng).normal(0.0, 0.01, size=(fan_in, fan_out))
 

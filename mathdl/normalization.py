@@ -20,7 +20,7 @@ import numpy as np
 __all__ = ["standardize", "standardize_backward"]
 
 
-def _axes(axes, ndim):
+def _axes(axes: int | tuple[int, ...], ndim: int) -> tuple[int, ...]:
     axes = (axes,) if isinstance(axes, (int, np.integer)) else tuple(axes)
     if not axes:
         raise ValueError("standardize: give at least one axis to normalize over")

@@ -33,19 +33,45 @@ Writing your own optimizer: subclass :class:`Optimizer`, pass the defaults to
                     state = self.state[p]  # a dict of your own per parameter
                     state["step"] = state.get("step", 0) + 1
                     p.data -= group["lr"] * np.sign(p.grad)  # update p.data in place
+
+The built-in optimizers also accept torch's ``step(closure)``, a function that re-evaluates the
+loss (zero_grad, forward, backward) and returns it: it is called first and its loss returned.
+``opt.state_dict()`` / ``opt.load_state_dict(sd)`` save and restore the hyper-parameters and
+the per-parameter state in torch's layout, so a resumed run continues exactly.
 """
 
+import copy
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 import numpy as np
 
-from .tensor import Tensor
+from .tensor import Tensor, enable_grad
 
 __all__ = ["SGD", "Adam", "AdamW", "Optimizer", "RMSprop"]
 
 ParamsT = Iterable[Tensor] | Iterable[dict[str, Any]]
+#: ``step(closure)``'s argument: re-evaluates the model and returns the loss.
+Closure = Callable[[], Any]
+
+
+def _evaluate(closure: Closure | None) -> Any:
+    """The loss from ``closure()`` (with graph recording on, as torch), or None."""
+    if closure is None:
+        return None
+    with enable_grad():
+        return closure()
+
+
+def _checked_state(key: str, value: Any, p: Tensor) -> Any:
+    """A loaded state entry; an array must have its parameter's shape."""
+    if isinstance(value, np.ndarray) and value.ndim and value.shape != p.shape:
+        raise ValueError(
+            f"loaded optimizer state {key!r} has shape {value.shape} but its parameter has "
+            f"shape {p.shape}: the state belongs to a different model"
+        )
+    return value
 
 
 class Optimizer:
@@ -57,7 +83,10 @@ class Optimizer:
     every group, including those added later with :meth:`add_param_group`).
     """
 
-    def __init__(self, params: ParamsT, defaults: dict[str, Any]):
+    #: hyper-parameters that must be >= 0 (checked for every group, if the group has them)
+    _non_negative: tuple[str, ...] = ("lr", "eps", "weight_decay")
+
+    def __init__(self, params: ParamsT, defaults: dict[str, Any]) -> None:
         if isinstance(params, Tensor):
             raise TypeError(
                 "optimizer params should be an iterable of Tensors or of dicts, got a single "
@@ -66,7 +95,7 @@ class Optimizer:
         self.defaults: dict[str, Any] = dict(defaults)
         self.state: defaultdict[Tensor, dict[str, Any]] = defaultdict(dict)
         self.param_groups: list[dict[str, Any]] = []
-        groups = list(params)
+        groups: list[Any] = list(params)
         if not groups:
             raise ValueError("optimizer got an empty parameter list")
         if not isinstance(groups[0], dict):
@@ -105,7 +134,7 @@ class Optimizer:
 
     def _check_group(self, group: dict[str, Any]) -> None:
         """Raise ValueError for invalid hyper-parameters (subclasses add their own checks)."""
-        for k in ("lr", "eps", "weight_decay", "momentum", "alpha"):
+        for k in self._non_negative:
             if k in group and group[k] < 0:
                 raise ValueError(f"invalid {k}: {group[k]} (must be >= 0)")
 
@@ -118,12 +147,59 @@ class Optimizer:
                 else:
                     p.grad = np.zeros_like(p.data)
 
-    def step(self) -> None:
-        """Update every parameter that has a gradient, in place (``p.data`` changes)."""
+    def step(self, closure: Closure | None = None) -> Any:
+        """Update every parameter that has a gradient, in place (``p.data`` changes).
+
+        ``closure``, if given, re-evaluates the model (zero_grad, forward, backward) and returns
+        the loss; it is called first, with graph recording on, and its loss returned (torch's
+        contract, for optimizers that need several evaluations per step).
+        """
         raise NotImplementedError(
             f"{type(self).__name__} must implement step(): loop over self.param_groups, "
             "skip parameters whose .grad is None, keep per-parameter values in self.state[p]"
         )
+
+    # ----- saving and loading ----------------------------------------------------------------
+    def state_dict(self) -> dict[str, Any]:
+        """The optimizer's state in torch's layout: ``{"state": {i: {...}}, "param_groups": [...]}``.
+
+        Parameters are replaced by their position ``i`` across the groups, so the state can be
+        loaded into a new optimizer over a new model of the same architecture. As in torch, the
+        values are the optimizer's own (not copies): ``copy.deepcopy`` or ``pickle`` it to keep it.
+        """
+        index: dict[int, int] = {}
+        groups = []
+        for group in self.param_groups:
+            packed = {k: v for k, v in group.items() if k != "params"}
+            packed["params"] = [index.setdefault(id(p), len(index)) for p in group["params"]]
+            groups.append(packed)
+        state = {index[id(p)]: dict(s) for p, s in self.state.items() if id(p) in index}
+        return {"state": state, "param_groups": groups}
+
+    def load_state_dict(self, state_dict: dict[str, Any]) -> None:
+        """Restore what :meth:`state_dict` saved: every group's hyper-parameters and each
+        parameter's state (copied), so training continues exactly where it stopped."""
+        saved = state_dict["param_groups"]
+        if len(saved) != len(self.param_groups) or any(
+            len(s["params"]) != len(g["params"]) for s, g in zip(saved, self.param_groups)
+        ):
+            raise ValueError(
+                "loaded state dict has a different number of parameter groups or of parameters "
+                f"in a group: saved {[len(s['params']) for s in saved]}, this optimizer "
+                f"{[len(g['params']) for g in self.param_groups]}"
+            )
+        by_index: dict[int, Tensor] = {}
+        for s, g in zip(saved, self.param_groups):
+            by_index.update(zip(s["params"], g["params"]))
+        state: defaultdict[Tensor, dict[str, Any]] = defaultdict(dict)
+        for i, values in state_dict["state"].items():
+            p = by_index[int(i)]
+            state[p] = {k: _checked_state(k, copy.deepcopy(v), p) for k, v in values.items()}
+        self.state = state
+        self.param_groups = [
+            {**copy.deepcopy({k: v for k, v in s.items() if k != "params"}), "params": g["params"]}
+            for s, g in zip(saved, self.param_groups)
+        ]
 
     def __getattr__(self, name: str) -> Any:
         # Called only when normal lookup fails: point opt.lr readers to param_groups.
@@ -193,12 +269,15 @@ class SGD(Optimizer):
             ),
         )
 
-    def _check_group(self, group):
+    _non_negative = ("lr", "weight_decay", "momentum")
+
+    def _check_group(self, group: dict[str, Any]) -> None:
         super()._check_group(group)
         if group["nesterov"] and (group["momentum"] <= 0 or group["dampening"] != 0):
             raise ValueError("Nesterov momentum requires a momentum > 0 and zero dampening")
 
-    def step(self) -> None:
+    def step(self, closure: Closure | None = None) -> Any:
+        loss = _evaluate(closure)
         for group in self.param_groups:
             lr, mu, tau = group["lr"], group["momentum"], group["dampening"]
             wd, nesterov = group["weight_decay"], group["nesterov"]
@@ -215,6 +294,7 @@ class SGD(Optimizer):
                     state["momentum_buffer"] = buf
                     g = g + mu * buf if nesterov else buf
                 p.data -= lr * g  # in place: a model holding p sees the change
+        return loss
 
 
 class RMSprop(Optimizer):
@@ -233,6 +313,8 @@ class RMSprop(Optimizer):
     centered=False``. Source: Hinton, Srivastava & Swersky, Neural Networks for Machine Learning,
     lecture 6e (2012); the centered form is Graves, 2013.
     """
+
+    _non_negative = ("lr", "eps", "weight_decay", "momentum", "alpha")
 
     def __init__(
         self,
@@ -256,7 +338,8 @@ class RMSprop(Optimizer):
             ),
         )
 
-    def step(self) -> None:
+    def step(self, closure: Closure | None = None) -> Any:
+        loss = _evaluate(closure)
         for group in self.param_groups:
             lr, a, eps = group["lr"], group["alpha"], group["eps"]
             wd, mu, centered = group["weight_decay"], group["momentum"], group["centered"]
@@ -264,6 +347,7 @@ class RMSprop(Optimizer):
                 if p.grad is None:
                     continue
                 state = self.state[p]
+                state["step"] = state.get("step", 0) + 1  # counted, as torch (the rule needs no t)
                 g = np.asarray(p.grad, dtype=np.float64)
                 if wd != 0:
                     g = g + wd * p.data
@@ -281,6 +365,7 @@ class RMSprop(Optimizer):
                     p.data -= lr * buf
                 else:
                     p.data -= lr * g / denom
+        return loss
 
 
 class Adam(Optimizer):
@@ -314,7 +399,7 @@ class Adam(Optimizer):
             dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay, amsgrad=amsgrad),
         )
 
-    def _check_group(self, group):
+    def _check_group(self, group: dict[str, Any]) -> None:
         super()._check_group(group)
         b = group["betas"]
         if len(b) != 2 or not (0 <= b[0] < 1 and 0 <= b[1] < 1):
@@ -322,7 +407,8 @@ class Adam(Optimizer):
 
     _decoupled = False  # AdamW: the weight decay shrinks theta instead of adding to g
 
-    def step(self) -> None:
+    def step(self, closure: Closure | None = None) -> Any:
+        loss = _evaluate(closure)
         for group in self.param_groups:
             lr, (b1, b2), eps = group["lr"], group["betas"], group["eps"]
             wd, amsgrad = group["weight_decay"], group["amsgrad"]
@@ -344,6 +430,7 @@ class Adam(Optimizer):
                 step_size = lr / (1 - b1**t)
                 denom = np.sqrt(v) / np.sqrt(1 - b2**t) + eps  # torch.optim.Adam's arrangement
                 p.data -= step_size * m / denom
+        return loss
 
 
 class AdamW(Adam):

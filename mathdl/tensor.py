@@ -6,23 +6,29 @@ function. ``_backward(g)`` receives dL/d(output) and returns one gradient per pa
 (``None`` for a parent that needs none). :meth:`Tensor.backward` visits the graph in
 reverse topological order and adds up the gradients, like ``torch.Tensor.backward``.
 
-Each operation's derivative sits right next to its forward computation. Activation and
-loss derivatives are not rewritten here: they come from :mod:`mathdl.activations` and
-:mod:`mathdl.losses`.
+Each operation is written as its forward computation next to its derivative, with the formula
+in a comment. Activation and loss derivatives are not rewritten here: they come from
+:mod:`mathdl.activations` and :mod:`mathdl.losses`. Out of the way of the chain rule, the shape
+checks live in :mod:`mathdl._checks`, graph recording on/off in :mod:`mathdl.grad_mode`, and
+PyTorch's corner cases in helpers at the bottom of this file. To add an operation of your own,
+subclass :class:`mathdl.autograd.Function`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import Any, TypeAlias
 
 import numpy as np
 from numpy.typing import ArrayLike
 
 from . import activations as _act
+from ._checks import check_broadcast, check_matmul, checked, normalize_dims, reshaped
+from .grad_mode import _GRAD_ENABLED, enable_grad, is_grad_enabled, no_grad
 
 __all__ = [
     "Tensor",
+    "TensorLike",
     "enable_grad",
     "is_grad_enabled",
     "matmul_vjp",
@@ -31,47 +37,415 @@ __all__ = [
     "unbroadcast",
 ]
 
-_GRAD_ENABLED = [True]
+#: What the operators accept on either side: a Tensor, a number or an array.
+TensorLike: TypeAlias = "Tensor | ArrayLike"
+#: A derivative rule of a binary op: (upstream g, a, b) -> g times d(out)/d(operand).
+_Rule: TypeAlias = Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]
 
 
-def is_grad_enabled() -> bool:
-    """True unless inside a :class:`no_grad` block."""
-    return _GRAD_ENABLED[0]
+class Tensor:
+    """An n-dimensional float64 array that can record operations for autograd.
 
+    Parameters
+    ----------
+    data : array_like
+        Converted to a float64 ``np.ndarray`` (copied, as ``torch.tensor`` does).
+    requires_grad : bool
+        If True, ``backward()`` fills ``.grad`` (same shape as ``data``) for this tensor.
 
-class no_grad:
-    """Context manager (and decorator) that stops graph recording, like ``torch.no_grad``.
-
-    Inside it, operations give tensors with ``requires_grad=False`` and no history:
-    use it for evaluation and for optimizer updates.
+    Comparisons (``<``, ``==``, ...) give bool tensors without a gradient, as in torch; a tensor
+    is hashed by identity, so it can still key a dict (an optimizer's per-parameter state).
     """
 
-    def __enter__(self) -> no_grad:
-        self._prev = _GRAD_ENABLED[0]
-        _GRAD_ENABLED[0] = False
+    __slots__ = ("_backward", "_op", "_parents", "_retain", "data", "grad", "requires_grad")
+    __array_priority__ = 1000  # so ndarray + Tensor calls Tensor.__radd__
+
+    data: np.ndarray
+    grad: np.ndarray | None
+    requires_grad: bool
+    _parents: tuple[Tensor, ...]
+    _backward: Callable[[np.ndarray], Sequence[np.ndarray | None]] | None
+    _op: str
+    _retain: bool
+
+    def __init__(self, data: ArrayLike | Tensor, requires_grad: bool = False) -> None:
+        if isinstance(data, Tensor):
+            data = data.data
+        self.data = np.array(data, dtype=np.float64)
+        self.grad = None
+        self.requires_grad = bool(requires_grad)
+        self._parents, self._backward, self._op, self._retain = (), None, "", False
+
+    # ----- graph construction -------------------------------------------------------------
+    @classmethod
+    def _wrap(cls, data: np.ndarray) -> Tensor:
+        """A tensor around ``data`` as it is (no copy, no conversion) with no history."""
+        t = cls.__new__(cls)
+        t.data, t.grad, t.requires_grad = data, None, False
+        t._parents, t._backward, t._op, t._retain = (), None, "", False
+        return t
+
+    @classmethod
+    def _make(
+        cls,
+        data: np.ndarray,
+        parents: tuple[Tensor, ...],
+        backward: Callable[[np.ndarray], Sequence[np.ndarray | None]] | None,
+        op: str,
+    ) -> Tensor:
+        """Result of an operation; records the graph only when a gradient is needed.
+
+        The engine's own way to add an op (the public one is :class:`mathdl.autograd.Function`):
+        ``backward(g)`` returns one gradient per parent, or None for a parent that needs none.
+        """
+        out = Tensor._wrap(data)
+        out._op = op
+        if _GRAD_ENABLED[0] and backward is not None:
+            for p in parents:
+                if p.requires_grad:
+                    out.requires_grad, out._parents, out._backward = True, parents, backward
+                    break
+        return out
+
+    @staticmethod
+    def _lift(x: TensorLike) -> Tensor:
+        return x if isinstance(x, Tensor) else Tensor(x)
+
+    def _unary(
+        self, op: str, f: Callable[[np.ndarray], np.ndarray], df: Callable[[np.ndarray], np.ndarray]
+    ) -> Tensor:
+        """y = f(x) element-wise; backward: g * f'(x)."""
+        x = self.data
+        return Tensor._make(f(x), (self,), lambda g: (g * df(x),), op)
+
+    # ----- basic properties ---------------------------------------------------------------
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self.data.shape
+
+    @property
+    def ndim(self) -> int:
+        return self.data.ndim
+
+    @property
+    def size(self) -> int:
+        return self.data.size
+
+    @property
+    def dtype(self) -> np.dtype[Any]:
+        """float64, or bool for the result of a comparison."""
+        return self.data.dtype
+
+    @property
+    def is_leaf(self) -> bool:
+        """True for tensors created by the user rather than by an operation."""
+        return self._backward is None
+
+    def numel(self) -> int:
+        return self.data.size
+
+    def item(self) -> float:
+        if self.data.size != 1:
+            raise ValueError(f"item() needs a tensor with one element, got shape {self.shape}")
+        return self.data.reshape(()).item()
+
+    def __float__(self) -> float:
+        return float(self.item())
+
+    def __int__(self) -> int:
+        return int(self.item())
+
+    def __bool__(self) -> bool:
+        if self.data.size != 1:
+            raise RuntimeError(
+                f"Boolean value of Tensor with more than one value is ambiguous (shape "
+                f"{self.shape}): use .any() or .all()"
+            )
+        return bool(self.data.reshape(()))
+
+    def numpy(self) -> np.ndarray:
+        return self.data
+
+    def tolist(self) -> Any:
+        return self.data.tolist()
+
+    def detach(self) -> Tensor:
+        """The same values, cut off from the graph (shares memory, like torch)."""
+        return Tensor._wrap(self.data)
+
+    def requires_grad_(self, flag: bool = True) -> Tensor:
+        self.requires_grad = bool(flag)
         return self
 
-    def __exit__(self, *exc: object) -> bool:
-        _GRAD_ENABLED[0] = self._prev
-        return False
-
-    def __call__(self, func: Callable[..., Any]) -> Callable[..., Any]:
-        def wrapper(*args, **kwargs):
-            with self.__class__():
-                return func(*args, **kwargs)
-
-        wrapper.__name__ = getattr(func, "__name__", "wrapper")
-        wrapper.__doc__ = func.__doc__
-        return wrapper
-
-
-class enable_grad(no_grad):
-    """Turn graph recording back on inside a :class:`no_grad` block."""
-
-    def __enter__(self) -> enable_grad:
-        self._prev = _GRAD_ENABLED[0]
-        _GRAD_ENABLED[0] = True
+    def retain_grad(self) -> Tensor:
+        """Keep ``.grad`` on this non-leaf tensor after backward (as ``torch.Tensor.retain_grad``)."""
+        self._retain = True
         return self
+
+    def zero_(self) -> Tensor:
+        self.data[...] = 0.0
+        return self
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+    def __repr__(self) -> str:
+        body = np.array2string(self.data, precision=4, separator=", ", prefix="Tensor(")
+        extra = (
+            f", grad_fn=<{self._op}>"
+            if self._backward is not None
+            else (", requires_grad=True" if self.requires_grad else "")
+        )
+        return f"Tensor({body}{extra})"
+
+    # ----- arithmetic: forward, then each operand's derivative --------------------------------
+    def __add__(self, other: TensorLike) -> Tensor:  # d(a+b)/da = 1, d(a+b)/db = 1
+        return _binary("Add", np.add, self, other, lambda g, a, b: g, lambda g, a, b: g)
+
+    def __sub__(self, other: TensorLike) -> Tensor:  # d(a-b)/da = 1, d(a-b)/db = -1
+        return _binary("Sub", np.subtract, self, other, lambda g, a, b: g, lambda g, a, b: -g)
+
+    def __mul__(self, other: TensorLike) -> Tensor:  # d(ab)/da = b, d(ab)/db = a
+        return _binary(
+            "Mul", np.multiply, self, other, lambda g, a, b: g * b, lambda g, a, b: g * a
+        )
+
+    def __truediv__(self, other: TensorLike) -> Tensor:  # d(a/b)/da = 1/b, d(a/b)/db = -a/b^2
+        return _binary(
+            "Div",
+            np.true_divide,
+            self,
+            other,
+            lambda g, a, b: g / b,
+            lambda g, a, b: -g * a / (b * b),
+        )
+
+    def __pow__(self, exponent: TensorLike) -> Tensor:  # d(a^b)/da = b a^(b-1), d/db = a^b ln a
+        if isinstance(exponent, Tensor) or np.ndim(exponent) != 0:  # exponents that are tensors
+            return _binary(
+                "Pow",
+                np.power,
+                self,
+                exponent,
+                lambda g, a, b: g * _dpow_dbase(a, b),
+                lambda g, a, b: g * _dpow_dexponent(a, b),
+            )
+        p, x = float(np.asarray(exponent)), self.data  # a constant exponent: one parent
+        return Tensor._make(x**p, (self,), lambda g: (g * _dpow_dbase(x, p),), "Pow")
+
+    def __neg__(self) -> Tensor:  # d(-x)/dx = -1
+        return Tensor._make(-self.data, (self,), lambda g: (-g,), "Neg")
+
+    def __matmul__(self, other: TensorLike) -> Tensor:  # dL/dA = G B^T, dL/dB = A^T G
+        a, b = self, self._lift(other)
+        return Tensor._make(
+            checked("matmul", np.matmul, a.data, b.data, check_matmul),
+            (a, b),
+            lambda g: matmul_vjp(a.data, b.data, g, a.requires_grad, b.requires_grad),
+            "MatMul",
+        )
+
+    def __radd__(self, other: TensorLike) -> Tensor:
+        return self._lift(other).__add__(self)
+
+    def __rsub__(self, other: TensorLike) -> Tensor:
+        return self._lift(other).__sub__(self)
+
+    def __rmul__(self, other: TensorLike) -> Tensor:
+        return self._lift(other).__mul__(self)
+
+    def __rtruediv__(self, other: TensorLike) -> Tensor:
+        return self._lift(other).__truediv__(self)
+
+    def __rpow__(self, base: TensorLike) -> Tensor:
+        return self._lift(base).__pow__(self)
+
+    def __rmatmul__(self, other: TensorLike) -> Tensor:
+        return self._lift(other).__matmul__(self)
+
+    # ----- comparisons: element-wise bool tensors, no gradient (as torch) ---------------------
+    def _compare(self, op: str, fn: Callable[..., np.ndarray], other: object) -> Tensor:
+        if not isinstance(other, (Tensor, np.ndarray, np.generic, int, float, list, tuple)):
+            return NotImplemented  # e.g. t == None: Python's identity fallback, as torch
+        return Tensor._wrap(checked(op, fn, self.data, self._lift(other).data, check_broadcast))
+
+    def __lt__(self, other: TensorLike) -> Tensor:
+        return self._compare("lt", np.less, other)
+
+    def __le__(self, other: TensorLike) -> Tensor:
+        return self._compare("le", np.less_equal, other)
+
+    def __gt__(self, other: TensorLike) -> Tensor:
+        return self._compare("gt", np.greater, other)
+
+    def __ge__(self, other: TensorLike) -> Tensor:
+        return self._compare("ge", np.greater_equal, other)
+
+    def __eq__(self, other: object) -> Tensor:  # type: ignore[override]
+        return self._compare("eq", np.equal, other)
+
+    def __ne__(self, other: object) -> Tensor:  # type: ignore[override]
+        return self._compare("ne", np.not_equal, other)
+
+    def __hash__(self) -> int:  # by identity, as torch: == is element-wise, not identity
+        return id(self)
+
+    def any(self) -> Tensor:
+        return Tensor._wrap(np.asarray(np.any(self.data)))
+
+    def all(self) -> Tensor:
+        return Tensor._wrap(np.asarray(np.all(self.data)))
+
+    # ----- reductions and shape -----------------------------------------------------------
+    def sum(self, dim: int | Sequence[int] | None = None, keepdim: bool = False) -> Tensor:
+        """Sum over ``dim`` (int, tuple, or None for all); gradient: copy g back over the summed axes."""
+        dims, shape = normalize_dims(dim, self.ndim), self.data.shape
+
+        def backward(g: np.ndarray) -> tuple[np.ndarray]:  # d(sum x)/dx_i = 1
+            return (np.broadcast_to(_keep_dims(g, dims, keepdim), shape),)
+
+        return Tensor._make(
+            np.sum(self.data, axis=dims, keepdims=keepdim), (self,), backward, "Sum"
+        )
+
+    def mean(self, dim: int | Sequence[int] | None = None, keepdim: bool = False) -> Tensor:
+        """Mean over ``dim``; gradient: g / n copied over the n averaged entries."""
+        dims, shape = normalize_dims(dim, self.ndim), self.data.shape
+        n = self.data.size if dims is None else int(np.prod([shape[d] for d in dims]))
+
+        def backward(g: np.ndarray) -> tuple[np.ndarray]:  # d(mean x)/dx_i = 1/n
+            return (np.broadcast_to(_keep_dims(g, dims, keepdim) / n, shape),)
+
+        return Tensor._make(
+            np.mean(self.data, axis=dims, keepdims=keepdim), (self,), backward, "Mean"
+        )
+
+    def reshape(self, *shape: int | Sequence[int]) -> Tensor:
+        """Same entries, new shape (one entry may be -1); gradient reshaped back."""
+        new = tuple(shape[0]) if len(shape) == 1 and isinstance(shape[0], (tuple, list)) else shape
+        old = self.data.shape
+        return Tensor._make(
+            reshaped(self.data, new), (self,), lambda g: (g.reshape(old),), "Reshape"
+        )
+
+    def view(self, *shape: int | Sequence[int]) -> Tensor:
+        return self.reshape(*shape)
+
+    def flatten(self, start_dim: int = 0) -> Tensor:
+        return self.reshape(*self.shape[:start_dim], -1)
+
+    @property
+    def T(self) -> Tensor:
+        """Reverse the axes (the transpose for a matrix); gradient transposed back."""
+        return Tensor._make(self.data.T, (self,), lambda g: (g.T,), "Transpose")
+
+    def transpose(self, dim0: int, dim1: int) -> Tensor:
+        return Tensor._make(
+            np.swapaxes(self.data, dim0, dim1),
+            (self,),
+            lambda g: (np.swapaxes(g, dim0, dim1),),
+            "Transpose",
+        )
+
+    def __getitem__(self, index: Any) -> Tensor:
+        """Indexing and slicing; gradient scattered back (repeated indices add up)."""
+        if isinstance(index, Tensor):  # a bool mask stays a mask, other values are positions
+            index = index.data if index.dtype == np.bool_ else index.data.astype(np.int64)
+        shape = self.data.shape
+
+        def backward(g: np.ndarray) -> tuple[np.ndarray]:
+            full = np.zeros(shape)
+            np.add.at(full, index, g)
+            return (full,)
+
+        return Tensor._make(self.data[index], (self,), backward, "Index")
+
+    # ----- element-wise functions ---------------------------------------------------------
+    def exp(self) -> Tensor:  # (e^x)' = e^x
+        y = np.exp(self.data)
+        return Tensor._make(y, (self,), lambda g: (g * y,), "Exp")
+
+    def log(self) -> Tensor:  # (ln x)' = 1/x
+        x = self.data
+        return Tensor._make(np.log(x), (self,), lambda g: (g / x,), "Log")
+
+    def sqrt(self) -> Tensor:  # (sqrt x)' = 1 / (2 sqrt x)
+        y = np.sqrt(self.data)
+        return Tensor._make(y, (self,), lambda g: (g / (2.0 * y),), "Sqrt")
+
+    def abs(self) -> Tensor:  # |x|' = sign(x), 0 at 0 (as torch)
+        return self._unary("Abs", np.abs, np.sign)
+
+    def relu(self) -> Tensor:  # ReLU'(x) = 1 if x > 0 else 0
+        return self._unary("ReLU", _act.relu, _act.relu_derivative)
+
+    def leaky_relu(self, negative_slope: float = 0.01) -> Tensor:  # 1 if x > 0 else slope
+        x, s = self.data, negative_slope
+        return Tensor._make(
+            _act.leaky_relu(x, s),
+            (self,),
+            lambda g: (g * _act.leaky_relu_derivative(x, s),),
+            "LeakyReLU",
+        )
+
+    def sigmoid(self) -> Tensor:  # σ'(x) = σ(x) (1 − σ(x))
+        return self._unary("Sigmoid", _act.sigmoid, _act.sigmoid_derivative)
+
+    def tanh(self) -> Tensor:  # tanh'(x) = 1 − tanh(x)²
+        return self._unary("Tanh", _act.tanh, _act.tanh_derivative)
+
+    def gelu(self) -> Tensor:  # GELU'(x): see mathdl.activations.gelu_derivative
+        return self._unary("GELU", _act.gelu, _act.gelu_derivative)
+
+    # ----- backpropagation ----------------------------------------------------------------
+    def backward(self, grad: ArrayLike | Tensor | None = None) -> None:
+        """Accumulate dself/dleaf into ``leaf.grad`` for every leaf that requires grad.
+
+        ``grad`` is dL/dself; it may be left out only when self is a scalar (then it is 1).
+        The graph is walked iteratively (no recursion), so chains of any length work.
+        Gradients add up across calls, as in PyTorch: call ``zero_grad()`` between steps.
+        """
+        grads = {id(self): _initial_grad(self, grad)}
+        for node in reversed(self._topological_order()):
+            g = grads.pop(id(node), None)
+            if g is None:
+                continue
+            if node._backward is None or node._retain:  # a leaf (or retain_grad): keep g
+                node.grad = g.copy() if node.grad is None else node.grad + g
+                if node._backward is None:
+                    continue
+            for parent, pg in zip(node._parents, node._backward(g)):  # the chain rule
+                if pg is None or not parent.requires_grad:
+                    continue
+                prev = grads.get(id(parent))
+                grads[id(parent)] = pg if prev is None else prev + pg
+
+    def _topological_order(self) -> list[Tensor]:
+        """Nodes that need a gradient, each after all of its parents (iterative DFS)."""
+        order: list[Tensor] = []
+        visited: set[int] = set()
+        stack = [(self, False)]
+        while stack:
+            node, done = stack.pop()
+            if done:
+                order.append(node)
+                continue
+            if id(node) in visited:
+                continue
+            visited.add(id(node))
+            stack.append((node, True))
+            for p in node._parents:
+                if p.requires_grad and id(p) not in visited:
+                    stack.append((p, False))
+        return order
+
+
+def tensor(data: ArrayLike | Tensor, requires_grad: bool = False) -> Tensor:
+    """Shorthand for ``Tensor(data, requires_grad)``, like ``torch.tensor``."""
+    return Tensor(data, requires_grad=requires_grad)
+
+
+# ----- the vector-Jacobian products shared with mathdl.functional -------------------------------
 
 
 def unbroadcast(g: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
@@ -119,482 +493,62 @@ def matmul_vjp(
     return ga, gb
 
 
-def _broadcast_shape(op, a, b):
-    try:
-        return np.broadcast_shapes(a.shape, b.shape)
-    except ValueError:
-        raise ValueError(
-            f"{op}: shapes {a.shape} and {b.shape} cannot be broadcast together "
-            "(trailing dimensions must be equal or 1)"
-        ) from None
+# ----- the skeleton of a binary op -----------------------------------------------------------
 
 
-def _elementwise(op, fn, a, b):
-    """fn(a.data, b.data) for a binary element-wise op; a clear error if the shapes do not broadcast.
+def _binary(
+    op: str, forward: Callable[..., np.ndarray], a: Tensor, other: TensorLike, da: _Rule, db: _Rule
+) -> Tensor:
+    """out = forward(a, b) with broadcasting; backward: each rule gives g * d(out)/d(operand),
+    summed back to the operand's shape (:func:`unbroadcast`), only for operands that need it."""
+    b = other if isinstance(other, Tensor) else Tensor(other)
 
-    NumPy checks the shapes anyway, so the check costs nothing unless it fails.
-    """
-    try:
-        return fn(a.data, b.data)
-    except ValueError:
-        _broadcast_shape(op, a, b)  # raises the clear error when the shapes are the cause
-        raise
+    def backward(g: np.ndarray) -> tuple[np.ndarray | None, np.ndarray | None]:
+        x, y = a.data, b.data
+        ga = unbroadcast(da(g, x, y), x.shape) if a.requires_grad else None
+        gb = unbroadcast(db(g, x, y), y.shape) if b.requires_grad else None
+        return ga, gb
 
-
-def _normalize_dims(dim, ndim):
-    if dim is None:
-        return None
-    dims = (dim,) if isinstance(dim, (int, np.integer)) else tuple(dim)
-    out = []
-    for d in dims:
-        if not -max(ndim, 1) <= d < max(ndim, 1):
-            raise ValueError(f"dim {d} is out of range for a tensor with {ndim} dimensions")
-        out.append(int(d) % max(ndim, 1))
-    return tuple(out) if ndim else ()  # a 0-d tensor accepts dim 0 or -1, as torch, and has no axis
+    return Tensor._make(checked(op, forward, a.data, b.data, check_broadcast), (a, b), backward, op)
 
 
-class Tensor:
-    """An n-dimensional float64 array that can record operations for autograd.
+# ----- PyTorch's corner cases, out of the way of the ops above ---------------------------------
 
-    Parameters
-    ----------
-    data : array_like
-        Converted to a float64 ``np.ndarray`` (copied, as ``torch.tensor`` does).
-    requires_grad : bool
-        If True, ``backward()`` fills ``.grad`` (same shape as ``data``) for this tensor.
-    """
 
-    __slots__ = ("_backward", "_op", "_parents", "_retain", "data", "grad", "requires_grad")
-    __array_priority__ = 1000  # so ndarray + Tensor calls Tensor.__radd__
+def _dpow_dbase(a: np.ndarray, b: np.ndarray | float) -> np.ndarray:
+    """d(a^b)/da = b a^(b-1), exactly 0 where b = 0 (not 0 * inf at a = 0), as torch."""
+    if np.ndim(b) == 0:
+        return np.zeros_like(a) if b == 0 else b * a ** (b - 1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(b == 0, 0.0, b * a ** (np.asarray(b) - 1))
 
-    def __init__(self, data: ArrayLike | Tensor, requires_grad: bool = False):
-        if isinstance(data, Tensor):
-            data = data.data
-        arr = np.array(data, dtype=np.float64)
-        self.data = arr
-        self.grad = None
-        self.requires_grad = bool(requires_grad)
-        self._parents = ()
-        self._backward = None
-        self._op = ""
-        self._retain = False
 
-    # ----- graph construction -------------------------------------------------------------
-    @classmethod
-    def _make(cls, data, parents, backward, op):
-        """Result of an operation; records the graph only when a gradient is needed."""
-        out = cls.__new__(cls)
-        out.data = data
-        out.grad = None
-        out._retain = False
-        out._op = op
-        if _GRAD_ENABLED[0]:
-            for p in parents:
-                if p.requires_grad:
-                    out.requires_grad = True
-                    out._parents = parents
-                    out._backward = backward
-                    return out
-        out.requires_grad = False
-        out._parents = ()
-        out._backward = None
-        return out
+def _dpow_dexponent(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """d(a^b)/db = a^b ln a: nan for a < 0, and 0 where a = 0 <= b (not 0 * -inf), as torch."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where((a == 0) & (b >= 0), 0.0, a**b * np.log(a))
 
-    @staticmethod
-    def _lift(x):
-        return x if isinstance(x, Tensor) else Tensor(x)
 
-    # ----- basic properties ---------------------------------------------------------------
-    @property
-    def shape(self) -> tuple[int, ...]:
-        return self.data.shape
+def _keep_dims(g: np.ndarray, dims: tuple[int, ...] | None, keepdim: bool) -> np.ndarray:
+    """Put back the reduced axes (size 1) that sum/mean dropped, so g broadcasts to the input."""
+    return g if dims is None or keepdim else np.expand_dims(g, dims)
 
-    @property
-    def ndim(self) -> int:
-        return self.data.ndim
 
-    @property
-    def size(self) -> int:
-        return self.data.size
-
-    @property
-    def is_leaf(self) -> bool:
-        """True for tensors created by the user rather than by an operation."""
-        return self._backward is None
-
-    def numel(self) -> int:
-        return self.data.size
-
-    def item(self) -> float:
-        if self.data.size != 1:
-            raise ValueError(f"item() needs a tensor with one element, got shape {self.shape}")
-        return float(self.data.reshape(()))
-
-    def numpy(self) -> np.ndarray:
-        return self.data
-
-    def tolist(self) -> Any:
-        return self.data.tolist()
-
-    def detach(self) -> Tensor:
-        """The same values, cut off from the graph (shares memory, like torch)."""
-        t = Tensor.__new__(Tensor)
-        t.data, t.grad, t.requires_grad = self.data, None, False
-        t._parents, t._backward, t._op, t._retain = (), None, "", False
-        return t
-
-    def requires_grad_(self, flag: bool = True) -> Tensor:
-        self.requires_grad = bool(flag)
-        return self
-
-    def retain_grad(self) -> Tensor:
-        """Keep ``.grad`` on this non-leaf tensor after backward (as ``torch.Tensor.retain_grad``)."""
-        self._retain = True
-        return self
-
-    def zero_(self) -> Tensor:
-        self.data[...] = 0.0
-        return self
-
-    def __len__(self) -> int:
-        return len(self.data)
-
-    def __repr__(self) -> str:
-        body = np.array2string(self.data, precision=4, separator=", ", prefix="Tensor(")
-        extra = (
-            f", grad_fn=<{self._op}>"
-            if self._backward is not None
-            else (", requires_grad=True" if self.requires_grad else "")
+def _initial_grad(t: Tensor, grad: ArrayLike | Tensor | None) -> np.ndarray:
+    """dL/dt for :meth:`Tensor.backward`: 1 for a scalar, else ``grad`` checked against t."""
+    if not t.requires_grad:
+        raise RuntimeError(
+            "backward(): this tensor does not require grad and has no graph "
+            "(create the inputs with requires_grad=True)"
         )
-        return f"Tensor({body}{extra})"
-
-    def __hash__(self) -> int:
-        return id(self)
-
-    # ----- arithmetic ---------------------------------------------------------------------
-    def __add__(self, other: TensorLike) -> Tensor:
-        other = self._lift(other)
-        a, b = self, other
-        out_data = _elementwise("add", np.add, a, b)
-
-        def backward(g):  # d(a+b)/da = d(a+b)/db = 1; skip the side that needs no gradient
-            ga = unbroadcast(g, a.data.shape) if a.requires_grad else None
-            gb = unbroadcast(g, b.data.shape) if b.requires_grad else None
-            return ga, gb
-
-        return Tensor._make(out_data, (a, b), backward, "Add")
-
-    def __radd__(self, other: TensorLike) -> Tensor:
-        return self._lift(other).__add__(self)
-
-    def __sub__(self, other: TensorLike) -> Tensor:
-        other = self._lift(other)
-        a, b = self, other
-        out_data = _elementwise("sub", np.subtract, a, b)
-
-        def backward(g):  # d(a-b)/da = 1, d(a-b)/db = -1
-            ga = unbroadcast(g, a.data.shape) if a.requires_grad else None
-            gb = unbroadcast(-g, b.data.shape) if b.requires_grad else None
-            return ga, gb
-
-        return Tensor._make(out_data, (a, b), backward, "Sub")
-
-    def __rsub__(self, other: TensorLike) -> Tensor:
-        return self._lift(other).__sub__(self)
-
-    def __mul__(self, other: TensorLike) -> Tensor:
-        other = self._lift(other)
-        a, b = self, other
-        out_data = _elementwise("mul", np.multiply, a, b)
-
-        def backward(g):  # d(ab)/da = b, d(ab)/db = a
-            ga = unbroadcast(g * b.data, a.data.shape) if a.requires_grad else None
-            gb = unbroadcast(g * a.data, b.data.shape) if b.requires_grad else None
-            return ga, gb
-
-        return Tensor._make(out_data, (a, b), backward, "Mul")
-
-    def __rmul__(self, other: TensorLike) -> Tensor:
-        return self._lift(other).__mul__(self)
-
-    def __truediv__(self, other: TensorLike) -> Tensor:
-        other = self._lift(other)
-        a, b = self, other
-        out_data = _elementwise("div", np.true_divide, a, b)
-
-        def backward(g):  # d(a/b)/da = 1/b, d(a/b)/db = -a/b^2
-            ga = unbroadcast(g / b.data, a.data.shape) if a.requires_grad else None
-            gb = (
-                unbroadcast(-g * a.data / (b.data * b.data), b.data.shape)
-                if b.requires_grad
-                else None
-            )
-            return ga, gb
-
-        return Tensor._make(out_data, (a, b), backward, "Div")
-
-    def __rtruediv__(self, other: TensorLike) -> Tensor:
-        return self._lift(other).__truediv__(self)
-
-    def __neg__(self) -> Tensor:
-        return Tensor._make(-self.data, (self,), lambda g: (-g,), "Neg")
-
-    def __pow__(self, exponent: TensorLike) -> Tensor:
-        if (
-            isinstance(exponent, Tensor) or np.ndim(exponent) != 0
-        ):  # a Tensor or an array of exponents
-            return self._pow_tensor(self._lift(exponent))
-        p = float(exponent)
-        x = self
-
-        def backward(
-            g,
-        ):  # d(x^p)/dx = p x^(p-1); exactly 0 for p = 0 (not 0 * inf at x = 0), as torch
-            return (np.zeros_like(g) if p == 0 else g * p * x.data ** (p - 1),)
-
-        return Tensor._make(self.data**p, (self,), backward, "Pow")
-
-    def _pow_tensor(self, other):
-        a, b = self, other
-        out_data = _elementwise("pow", np.power, a, b)
-
-        def backward(g):  # d(a^b)/da = b a^(b-1); d(a^b)/db = a^b ln a (nan for a < 0, as torch)
-            # torch's rules where 0 * inf would give nan: d/da is 0 where b = 0, d/db is 0 where a = 0 <= b
-            ga = gb = None
-            with np.errstate(divide="ignore", invalid="ignore"):
-                if a.requires_grad:
-                    ga = unbroadcast(
-                        np.where(b.data == 0, 0.0, g * b.data * a.data ** (b.data - 1)),
-                        a.data.shape,
-                    )
-                if b.requires_grad:
-                    gb = unbroadcast(
-                        np.where((a.data == 0) & (b.data >= 0), 0.0, g * out_data * np.log(a.data)),
-                        b.data.shape,
-                    )
-            return ga, gb
-
-        return Tensor._make(out_data, (a, b), backward, "Pow")
-
-    def __rpow__(self, base: TensorLike) -> Tensor:
-        return self._lift(base)._pow_tensor(self)
-
-    def __matmul__(self, other: TensorLike) -> Tensor:
-        other = self._lift(other)
-        a, b = self, other
-        if a.ndim == 0 or b.ndim == 0:
-            raise ValueError(
-                f"matmul: both operands need at least 1 dimension, got shapes {a.shape} and {b.shape}"
-            )
-        k_a = a.shape[-1]
-        k_b = b.shape[0] if b.ndim == 1 else b.shape[-2]
-        if k_a != k_b:
-            raise ValueError(
-                f"matmul: shapes {a.shape} and {b.shape} are not aligned: the last dimension of the first "
-                f"({k_a}) must equal the {'only' if b.ndim == 1 else 'second-to-last'} dimension of the second ({k_b})"
-            )
-        if a.ndim > 2 or b.ndim > 2:
-            try:
-                np.broadcast_shapes(a.shape[:-2], b.shape[:-2])
-            except ValueError:
-                raise ValueError(
-                    f"matmul: batch dimensions of {a.shape} and {b.shape} cannot be broadcast"
-                ) from None
-
-        def backward(g):
-            return matmul_vjp(a.data, b.data, g, a.requires_grad, b.requires_grad)
-
-        return Tensor._make(a.data @ b.data, (a, b), backward, "MatMul")
-
-    def __rmatmul__(self, other: TensorLike) -> Tensor:
-        return self._lift(other).__matmul__(self)
-
-    # ----- reductions and shape -----------------------------------------------------------
-    def sum(self, dim: int | Sequence[int] | None = None, keepdim: bool = False) -> Tensor:
-        """Sum over ``dim`` (int, tuple, or None for all); gradient: copy g back over the summed axes."""
-        dims = _normalize_dims(dim, self.ndim)
-        shape = self.data.shape
-
-        def backward(g):
-            if dims is not None and not keepdim:
-                g = np.expand_dims(g, dims)
-            return (np.broadcast_to(g, shape),)
-
-        return Tensor._make(
-            np.sum(self.data, axis=dims, keepdims=keepdim), (self,), backward, "Sum"
-        )
-
-    def mean(self, dim: int | Sequence[int] | None = None, keepdim: bool = False) -> Tensor:
-        """Mean over ``dim``; gradient: g / n copied over the n averaged entries."""
-        dims = _normalize_dims(dim, self.ndim)
-        shape = self.data.shape
-        n = self.data.size if dims is None else int(np.prod([shape[d] for d in dims]))
-
-        def backward(g):
-            if dims is not None and not keepdim:
-                g = np.expand_dims(g, dims)
-            return (np.broadcast_to(g / n, shape),)
-
-        return Tensor._make(
-            np.mean(self.data, axis=dims, keepdims=keepdim), (self,), backward, "Mean"
-        )
-
-    def reshape(self, *shape: int | Sequence[int]) -> Tensor:
-        """Same entries, new shape (one entry may be -1); gradient reshaped back."""
-        if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
-            shape = tuple(shape[0])
-        old = self.data.shape
-        try:
-            data = self.data.reshape(shape)
-        except ValueError:
-            raise ValueError(
-                f"reshape: cannot reshape a tensor of shape {old} ({self.size} entries) into {shape}"
-            ) from None
-        return Tensor._make(data, (self,), lambda g: (g.reshape(old),), "Reshape")
-
-    def view(self, *shape: int | Sequence[int]) -> Tensor:
-        return self.reshape(*shape)
-
-    def flatten(self, start_dim: int = 0) -> Tensor:
-        return self.reshape(*self.shape[:start_dim], -1)
-
-    @property
-    def T(self) -> Tensor:
-        """Reverse the axes (the transpose for a matrix); gradient transposed back."""
-        return Tensor._make(self.data.T, (self,), lambda g: (g.T,), "Transpose")
-
-    def transpose(self, dim0: int, dim1: int) -> Tensor:
-        return Tensor._make(
-            np.swapaxes(self.data, dim0, dim1),
-            (self,),
-            lambda g: (np.swapaxes(g, dim0, dim1),),
-            "Transpose",
-        )
-
-    def __getitem__(self, index: Any) -> Tensor:
-        """Indexing and slicing; gradient scattered back (repeated indices add up)."""
-        if isinstance(index, Tensor):
-            index = index.data.astype(np.int64)
-        shape = self.data.shape
-
-        def backward(g):
-            full = np.zeros(shape)
-            np.add.at(full, index, g)
-            return (full,)
-
-        return Tensor._make(self.data[index], (self,), backward, "Index")
-
-    # ----- element-wise functions ---------------------------------------------------------
-    def exp(self) -> Tensor:
-        out_data = np.exp(self.data)
-        return Tensor._make(out_data, (self,), lambda g: (g * out_data,), "Exp")  # (e^x)' = e^x
-
-    def log(self) -> Tensor:
-        x = self.data
-        return Tensor._make(np.log(x), (self,), lambda g: (g / x,), "Log")  # (ln x)' = 1/x
-
-    def sqrt(self) -> Tensor:
-        out_data = np.sqrt(self.data)
-        return Tensor._make(out_data, (self,), lambda g: (g / (2.0 * out_data),), "Sqrt")
-
-    def abs(self) -> Tensor:
-        x = self.data
-        return Tensor._make(np.abs(x), (self,), lambda g: (g * np.sign(x),), "Abs")
-
-    def relu(self) -> Tensor:
-        x = self.data
-        return Tensor._make(_act.relu(x), (self,), lambda g: (g * _act.relu_derivative(x),), "ReLU")
-
-    def leaky_relu(self, negative_slope: float = 0.01) -> Tensor:
-        x = self.data
-        return Tensor._make(
-            _act.leaky_relu(x, negative_slope),
-            (self,),
-            lambda g: (g * _act.leaky_relu_derivative(x, negative_slope),),
-            "LeakyReLU",
-        )
-
-    def sigmoid(self) -> Tensor:
-        x = self.data
-        return Tensor._make(
-            _act.sigmoid(x), (self,), lambda g: (g * _act.sigmoid_derivative(x),), "Sigmoid"
-        )
-
-    def tanh(self) -> Tensor:
-        x = self.data
-        return Tensor._make(_act.tanh(x), (self,), lambda g: (g * _act.tanh_derivative(x),), "Tanh")
-
-    def gelu(self) -> Tensor:
-        x = self.data
-        return Tensor._make(_act.gelu(x), (self,), lambda g: (g * _act.gelu_derivative(x),), "GELU")
-
-    # ----- backpropagation ----------------------------------------------------------------
-    def backward(self, grad: ArrayLike | Tensor | None = None) -> None:
-        """Accumulate dself/dleaf into ``leaf.grad`` for every leaf that requires grad.
-
-        ``grad`` is dL/dself; it may be left out only when self is a scalar (then it is 1).
-        The graph is walked iteratively (no recursion), so chains of any length work.
-        Gradients add up across calls, as in PyTorch: call ``zero_grad()`` between steps.
-        """
-        if not self.requires_grad:
+    if grad is None:
+        if t.data.size != 1:
             raise RuntimeError(
-                "backward(): this tensor does not require grad and has no graph "
-                "(create the inputs with requires_grad=True)"
+                f"backward() without a gradient needs a scalar output, got shape {t.shape}; "
+                "reduce it first (e.g. .sum() or .mean()) or pass grad= of the same shape"
             )
-        if grad is None:
-            if self.data.size != 1:
-                raise RuntimeError(
-                    f"backward() without a gradient needs a scalar output, got shape {self.shape}; "
-                    "reduce it first (e.g. .sum() or .mean()) or pass grad= of the same shape"
-                )
-            grad = np.ones_like(self.data)
-        else:
-            grad = np.asarray(grad.data if isinstance(grad, Tensor) else grad, dtype=np.float64)
-            if grad.shape != self.shape:
-                raise ValueError(
-                    f"backward(): grad has shape {grad.shape} but the tensor has shape {self.shape}"
-                )
-
-        order = self._topological_order()
-        grads = {id(self): grad}
-        for node in reversed(order):
-            g = grads.pop(id(node), None)
-            if g is None:
-                continue
-            if node._backward is None or node._retain:
-                node.grad = g.copy() if node.grad is None else node.grad + g
-                if node._backward is None:
-                    continue
-            for parent, pg in zip(node._parents, node._backward(g)):
-                if pg is None or not parent.requires_grad:
-                    continue
-                key = id(parent)
-                prev = grads.get(key)
-                grads[key] = pg if prev is None else prev + pg
-
-    def _topological_order(self):
-        """Nodes that need a gradient, each after all of its parents (iterative DFS)."""
-        order, visited = [], set()
-        stack = [(self, False)]
-        while stack:
-            node, done = stack.pop()
-            if done:
-                order.append(node)
-                continue
-            if id(node) in visited:
-                continue
-            visited.add(id(node))
-            stack.append((node, True))
-            for p in node._parents:
-                if p.requires_grad and id(p) not in visited:
-                    stack.append((p, False))
-        return order
-
-
-#: What the binary operators accept on either side: a Tensor, a number or an array.
-TensorLike = Tensor | ArrayLike
-
-
-def tensor(data: ArrayLike | Tensor, requires_grad: bool = False) -> Tensor:
-    """Shorthand for ``Tensor(data, requires_grad)``, like ``torch.tensor``."""
-    return Tensor(data, requires_grad=requires_grad)
+        return np.ones_like(t.data)
+    g = np.asarray(grad.data if isinstance(grad, Tensor) else grad, dtype=np.float64)
+    if g.shape != t.shape:
+        raise ValueError(f"backward(): grad has shape {g.shape} but the tensor has shape {t.shape}")
+    return g
