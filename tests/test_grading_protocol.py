@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 
 import grading_fixtures as gf
+import nbformat
 import numpy as np
 import pytest
 
@@ -257,6 +258,16 @@ def _student_files(root, student):
         yield from (p for p in (root / top / student).rglob("*") if p.is_file())
 
 
+def _what_people_read(root, student):
+    """The feedback (the student's) and every output of the graded notebook (the instructor's;
+    its test cells' sources are the instructor's own tests, restored by nbgrader)."""
+    text = "".join(p.read_text(errors="replace") for p in (root / "feedback" / student).rglob("*.html"))
+    for path in (root / "autograded" / student).rglob("*.ipynb"):
+        nb = nbformat.read(str(path), as_version=4)
+        text += json.dumps([c.get("outputs", []) for c in nb.cells])
+    return text
+
+
 @pytest.mark.slow
 @needs_sandbox
 def test_every_student_gets_exactly_their_marks(attacked):
@@ -272,7 +283,7 @@ def test_every_student_gets_exactly_their_marks(attacked):
 def test_no_hidden_test_reaches_any_file_a_student_or_instructor_reads(attacked):
     root = attacked[0]
     for student in ("blank_snoop", "good_snoop"):
-        text = "".join(p.read_text(errors="replace") for p in _student_files(root, student))
+        text = _what_people_read(root, student)
         assert "SEEN" in text  # the attack ran and printed what it saw
         for line in HIDDEN_LINES:
             assert line not in text and line[::-1] not in text, (student, line)
