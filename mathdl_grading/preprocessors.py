@@ -83,3 +83,14 @@ def feedback_preprocessors():
     from nbgrader.converters import GenerateFeedback
 
     return [*GenerateFeedback.class_traits()["preprocessors"].default(), HideHiddenTests]
+
+
+def generate_preprocessors():
+    """nbgrader's generate_assignment list with :class:`.bake.BakeExpected` first (before the
+    solutions are cleared and the checksums computed), so the gradebook's copy of each test
+    cell is the baked one a student sees."""
+    from nbgrader.converters import GenerateAssignment
+
+    from .bake import BakeExpected
+
+    return [BakeExpected, *GenerateAssignment.class_traits()["preprocessors"].default()]

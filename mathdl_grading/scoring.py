@@ -18,7 +18,6 @@ from nbgrader.preprocessors import NbGraderPreprocessor
 from .cells import error, is_test
 from .checks import MIME, compare
 
-
 #: Errors of a hidden part that mean it never finished rather than that the code raised.
 STOPPED = ("NotRunByGrader", "CellTimeoutError", "DeadKernelError")
 

@@ -261,7 +261,9 @@ def _student_files(root, student):
 def _what_people_read(root, student):
     """The feedback (the student's) and every output of the graded notebook (the instructor's;
     its test cells' sources are the instructor's own tests, restored by nbgrader)."""
-    text = "".join(p.read_text(errors="replace") for p in (root / "feedback" / student).rglob("*.html"))
+    text = "".join(
+        p.read_text(errors="replace") for p in (root / "feedback" / student).rglob("*.html")
+    )
     for path in (root / "autograded" / student).rglob("*.ipynb"):
         nb = nbformat.read(str(path), as_version=4)
         text += json.dumps([c.get("outputs", []) for c in nb.cells])
