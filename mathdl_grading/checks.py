@@ -36,6 +36,9 @@ __all__ = ["MIME", "check", "compare", "plain", "raised", "receive_shared", "sha
 MIME = "application/vnd.mathdl.check+json"
 MODE_ENV = "MATHDL_GRADING"
 MAX_ITEMS = 1_000_000
+#: Where records go when grading: IPython's display channel, unless a harness that runs test
+#: cells in its own process (benchmarks/mutation_exercises.py) sets a function here.
+sink = None
 
 
 def _number(x):
@@ -188,14 +191,21 @@ def check(
         if min_accuracy is not None:
             data = want  # the reference of an accuracy check is the labels
     if mode:
-        from IPython.display import publish_display_data
-
         record = {"name": str(name), "answer": data, **opts}
         if hint:
             record["hint"] = str(hint)
         if mode == "reference":
             record["line"] = _caller_line()
-        publish_display_data({MIME: record, "text/plain": f"check: {name}"})
+        _publish(record, f"check: {name}")
+
+
+def _publish(record, text):
+    if sink is not None:
+        sink(record)
+        return
+    from IPython.display import publish_display_data
+
+    publish_display_data({MIME: record, "text/plain": text})
 
 
 def _caller_line():
@@ -240,10 +250,7 @@ def shared(name, value=None):
     mode = os.environ.get(MODE_ENV, "")
     if mode == "reference" or (not mode and value is not None):
         if mode:
-            from IPython.display import publish_display_data
-
-            record = {"shared": str(name), "value": plain(value)}
-            publish_display_data({MIME: record, "text/plain": f"shared: {name}"})
+            _publish({"shared": str(name), "value": plain(value)}, f"shared: {name}")
         return value
     if name not in _SHARED:
         raise KeyError(f"shared({name!r}): the grader gave this kernel no such value")
