@@ -26,6 +26,7 @@ from nbgrader.preprocessors import NbGraderPreprocessor
 from traitlets import Integer
 
 from .cells import HIDDEN, is_test
+from .checks import compare, pack
 
 ACCURACY_OPTION = "min_accuracy"
 
@@ -107,11 +108,12 @@ def _check_name(node):
     return None
 
 
-def bake_cell(source, records, where, max_chars=3000):
+def bake_cell(source, records, where, max_chars=3000, mistakes=None):
     """``source`` with each visible check's expected value replaced by its literal.
 
     ``records``: the solution's visible records of this cell, each with the ``line`` of its
-    call in the visible part.
+    call in the visible part. ``mistakes(name, index)``: the catalogued mistakes' answers to
+    that call (:func:`.mistakes.answers_for`), written into the call as packed data.
     """
     check_conventions(source, where)
     tree = ast.parse(source)
@@ -146,9 +148,30 @@ def bake_cell(source, records, where, max_chars=3000):
                 f"{len(text)} characters: use a smaller visible case"
             )
         edits.append(_edit(node, text, offset))
+        wrong = _wrong_answers(rec, records, mistakes)
+        if wrong:
+            at = offset[node.end_lineno - 1] + node.end_col_offset - 1  # before the ")"
+            edits.append((at, at, f", mistakes={pack(wrong)!r}"))
     for start, end, text in sorted(edits, reverse=True):
         data = data[:start] + text.encode() + data[end:]
     return data.decode()
+
+
+def _wrong_answers(rec, records, mistakes):
+    """The catalogued wrong answers of the call that made ``rec`` (distinct from the right one)."""
+    if mistakes is None:
+        return []
+    index = [r for r in records if r["name"] == rec["name"]].index(rec)
+    opts = {k: rec[k] for k in ("rtol", "atol", "broadcast") if k in rec}
+    out = []
+    for _mid, label, step, answer in mistakes(rec["name"], index):
+        try:
+            differs = compare(answer, rec["answer"], **opts) is not None
+        except Exception:
+            differs = False
+        if differs:
+            out.append((label, step, answer))
+    return out
 
 
 def _edit(node, text, offset):
@@ -175,16 +198,23 @@ class BakeExpected(NbGraderPreprocessor):
     max_chars = Integer(3000, help="longest literal written into a visible check").tag(config=True)
 
     def preprocess(self, nb, resources):
-        from .reference import records_for
+        from .mistakes import answers_for, mistake_records
+        from .reference import records_for, source_of
 
         cells = records_for(self.config, resources)["cells"]
+        source, cache = source_of(self.config, resources)
+        found = mistake_records(source, self.config, cache)
         name = resources.get("nbgrader", {}).get("notebook", "?")
         for cell in nb.cells:
             if is_test(cell):
                 gid = cell.metadata.nbgrader["grade_id"]
                 visible = cells.get(gid, {}).get("visible", [])
+
+                def known(check, i, gid=gid):
+                    return answers_for(found, gid, "visible", check, i)
+
                 where = f"{name}/{gid}"
-                cell.source = bake_cell(cell.source, visible, where, self.max_chars)
+                cell.source = bake_cell(cell.source, visible, where, self.max_chars, known)
         return nb, resources
 
 
@@ -202,17 +232,24 @@ def bake_notebook(root, assignment):
     import nbformat
 
     from .cli import load_config
+    from .mistakes import answers_for, mistake_records
     from .reference import references
 
     root = Path(root).resolve()
     source = root / "solutions" / assignment / f"{assignment}.ipynb"
-    cells = references(source, load_config(root), root / "nbgrader_work" / "references")["cells"]
+    config, cache = load_config(root), root / "nbgrader_work" / "references"
+    cells = references(source, config, cache)["cells"]
+    found = mistake_records(source, config, cache)
     out = {}
     for cell in nbformat.read(str(source), as_version=4).cells:
         if is_test(cell):
             gid = cell.metadata.nbgrader["grade_id"]
             visible = cells.get(gid, {}).get("visible", [])
-            out[gid] = bake_cell(cell.source, visible, f"{assignment}/{gid}")
+
+            def known(check, i, gid=gid):
+                return answers_for(found, gid, "visible", check, i)
+
+            out[gid] = bake_cell(cell.source, visible, f"{assignment}/{gid}", mistakes=known)
     return out
 
 

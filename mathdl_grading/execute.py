@@ -73,7 +73,9 @@ class SandboxExecute(Execute):
     """nbgrader's Execute in the sandboxed kernel, in two passes (see the module docstring)."""
 
     mode = Unicode(
-        "student", help="student (a submission), reference (the solution) or hidden (pass B)"
+        "student",
+        help="student (a submission), reference (the solution), mutant (a catalogued mistake: "
+        "the solution with one slip, its answers recorded, never compared) or hidden (pass B)",
     ).tag(config=True)
     max_output_chars = Integer(200_000, help="printing and pictures kept per cell").tag(config=True)
     max_notebook_chars = Integer(2_000_000, help="printing and pictures kept per notebook").tag(
@@ -98,7 +100,7 @@ class SandboxExecute(Execute):
         resources = resources if resources is not None else {}
         if self.mode == "student":
             return self._grade_submission(nb, resources, km)
-        if self.mode == "reference":
+        if self.mode in ("reference", "mutant"):
             return self._run_reference(nb, resources, km)
         return self._run(nb, resources, km)
 

@@ -27,14 +27,19 @@ def records_for(config, resources):
     {"cells": {grade_id: {"visible": [record, ...], "hidden": [record, ...]}},
      "shared": {name: plain value}}
     """
+    source, cache = source_of(config, resources)
+    return references(source, config, cache)
+
+
+def source_of(config, resources):
+    """``(the solution notebook being graded, the folder of cached records)``."""
     from nbgrader.coursedir import CourseDirectory
 
     info = resources["nbgrader"]
     coursedir = CourseDirectory(config=config)
     folder = coursedir.format_path(coursedir.source_directory, ".", info["assignment"])
     source = Path(folder) / f"{info['notebook']}.ipynb"
-    cache = Path(coursedir.root) / "nbgrader_work" / "references"
-    return references(source, config, cache)
+    return source, Path(coursedir.root) / "nbgrader_work" / "references"
 
 
 def references(source, config, cache=None):

@@ -6,7 +6,8 @@ options (never the submission's), and the cell raised no error. Visible answers 
 graded notebook's outputs (pass A of :mod:`.execute`); hidden answers only from pass B, kept in
 ``resources`` by the grader, so nothing a submission prints can pose as one. A failure of a
 hidden check names the check and the kind of mistake, never a number computed from the hidden
-inputs or the reference.
+inputs or the reference. A failed answer that matches a catalogued mistake (:mod:`.mistakes`)
+is reported by that mistake's label and next step.
 """
 
 import re
@@ -36,59 +37,113 @@ def coarse(why: str) -> str:
     return kind or "wrong answer"
 
 
-def verdict(got, want, hidden=False):
-    """Problems (strings) of a cell's published answers ``got`` against the solution's ``want``."""
+def _compare(answer, want, opts):
+    try:
+        return compare(answer, want, **opts)
+    except Exception:
+        return "the answer could not be read"
+
+
+def _no_mistakes(_name, _index):
+    return []
+
+
+def _known_mistake(answer, ref, candidates):
+    """The first catalogued mistake whose answer this one matches (and the right one does not)."""
+    opts = _options(ref)
+    for mid, label, step, wrong in candidates:
+        if _compare(answer, wrong, opts) is None and _compare(wrong, ref["answer"], opts):
+            return mid, label, step
+    return None
+
+
+def _problem(name, why, ref, found=None):
+    if found:
+        mid, label, step = found
+        message = f"{name}: this looks like {label}. Next step: {step}"
+        return {"check": name, "kind": coarse(why), "mistake": mid, "message": message}
+    tip = f". Hint: {ref['hint']}" if ref and ref.get("hint") else ""
+    return {"check": name, "kind": coarse(why), "mistake": None, "message": f"{name}: {why}{tip}"}
+
+
+def assess(got, want, hidden=False, known=None):
+    """Each failed check of a cell as ``{"check", "kind", "mistake", "message"}``.
+
+    ``known(name, index)`` gives the catalogued mistakes' answers to that call
+    (:func:`.mistakes.answers_for`); a failed answer that matches one is reported by its label.
+    """
     mine, theirs = defaultdict(list), defaultdict(list)
     for rec in got:
         if isinstance(rec, dict) and isinstance(rec.get("name"), str):
             mine[rec["name"]].append(rec.get("answer"))
     for rec in want:
         theirs[rec["name"]].append(rec)
-    problems = [f"{n}: not a check of this test" for n in mine if n not in theirs]
+    out = [_problem(n, "not a check of this test", None) for n in mine if n not in theirs]
     for name, refs in theirs.items():
         answers = mine.get(name, [])
         if len(answers) != len(refs):
-            problems.append(f"{name}: ran {len(answers)} time(s), expected {len(refs)}")
+            out.append(_problem(name, f"ran {len(answers)} time(s), expected {len(refs)}", None))
             continue
-        for answer, ref in zip(answers, refs, strict=True):
-            try:
-                why = compare(answer, ref["answer"], **_options(ref))
-            except Exception:
-                why = "the answer could not be read"
+        for index, (answer, ref) in enumerate(zip(answers, refs, strict=True)):
+            why = _compare(answer, ref["answer"], _options(ref))
             if why:
-                why = coarse(why) if hidden else why
-                tip = f". Hint: {ref['hint']}" if ref.get("hint") else ""
-                problems.append(f"{name}: {why}{tip}")
+                found = _known_mistake(answer, ref, (known or _no_mistakes)(name, index))
+                out.append(_problem(name, coarse(why) if hidden else why, ref, found))
                 break
-    return problems
+    return out
 
 
-def hidden_verdict(found, want):
-    """Problems of a cell's hidden part: its pass-B records, or the error it raised."""
+def verdict(got, want, hidden=False, known=None):
+    """Problems (strings) of a cell's published answers ``got`` against the solution's ``want``."""
+    return [p["message"] for p in assess(got, want, hidden, known)]
+
+
+def hidden_assess(found, want, known=None):
+    """The failures of a cell's hidden part: its pass-B records, or the error it raised."""
     if found is None:
-        return ["hidden tests: did not run (the kernel stopped earlier)"] if want else []
+        stop = "did not run (the kernel stopped earlier)"
+        return [_problem("hidden tests", stop, None)] if want else []
     if found.get("error") in STOPPED:
-        return ["hidden tests: did not finish (the time limit, or the kernel stopped)"]
+        why = "did not finish (the time limit, or the kernel stopped)"
+        return [_problem("hidden tests", why, None)]
     if found.get("error"):
-        return [f"hidden tests: your code raised {found['error']}"]
-    return [f"hidden test {p}" for p in verdict(found.get("records", []), want, hidden=True)]
+        return [_problem("hidden tests", f"your code raised {found['error']}", None)]
+    out = assess(found.get("records", []), want, hidden=True, known=known)
+    for p in out:
+        p["message"] = "hidden test " + p["message"]
+    return out
+
+
+def hidden_verdict(found, want, known=None):
+    return [p["message"] for p in hidden_assess(found, want, known)]
 
 
 class ScoreChecks(NbGraderPreprocessor):
-    """Score each test cell from its published answers, in the grader's process."""
+    """Score each test cell from its published answers, in the grader's process.
+
+    Each test cell's failures (check, kind, catalogued mistake) are kept in its metadata under
+    ``mathdl`` for the class report (:mod:`.report`).
+    """
 
     def preprocess(self, nb, resources):
-        from .reference import records_for
+        from .mistakes import answers_for, mistake_records
+        from .reference import records_for, source_of
 
         refs = records_for(self.config, resources)["cells"]
+        source, cache = source_of(self.config, resources)
+        mistakes = mistake_records(source, self.config, cache)
         hidden = resources.get("mathdl", {}).get("hidden", {})
         for cell in nb.cells:
             if is_test(cell):
                 gid = cell.metadata.nbgrader["grade_id"]
-                self.score(cell, refs.get(gid, {}), hidden.get(gid))
+
+                def known(part, gid=gid):
+                    return lambda name, i: answers_for(mistakes, gid, part, name, i)
+
+                self.score(cell, refs.get(gid, {}), hidden.get(gid), known)
         return nb, resources
 
-    def score(self, cell, refs, hidden_found):
+    def score(self, cell, refs, hidden_found, known):
         got, outputs = [], []
         for out in cell.get("outputs", []):
             if MIME in out.get("data", {}):
@@ -99,10 +154,16 @@ class ScoreChecks(NbGraderPreprocessor):
                 outputs.append(v4.new_output("display_data", data=out.data))
             else:
                 outputs.append(out)
-        problems = verdict(got, refs.get("visible", [])) if refs else []
+        problems = assess(got, refs.get("visible", []), known=known("visible")) if refs else []
         if refs.get("hidden") or hidden_found is not None:
-            problems += hidden_verdict(hidden_found, refs.get("hidden", []))
+            problems += hidden_assess(hidden_found, refs.get("hidden", []), known("hidden"))
+        errors = [o.ename for o in outputs if o.get("output_type") == "error"]
+        if errors and not problems:
+            problems.append(_problem("the test cell", f"raised {errors[0]}", None))
+        cell.metadata["mathdl"] = {
+            "failures": [p | {"message": p["message"][:300]} for p in problems]
+        }
         if problems:
-            shown = "; ".join(problems[:5]) + ("; ..." if len(problems) > 5 else "")
-            outputs.insert(0, error("CheckFailed", shown))
+            shown = "; ".join(p["message"] for p in problems[:5])
+            outputs.insert(0, error("CheckFailed", shown + ("; ..." if len(problems) > 5 else "")))
         cell.outputs = outputs

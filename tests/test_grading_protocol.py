@@ -299,3 +299,23 @@ def test_floods_stay_bounded_in_the_grader_and_its_files(attacked):
     for student in ("flood_updates", "flood_frames", "flood_json"):
         size = sum(p.stat().st_size for p in _student_files(root, student))
         assert size < 20 << 20, (student, size)
+
+
+# ----------------------------------------------------------------------------- known mistakes
+
+
+def test_a_known_mistake_is_named_locally_and_by_the_grader(monkeypatch):
+    monkeypatch.delenv("MATHDL_GRADING", raising=False)
+    right, slip = np.array([1.0, 2.0]), np.array([3.0, 6.0])
+    packed = checks.pack([("the mean summed", "divide by the batch size", checks.plain(slip))])
+    with pytest.raises(AssertionError, match="this looks like the mean summed. Next step: divide"):
+        checks.check("grad", slip, right, mistakes=packed)
+    with pytest.raises(AssertionError, match="wrong values"):  # another wrong answer: no label
+        checks.check("grad", slip + 1, right, mistakes=packed)
+    checks.check("grad", right, right, mistakes=packed)  # the right answer passes
+    ref = {"name": "grad", "answer": checks.plain(right)}
+    known = [("sum", "the mean summed", "divide by the batch size", checks.plain(slip))]
+    (problem,) = verdict(
+        [{"name": "grad", "answer": checks.plain(slip)}], [ref], known=lambda n, i: known
+    )
+    assert problem == "grad: this looks like the mean summed. Next step: divide by the batch size"
