@@ -308,7 +308,7 @@ def test_a_known_mistake_is_named_locally_and_by_the_grader(monkeypatch):
     monkeypatch.delenv("MATHDL_GRADING", raising=False)
     right, slip = np.array([1.0, 2.0]), np.array([3.0, 6.0])
     packed = checks.pack([("the mean summed", "divide by the batch size", checks.plain(slip))])
-    with pytest.raises(AssertionError, match="this looks like the mean summed. Next step: divide"):
+    with pytest.raises(AssertionError, match=r"this looks like the mean summed\. Next step: divide"):
         checks.check("grad", slip, right, mistakes=packed)
     with pytest.raises(AssertionError, match="wrong values"):  # another wrong answer: no label
         checks.check("grad", slip + 1, right, mistakes=packed)
