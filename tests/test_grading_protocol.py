@@ -308,7 +308,9 @@ def test_a_known_mistake_is_named_locally_and_by_the_grader(monkeypatch):
     monkeypatch.delenv("MATHDL_GRADING", raising=False)
     right, slip = np.array([1.0, 2.0]), np.array([3.0, 6.0])
     packed = checks.pack([("the mean summed", "divide by the batch size", checks.plain(slip))])
-    with pytest.raises(AssertionError, match=r"this looks like the mean summed\. Next step: divide"):
+    with pytest.raises(
+        AssertionError, match=r"this looks like the mean summed\. Next step: divide"
+    ):
         checks.check("grad", slip, right, mistakes=packed)
     with pytest.raises(AssertionError, match="wrong values"):  # another wrong answer: no label
         checks.check("grad", slip + 1, right, mistakes=packed)
@@ -319,3 +321,84 @@ def test_a_known_mistake_is_named_locally_and_by_the_grader(monkeypatch):
         [{"name": "grad", "answer": checks.plain(slip)}], [ref], known=lambda n, i: known
     )
     assert problem == "grad: this looks like the mean summed. Next step: divide by the batch size"
+
+
+MISTAKES_TOML = """
+[[mistake]]
+id = "y-term"
+cell = "grad_sol"
+replace = ["x + 6 * y", "x + 3 * y"]
+label = "the y-term of df/dy taken as 3y"
+next = "differentiate 3y^2 again: the power comes down"
+
+[[mistake]]
+id = "tanh-forgotten"
+cell = "chain_sol"
+replace = ["2 * (a - t) * (1 - a**2) * x", "2 * (a - t) * x"]
+label = "the derivative of tanh left out of the chain"
+next = "the chain has three links: the square, the tanh and w * x"
+"""
+
+
+@pytest.fixture(scope="module")
+def graded_class(tmp_path_factory):
+    """A simulated class: correct, blank, two students per catalogued mistake, two uncatalogued."""
+    root = gf.make_course(tmp_path_factory.mktemp("class") / "course")
+    (root / "solutions" / gf.ASSIGNMENT / "mistakes.toml").write_text(MISTAKES_TOML)
+    slips = {
+        "y1": ("grad_sol", "x + 6 * y", "x + 3 * y"),
+        "y2": ("grad_sol", "x + 6 * y", "x + 3 * y"),
+        "t1": ("chain_sol", "2 * (a - t) * (1 - a**2) * x", "2 * (a - t) * x"),
+        "t2": ("chain_sol", "2 * (a - t) * (1 - a**2) * x", "2 * (a - t) * x"),
+        "u1": ("grad_sol", "x + 6 * y", "x + 5 * y"),
+        "u2": ("grad_sol", "x + 6 * y", "x + 4 * y"),
+    }
+    gf.save(gf.solution(), root, "good")
+    gf.save(gf.exercise(), root, "blank")
+    for student, (cell, old, new) in slips.items():
+        gf.save(gf.replace(gf.solution(), cell, old, new), root, student)
+    env = {"PATH": f"{BIN}:/usr/bin:/bin", "HOME": str(root), "LANG": "C.UTF-8"}
+    envs = ["env", "-i", *[f"{k}={v}" for k, v in env.items()]]
+    grade = subprocess.run(
+        [*envs, str(BIN / "mathdl-grade"), gf.ASSIGNMENT], cwd=root, capture_output=True, text=True
+    )
+    assert grade.returncode == 0, grade.stderr[-3000:]
+    rep = subprocess.run(
+        [*envs, str(BIN / "mathdl-report"), gf.ASSIGNMENT], cwd=root, capture_output=True, text=True
+    )
+    assert rep.returncode == 0, rep.stderr[-3000:]
+    course = subprocess.run(
+        [*envs, str(BIN / "mathdl-report")], cwd=root, capture_output=True, text=True
+    )
+    assert course.returncode == 0, course.stderr[-3000:]
+    return root
+
+
+@pytest.mark.slow
+@needs_sandbox
+def test_feedback_names_the_catalogued_mistake(graded_class):
+    text = (graded_class / "feedback" / "y1" / gf.ASSIGNMENT / f"{gf.ASSIGNMENT}.html").read_text()
+    assert "this looks like the y-term of df/dy taken as 3y" in text
+    assert "the power comes down" in text
+    other = (graded_class / "feedback" / "u1" / gf.ASSIGNMENT / f"{gf.ASSIGNMENT}.html").read_text()
+    assert "this looks like" not in other and "wrong values" in other
+
+
+@pytest.mark.slow
+@needs_sandbox
+def test_class_report_puts_every_student_in_the_right_group(graded_class):
+    rep = json.loads(
+        (graded_class / "nbgrader_work" / gf.ASSIGNMENT / "class-report.json").read_text()
+    )
+    assert rep["students"] == 8
+    parts = {p["cell"]: p for p in rep["parts"]}
+    groups = {m["id"]: m["students"] for p in rep["parts"] for m in p["mistakes"]}
+    assert groups["y-term"] == ["y1", "y2"] and groups["tanh-forgotten"] == ["t1", "t2"]
+    uncatalogued = [m for m in parts["grad_test"]["mistakes"] if m["id"].startswith("check:")]
+    assert {s for m in uncatalogued for s in m["students"]} == {"u1", "u2", "blank"}
+    assert any(set(m["students"]) == {"u1", "u2"} for m in uncatalogued)  # numbers do not split
+    assert all("good" not in m["students"] for p in rep["parts"] for m in p["mistakes"])
+    assert parts["grad_test"]["full_marks"] == 4  # good, t1, t2 and nobody else... plus none
+    html_text = (graded_class / "nbgrader_work" / gf.ASSIGNMENT / "class-report.html").read_text()
+    assert "<script" not in html_text and "http" not in html_text.replace("http-equiv", "")
+    assert (graded_class / "nbgrader_work" / "class-report.html").is_file()
