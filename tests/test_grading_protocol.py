@@ -398,7 +398,7 @@ def test_class_report_puts_every_student_in_the_right_group(graded_class):
     assert {s for m in uncatalogued for s in m["students"]} == {"u1", "u2", "blank"}
     assert any(set(m["students"]) == {"u1", "u2"} for m in uncatalogued)  # numbers do not split
     assert all("good" not in m["students"] for p in rep["parts"] for m in p["mistakes"])
-    assert parts["grad_test"]["full_marks"] == 4  # good, t1, t2 and nobody else... plus none
+    assert parts["grad_test"]["full_marks"] == 3  # good, t1 and t2
     html_text = (graded_class / "nbgrader_work" / gf.ASSIGNMENT / "class-report.html").read_text()
     assert "<script" not in html_text and "http" not in html_text.replace("http-equiv", "")
     assert (graded_class / "nbgrader_work" / "class-report.html").is_file()
