@@ -162,7 +162,7 @@ def _wrong_answers(rec, records, mistakes):
     if mistakes is None:
         return []
     index = [r for r in records if r["name"] == rec["name"]].index(rec)
-    opts = {k: rec[k] for k in ("rtol", "atol", "broadcast") if k in rec}
+    opts = {k: rec[k] for k in ("rtol", "atol", "broadcast", "chain") if k in rec}
     out = []
     for _mid, label, step, answer in mistakes(rec["name"], index):
         try:

@@ -104,18 +104,26 @@ def _shown(data, limit=100):
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def compare(got, want, rtol, atol, broadcast=False, min_accuracy=None):
+def compare(got, want, rtol, atol, broadcast=False, min_accuracy=None, chain=False):
     """``None`` when the plain answers agree, else a short reason.
 
     ``broadcast``: a scalar ``want`` may stand for every entry of the answer (as in
     ``np.allclose(x, 0.0)``); arrays are always compared shape for shape.
     ``min_accuracy``: ``want`` holds labels and the answer predicted labels; it passes when at
     least that fraction agree (the accuracy is computed here, never taken from the answer).
+    ``chain``: the answer is a dict of intermediate results in the order of computation (a
+    forward or backward pass); the reason names the first one that differs.
     """
     import numpy as np
 
     if min_accuracy is not None:
         return _accuracy(got, want, float(min_accuracy))
+    if chain and want[0] == "dict" and got[0] == "dict":
+        step = first_wrong_step(got, want, rtol, atol, broadcast)
+        if step is None:
+            return None
+        why = compare(got[1].get(step, ["none"]), want[1][step], rtol, atol, broadcast)
+        return f"first wrong step {step}: {why or 'missing'} (the steps after it inherit its error)"
     kind = want[0]
     if kind in ("none", "bool", "str") or (kind == "int" and got[0] == "int"):
         return None if got == want else "wrong value"
@@ -131,6 +139,14 @@ def compare(got, want, rtol, atol, broadcast=False, min_accuracy=None):
     if not np.allclose(g, w, rtol=rtol, atol=atol, equal_nan=True):
         err = np.abs(g - w)
         return f"wrong values (largest difference {np.nanmax(err):.3g})"
+    return None
+
+
+def first_wrong_step(got, want, rtol, atol, broadcast=False):
+    """The first key of ``want`` (in its order) whose value in ``got`` differs, or ``None``."""
+    for key in want[1]:
+        if key not in got[1] or compare(got[1][key], want[1][key], rtol, atol, broadcast):
+            return key
     return None
 
 
@@ -171,17 +187,24 @@ def check(
     broadcast=False,
     min_accuracy=None,
     mistakes=None,
+    chain=False,
+    graph=None,
 ):
     """Check (locally) or record (when grading) one answer; see the module docstring.
 
     ``mistakes``: the catalogued wrong answers of this call, as data (:func:`pack`, written by
     ``make exercises``): a failed answer that matches one is named with its next step.
+    ``chain``: a dict of intermediate results in the order of computation; a failure names the
+    first wrong one. ``graph`` (``{node: [its inputs]}``): the computational graph the grader
+    draws in the feedback with that node marked.
     """
     data = plain(answer)  # before anything else runs: the answer is fixed now
     mode = os.environ.get(MODE_ENV, "")
     opts = dict(rtol=float(rtol), atol=float(atol), broadcast=bool(broadcast))
     if min_accuracy is not None:
         opts["min_accuracy"] = float(min_accuracy)
+    if chain:
+        opts["chain"] = True
     if mode != "student" and expected is not None:
         want = plain(expected)
         why = compare(data, want, **opts)
@@ -204,6 +227,8 @@ def check(
             record["hint"] = str(hint)
         if mode == "reference":
             record["line"] = _caller_line()
+            if graph:
+                record["graph"] = {str(k): [str(v) for v in vs] for k, vs in dict(graph).items()}
         _publish(record, f"check: {name}")
 
 

@@ -28,11 +28,15 @@ def _options(ref):
     opts["broadcast"] = bool(ref.get("broadcast", False))
     if ref.get("min_accuracy") is not None:
         opts["min_accuracy"] = float(ref["min_accuracy"])
+    if ref.get("chain"):
+        opts["chain"] = True
     return opts
 
 
 def coarse(why: str) -> str:
     """The kind of a failure without its numbers: "wrong shape (3, 1), expected ..." -> "wrong shape"."""
+    if why.startswith("first wrong step "):
+        return why.split(":")[0]
     kind = re.split(r"[\d(\[,;:]", why, maxsplit=1)[0].strip()
     return kind or "wrong answer"
 
@@ -42,6 +46,22 @@ def _compare(answer, want, opts):
         return compare(answer, want, **opts)
     except Exception:
         return "the answer could not be read"
+
+
+def _chain_picture(name, answer, ref):
+    """The graph of a failed chain check with its first wrong step marked, or ``None``."""
+    if not (ref.get("chain") and ref.get("graph") and ref["answer"][0] == "dict"):
+        return None
+    from .chain import picture
+    from .checks import first_wrong_step
+
+    opts = _options(ref)
+    try:
+        step = first_wrong_step(answer, ref["answer"], opts["rtol"], opts["atol"])
+    except Exception:
+        return None
+    order = list(ref["answer"][1])
+    return picture(order, ref["graph"], step, name) if step in order else None
 
 
 def _no_mistakes(_name, _index):
@@ -89,6 +109,7 @@ def assess(got, want, hidden=False, known=None):
             if why:
                 found = _known_mistake(answer, ref, (known or _no_mistakes)(name, index))
                 out.append(_problem(name, coarse(why) if hidden else why, ref, found))
+                out[-1]["picture"] = _chain_picture(name, answer, ref)
                 break
     return out
 
@@ -160,10 +181,13 @@ class ScoreChecks(NbGraderPreprocessor):
         errors = [o.ename for o in outputs if o.get("output_type") == "error"]
         if errors and not problems:
             problems.append(_problem("the test cell", f"raised {errors[0]}", None))
+        pictures = [pic for p in problems if (pic := p.pop("picture", None))]
         cell.metadata["mathdl"] = {
             "failures": [p | {"message": p["message"][:300]} for p in problems]
         }
+
         if problems:
             shown = "; ".join(p["message"] for p in problems[:5])
             outputs.insert(0, error("CheckFailed", shown + ("; ..." if len(problems) > 5 else "")))
+            outputs[1:1] = pictures[:2]
         cell.outputs = outputs

@@ -20,7 +20,7 @@ import pytest
 from mathdl_grading import checks
 from mathdl_grading.cells import split_test, strip_references
 from mathdl_grading.sandbox import bwrap_problem
-from mathdl_grading.scoring import coarse, hidden_verdict, verdict
+from mathdl_grading.scoring import assess, coarse, hidden_verdict, verdict
 
 BIN = Path(sys.executable).parent
 
@@ -402,3 +402,25 @@ def test_class_report_puts_every_student_in_the_right_group(graded_class):
     html_text = (graded_class / "nbgrader_work" / gf.ASSIGNMENT / "class-report.html").read_text()
     assert "<script" not in html_text and "http" not in html_text.replace("http-equiv", "")
     assert (graded_class / "nbgrader_work" / "class-report.html").is_file()
+
+
+def test_a_chain_names_its_first_wrong_step_and_draws_it(monkeypatch):
+    monkeypatch.delenv("MATHDL_GRADING", raising=False)
+    right = {
+        "dP": np.ones(2),
+        "dW2": np.full(2, 2.0),
+        "dH": np.full(2, 3.0),
+        "dW1": np.full(2, 4.0),
+    }
+    wrong = dict(right, dH=np.zeros(2), dW1=np.zeros(2))  # dH is wrong, dW1 inherits it
+    with pytest.raises(AssertionError, match="first wrong step dH: wrong values"):
+        checks.check("backward", wrong, right, chain=True)
+    graph = {"dW2": ["dP"], "dH": ["dP"], "dW1": ["dH"]}
+    ref = {"name": "backward", "answer": checks.plain(right), "chain": True, "graph": graph}
+    found = assess([{"name": "backward", "answer": checks.plain(wrong)}], [ref])
+    assert found[0]["kind"] == "first wrong step dH"
+    pic = found[0]["picture"]
+    assert pic["data"]["image/png"] and "first wrong step is dH" in pic["data"]["text/plain"]
+    # hidden: the step's name is the solution's key, never a number
+    hidden = assess([{"name": "backward", "answer": checks.plain(wrong)}], [ref], hidden=True)
+    assert hidden[0]["message"].startswith("backward: first wrong step dH")
