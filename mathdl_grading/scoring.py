@@ -139,6 +139,18 @@ def hidden_verdict(found, want, known=None):
     return [p["message"] for p in hidden_assess(found, want, known)]
 
 
+def _flags(nb):
+    """Where the student's own cells reach into how tests run (:mod:`.integrity`)."""
+    from .integrity import flags
+
+    own = []
+    for number, cell in enumerate(nb.cells):
+        meta = cell.metadata.get("nbgrader", {})
+        if cell.cell_type == "code" and (meta.get("solution") or not meta):
+            own.append((number, cell.source))
+    return [{"cell": c, "line": ln, "what": w, "why": y} for c, ln, w, y in flags(own)]
+
+
 class ScoreChecks(NbGraderPreprocessor):
     """Score each test cell from its published answers, in the grader's process.
 
@@ -154,6 +166,7 @@ class ScoreChecks(NbGraderPreprocessor):
         source, cache = source_of(self.config, resources)
         mistakes = mistake_records(source, self.config, cache)
         hidden = resources.get("mathdl", {}).get("hidden", {})
+        nb.metadata["mathdl"] = {"flags": _flags(nb)}
         for cell in nb.cells:
             if is_test(cell):
                 gid = cell.metadata.nbgrader["grade_id"]
