@@ -446,3 +446,12 @@ def test_integrity_flags_point_at_hooks_and_leave_honest_code_alone():
         (2, "from multiprocessing import Pool\nwith Pool(2) as p:\n    print(p.map(abs, [-1, 2]))"),
     ]
     assert flags(honest) == []
+
+
+@pytest.mark.slow
+@needs_sandbox
+def test_the_report_flags_hooks_for_review_and_never_honest_students(attacked):
+    report = attacked[1]
+    assert report["students"]["forge"]["flags"] and report["students"]["good_snoop"]["flags"]
+    assert report["students"]["good"]["flags"] == []
+    assert report["students"]["prints_in_function"]["flags"] == []
