@@ -52,7 +52,7 @@ def literal(data) -> str:
             return "(" + ", ".join(items) + ("," if len(items) == 1 else "") + ")"
         return "[" + ", ".join(items) + "]"
     shape, flat = data[1], [_float(x) for x in data[2]]
-    return _nested(shape, flat) if shape else f"np.float64({flat[0]})"
+    return _nested(shape, flat) if shape else flat[0]  # a 0-d array: its number
 
 
 def _float(x):
@@ -80,10 +80,13 @@ def visible_line_map(source):
     return {n: i for i, n in enumerate(visible, start=1)}
 
 
-def _loops(tree):
-    """The line spans of loops and comprehensions (a check inside one records several times)."""
+def _in_loops(tree):
+    """The ids of the calls inside a loop or comprehension (a check there records many times)."""
     kinds = (ast.For, ast.While, ast.ListComp, ast.GeneratorExp, ast.DictComp, ast.SetComp)
-    return [(n.lineno, n.end_lineno) for n in ast.walk(tree) if isinstance(n, kinds)]
+    inside = set()
+    for loop in (n for n in ast.walk(tree) if isinstance(n, kinds)):
+        inside |= {id(n) for n in ast.walk(loop) if isinstance(n, ast.Call) and n is not loop}
+    return inside
 
 
 def check_conventions(source, where):
@@ -118,7 +121,7 @@ def bake_cell(source, records, where, max_chars=3000, mistakes=None):
     check_conventions(source, where)
     tree = ast.parse(source)
     to_visible = visible_line_map(source)
-    loops = _loops(tree)
+    looped = _in_loops(tree)
     by_line = {}
     for rec in records:
         by_line.setdefault(rec.get("line"), []).append(rec)
@@ -132,7 +135,7 @@ def bake_cell(source, records, where, max_chars=3000, mistakes=None):
         found = [r for n in span for r in by_line.get(n, [])]
         if not span:
             continue  # a hidden check: never baked
-        if any(a <= node.lineno <= b for a, b in loops) or len(found) != 1:
+        if id(node) in looped or len(found) != 1:
             raise BakeError(
                 f"{where}, line {node.lineno}: a visible check must run exactly once (it ran "
                 f"{len(found)} times): write one check per case, or move the loop into the "
