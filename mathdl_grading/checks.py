@@ -11,7 +11,8 @@ data (:func:`plain`: numbers, strings, nested lists, float arrays), then:
 * when grading (``MATHDL_GRADING`` is ``reference`` for the instructor's solution, ``student``
   for a submission; set by the grading kernel) it publishes the plain answer as a display
   output of type :data:`MIME`. The grader's own process compares each student's answers with
-  the solution's answers to the same calls (:func:`compare`), with the solution's tolerances.
+  the solution's answers to the same calls (:func:`compare`), with the solution's tolerances
+  (where the solution gives an expected value, that value: a population mean, labels).
   When a submission is graded, the grader has removed ``expected`` from the cell before the
   kernel saw it, so no reference value is ever computed in a student's kernel.
 
@@ -219,8 +220,8 @@ def check(
             )
             tip = f". Hint: {hint}" if hint else ""
             raise AssertionError(f"{name}: {why}{shown}{tip}")
-        if min_accuracy is not None:
-            data = want  # the reference of an accuracy check is the labels
+        if mode == "reference":
+            data = want  # what the solution expects is the reference (a population value, labels)
     if mode:
         record = {"name": str(name), "answer": data, **opts}
         if hint:

@@ -17,7 +17,7 @@ import nbformat
 
 from .checks import MIME
 
-VERSION = "2"  # records per cell split into visible and hidden, plus shared values
+VERSION = "3"  # visible/hidden records, shared values; an expected value is the reference
 _MEMORY = {}
 
 
