@@ -20,6 +20,13 @@ REFERENCE = re.compile(
     r"^[ \t]*### BEGIN REFERENCE.*?^[ \t]*### END REFERENCE[^\n]*\n?", re.M | re.S
 )
 HIDDEN_NOTE = "# (hidden tests ran here; their code is not shown)\n"
+#: The first line of every test cell (more names may be imported: ``check, raised``).
+FIRST_LINE = (
+    "from mathdl_grading.checks import check  # graded outside your kernel: leave this line first"
+)
+FIRST_LINE_PATTERN = re.compile(
+    r"from mathdl_grading\.checks import check(, \w+)*  # graded outside your kernel: leave this line first"
+)
 #: Calls whose argument holds a value only the solution may compute: check(name, answer,
 #: expected) and shared(name, value).
 SECRET_ARGUMENT = {"check": (2, "expected"), "shared": (1, "value")}
