@@ -139,7 +139,8 @@ def compare(got, want, rtol, atol, broadcast=False, min_accuracy=None, chain=Fal
         return f"wrong shape {g.shape}, expected {w.shape}"
     if not np.allclose(g, w, rtol=rtol, atol=atol, equal_nan=True):
         err = np.abs(g - w)
-        return f"wrong values (largest difference {np.nanmax(err):.3g})"
+        largest = np.nanmax(err) if np.any(np.isfinite(err)) else float("nan")
+        return f"wrong values (largest difference {largest:.3g})"
     return None
 
 
