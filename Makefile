@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 ROOT_FLAG := $(shell [ "$$(id -u)" = 0 ] && echo --allow-root)
 ASSIGNMENT ?=
 
-.PHONY: lab test test-fast setup lint format bench exercises grade site clean clean-grading
+.PHONY: lab test test-fast setup lint format bench exercises grade report site clean clean-grading
 
 setup: $(STAMP)
 
@@ -60,6 +60,11 @@ exercises: $(STAMP)
 grade: $(STAMP)
 	@test -n "$(ASSIGNMENT)" || { echo "usage: make grade ASSIGNMENT=<name>, one of:"; ls solutions; exit 2; }
 	$(VENV)/bin/mathdl-grade $(ASSIGNMENT)
+
+# Which parts and mistakes the class struggled with (after make grade): nbgrader_work/<a>/class-report.html
+# and .json; without ASSIGNMENT, every graded assignment side by side (nbgrader_work/class-report.html).
+report: $(STAMP)
+	$(VENV)/bin/mathdl-report $(ASSIGNMENT)
 
 # The course website (docs/site.md): Jupyter Book 1 executes every lesson and builds build/site/.
 # Its packages (requirements-site.txt) go into .venv only here, so `make lab` stays lean; the

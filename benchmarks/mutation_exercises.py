@@ -184,6 +184,16 @@ def load(a):
     return nbformat.read(str(ROOT / "solutions" / a / f"{a}.ipynb"), as_version=4)
 
 
+def load_graded(a):
+    """``(the solution notebook with its test cells baked as a student sees them, its records)``."""
+    nb = load(a)
+    baked, refs = graded_sources(a)
+    for c in nb.cells:
+        if is_test(c) and meta(c).get("grade_id") in baked:
+            c.source = baked[meta(c)["grade_id"]]
+    return nb, refs
+
+
 def meta(c):
     return c.metadata.get("nbgrader", {})
 
@@ -356,26 +366,78 @@ def mutants(nb):
             yield idx, desc, line, src
 
 
-def run_cells(nb, sources, visible_only):
+def graded_sources(a):
+    """``(test cell sources as the student's notebook has them, the solution's records)``.
+
+    The visible checks' expected values are the baked literals (mathdl_grading.bake), and the
+    full run is judged like the grader judges: each check's answer against the solution's
+    answer to the same call. ``({}, None)`` for a notebook that does not bake yet.
+    """
+    from mathdl_grading.bake import BakeError, bake_notebook
+    from mathdl_grading.cli import load_config
+    from mathdl_grading.reference import references
+
+    try:
+        baked = bake_notebook(ROOT, a)
+    except BakeError:
+        return {}, None
+    src = ROOT / "solutions" / a / f"{a}.ipynb"
+    refs = references(src, load_config(ROOT), ROOT / "nbgrader_work" / "references")
+    return baked, refs
+
+
+def _graded_cell(src, ref, ns):
+    """Run a test cell's visible and hidden parts as the grader's passes; return the problems."""
+    from mathdl_grading import checks
+    from mathdl_grading.cells import split_test
+    from mathdl_grading.scoring import verdict
+
+    visible, hidden = split_test(src)
+    problems = []
+    for part, code in (("visible", visible), ("hidden", hidden)):
+        got = []
+        checks.sink = got.append
+        os.environ["MATHDL_GRADING"] = "student"
+        try:
+            exec(compile(code, "<test>", "exec"), ns)
+        finally:
+            checks.sink = None
+            os.environ.pop("MATHDL_GRADING", None)
+        problems += verdict(got, ref.get(part, []), hidden=part == "hidden")
+    return problems
+
+
+def run_cells(nb, sources, visible_only, refs=None):
     """Execute the notebook's code cells in order; return [(grade_id, is_test, exc type, msg)]."""
     os.environ["NBGRADER_EXECUTION"] = "autograde"
+    os.environ.pop("MATHDL_GRADING", None)
+    if refs is not None:
+        from mathdl_grading import checks
+
+        checks.receive_shared(refs.get("shared", {}))
     ns = {"__name__": "__main__"}
     failures = []
     for c, src in zip(nb.cells, sources):
         if c.cell_type != "code":
             continue
         test = bool(is_test(c))
-        if test and visible_only:
-            src = HIDDEN.sub("", src)
+        gid = meta(c).get("grade_id")
         try:
-            exec(compile(src, f"<{meta(c).get('grade_id')}>", "exec"), ns)
+            if test and visible_only:
+                exec(compile(HIDDEN.sub("", src), f"<{gid}>", "exec"), ns)
+            elif test and refs is not None:
+                problems = _graded_cell(src, refs["cells"].get(gid, {}), ns)
+                if problems:
+                    failures.append((gid, test, "CheckFailed", "; ".join(problems)))
+            else:
+                exec(compile(src, f"<{gid}>", "exec"), ns)
         except BaseException as e:
             msg = str(e).strip()
-            failures.append((meta(c).get("grade_id"), test, type(e).__name__, msg))
+            failures.append((gid, test, type(e).__name__, msg))
     return failures
 
 
-def _child(nb, sources, conn_w):
+def _child(nb, sources, conn_w, refs=None):
     out = {}
     sys.stdout = sys.stderr = io.StringIO()
     import warnings
@@ -384,7 +446,7 @@ def _child(nb, sources, conn_w):
     for mode in ("full", "visible"):
         signal.alarm(TIMEOUT_S)
         try:
-            out[mode] = run_cells(nb, sources, visible_only=(mode == "visible"))
+            out[mode] = run_cells(nb, sources, visible_only=(mode == "visible"), refs=refs)
         except BaseException as e:
             out[mode] = [("<timeout>", True, type(e).__name__, "timed out")]
         signal.alarm(0)
@@ -401,14 +463,14 @@ def _alarm(signum, frame):
     raise Timeout()
 
 
-def run_forked(nb, sources):
+def run_forked(nb, sources, refs=None):
     r, w = os.pipe()
     pid = os.fork()
     if pid == 0:
         os.close(r)
         signal.signal(signal.SIGALRM, _alarm)
         try:
-            _child(nb, sources, w)
+            _child(nb, sources, w, refs)
         except BaseException:
             traceback.print_exc(file=sys.__stderr__)
             os._exit(1)
@@ -431,9 +493,9 @@ def classify(result, mutated_gid):
 
 
 def evaluate(a, verbose=False):
-    nb = load(a)
+    nb, refs = load_graded(a)
     base = [c.source for c in nb.cells]
-    baseline = run_forked(nb, base)
+    baseline = run_forked(nb, base, refs)
     if baseline["full"]:
         raise SystemExit(f"{a}: the solution itself fails: {baseline['full']}")
     stats = dict(mutants=0, killed=0, visible=0, message=0, misses=[])
@@ -442,7 +504,7 @@ def evaluate(a, verbose=False):
         sources = list(base)
         sources[idx] = src
         gid = meta(nb.cells[idx]).get("grade_id")
-        killed, caught, message, first = classify(run_forked(nb, sources), gid)
+        killed, caught, message, first = classify(run_forked(nb, sources, refs), gid)
         if not killed:
             continue
         stats["killed"] += 1
@@ -459,14 +521,14 @@ def evaluate(a, verbose=False):
 def planted(verbose=False):
     rows = []
     for a, gid, old, new, what in PLANTED:
-        nb = load(a)
+        nb, refs = load_graded(a)
         sources = [c.source for c in nb.cells]
         idx = next(i for i, c in enumerate(nb.cells) if meta(c).get("grade_id") == gid)
         if old not in sources[idx]:
             rows.append((a, what, "PLANT FAILED (text not found)", ""))
             continue
         sources[idx] = sources[idx].replace(old, new, 1)
-        _killed, caught, message, first = classify(run_forked(nb, sources), gid)
+        _killed, caught, message, first = classify(run_forked(nb, sources, refs), gid)
         verdict = (
             "visible + message"
             if message

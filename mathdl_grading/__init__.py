@@ -7,7 +7,7 @@
 * :mod:`.reference`: the solution's answers the submissions are compared with;
 * :mod:`.feedback`: offline MathJax for the feedback HTML;
 * :mod:`.cli` (``mathdl-grade``), :mod:`.release` (``mathdl-make-exercises``) and
-  :mod:`.migrate` (the test-cell convention applied to solutions/).
+  :mod:`.bake` (expected values written into the student's notebook as data).
 
 Importing this package imports nothing (students' kernels import only :mod:`.checks`).
 """

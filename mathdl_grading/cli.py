@@ -144,9 +144,19 @@ def record_scores(root, cfg, assignment, students):
             except MissingEntry:
                 scores = (0.0, gb.find_assignment(assignment).max_score, False)
             entry.update(zip(("score", "max_score", "needs_manual"), scores, strict=True))
+            entry["flags"] = flags_of(root, assignment, student)
         plugin = CsvExportPlugin()
         plugin.to = str(root / "grades.csv")
         plugin.export(gb)
+
+
+def flags_of(root, assignment, student):
+    """The integrity flags ScoreChecks left in a graded notebook (see :mod:`.integrity`)."""
+    path = root / "autograded" / student / assignment / f"{assignment}.ipynb"
+    try:
+        return nbformat.read(str(path), as_version=4).metadata.get("mathdl", {}).get("flags", [])
+    except (OSError, ValueError):
+        return []
 
 
 def render(report):
@@ -159,6 +169,9 @@ def render(report):
     for student, s in sorted(report["students"].items()):
         note = (s["note"].strip().splitlines() or [""])[-1][:200]
         note += " needs manual grading" if s.get("needs_manual") else ""
+        if s.get("flags"):
+            f = s["flags"][0]
+            note += f" REVIEW: cell {f['cell']} uses {f['what']} ({f['why']})"
         status = "**GRADING ERROR**" if s["status"] == "error" else s["status"]
         score = f"{s['score']:g} / {s['max_score']:g}"
         lines.append(f"| {student} | {status} | {score} | {note.strip().replace('|', '/')} |")

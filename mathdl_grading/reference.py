@@ -17,20 +17,29 @@ import nbformat
 
 from .checks import MIME
 
-VERSION = "1"
+VERSION = "3"  # visible/hidden records, shared values; an expected value is the reference
 _MEMORY = {}
 
 
 def records_for(config, resources):
-    """``{test cell grade_id: [record, ...]}`` for the notebook being graded."""
+    """The solution's records for the notebook being graded::
+
+    {"cells": {grade_id: {"visible": [record, ...], "hidden": [record, ...]}},
+     "shared": {name: plain value}}
+    """
+    source, cache = source_of(config, resources)
+    return references(source, config, cache)
+
+
+def source_of(config, resources):
+    """``(the solution notebook being graded, the folder of cached records)``."""
     from nbgrader.coursedir import CourseDirectory
 
     info = resources["nbgrader"]
     coursedir = CourseDirectory(config=config)
     folder = coursedir.format_path(coursedir.source_directory, ".", info["assignment"])
     source = Path(folder) / f"{info['notebook']}.ipynb"
-    cache = Path(coursedir.root) / "nbgrader_work" / "references"
-    return references(source, config, cache)
+    return source, Path(coursedir.root) / "nbgrader_work" / "references"
 
 
 def references(source, config, cache=None):
@@ -53,21 +62,39 @@ def references(source, config, cache=None):
 
 
 def run_solution(source, config):
-    from .preprocessors import SandboxExecute, is_test
+    from .cells import is_test
+    from .execute import SandboxExecute
 
     nb = nbformat.read(str(source), as_version=4)
     executor = SandboxExecute(config=config, mode="reference")
-    executor.preprocess(nb, {"metadata": {"path": str(Path(source).parent)}})
-    records = {}
+    resources = {"metadata": {"path": str(Path(source).parent)}}
+    executor.preprocess(nb, resources)
+    hidden_outputs = resources.get("mathdl", {}).get("hidden_outputs", {})
+    cells, shared = {}, {}
     for cell in nb.cells:
         if not is_test(cell):
             continue
         gid = cell.metadata.nbgrader["grade_id"]
-        errors = [o for o in cell.outputs if o.output_type == "error"]
-        if errors:
-            raise RuntimeError(
-                f"the solution {source} fails its own test cell '{gid}': "
-                f"{errors[0].ename}: {errors[0].evalue}"
-            )
-        records[gid] = [o.data[MIME] for o in cell.outputs if MIME in o.get("data", {})]
+        parts = {"visible": cell.outputs, "hidden": hidden_outputs.get(gid, [])}
+        for part, outputs in parts.items():
+            errors = [o for o in outputs if o.output_type == "error"]
+            if errors:
+                raise RuntimeError(
+                    f"the solution {source} fails its own test cell '{gid}' ({part} part): "
+                    f"{errors[0].ename}: {errors[0].evalue}"
+                )
+        cells[gid] = {part: _records(outputs, shared) for part, outputs in parts.items()}
+    return {"cells": cells, "shared": shared}
+
+
+def _records(outputs, shared):
+    records = []
+    for out in outputs:
+        record = out.get("data", {}).get(MIME)
+        if record is None:
+            continue
+        if "shared" in record:
+            shared[record["shared"]] = record["value"]
+        else:
+            records.append(record)
     return records

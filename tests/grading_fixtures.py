@@ -14,7 +14,7 @@ from pathlib import Path
 import nbformat
 from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
-from mathdl_grading.migrate import FIRST_LINE
+from mathdl_grading.cells import FIRST_LINE
 
 ROOT = Path(__file__).resolve().parents[1]
 ASSIGNMENT = "fixture"

@@ -24,6 +24,8 @@ ASSIGNMENTS = sorted(p.name for p in (ROOT / "solutions").iterdir() if p.is_dir(
 #: Parts that say in their text that they build on earlier ones (the model solution uses them).
 DEPENDS = {
     ("05_chain_rule", "net_test"): {"engine_sol", "ops_sol"},
+    ("10_putting_it_together", "loss_test"): {"forward_sol"},
+    ("10_putting_it_together", "backprop_test"): {"forward_sol", "backprop_sol"},
     ("10_putting_it_together", "train_test"): {"forward_sol", "backprop_sol"},
 }
 
@@ -74,10 +76,10 @@ def test_blank_exercises_fail_every_test_cell():
 @pytest.mark.parametrize("case", mx.PLANTED, ids=lambda c: f"{c[0]}:{c[4]}")
 def test_planted_mistake_fails_a_visible_test_with_a_message(case):
     a, grade_id, old, new, _what = case
-    nb = mx.load(a)
+    nb, refs = mx.load_graded(a)
     sources = [c.source for c in nb.cells]
     idx = next(i for i, c in enumerate(nb.cells) if gid(c) == grade_id)
     assert old in sources[idx], f"the planted mistake no longer applies to {a}/{grade_id}"
     sources[idx] = sources[idx].replace(old, new, 1)
-    killed, caught, message, first = mx.classify(mx.run_forked(nb, sources), grade_id)
+    killed, caught, message, first = mx.classify(mx.run_forked(nb, sources, refs), grade_id)
     assert killed and caught and message, first

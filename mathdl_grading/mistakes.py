@@ -1,0 +1,121 @@
+"""The catalogue of known mistakes: feedback that names the mistake and the next step.
+
+``solutions/<assignment>/mistakes.toml`` (never released: nbgrader_config.py lists it in
+``CourseDirectory.ignore``, so it is neither copied to the student version nor into a grading
+kernel) lists the typical wrong answers of each part as the solution with one slip::
+
+    [[mistake]]
+    id = "bias-grad-not-summed"
+    cell = "net_sol"                  # the solution cell the slip is made in
+    replace = ["db2 = dP.sum(axis=0)", "db2 = dP"]
+    label = "bias gradient not summed over the batch"
+    next = "b was added to every row, so its gradient collects from every row"
+
+The grader runs each such mutant once in the sandbox (mode ``mutant``: its answers recorded,
+never compared), cached like the references. A failed check whose answer matches a mistake's
+answer to the same call, within the check's tolerance (and the mistake is distinguishable from
+the right answer there), is reported with the mistake's label and next step; visible checks
+carry the mistakes' answers as data (:mod:`.bake`), so the student's own Jupyter names them too.
+"""
+
+import hashlib
+import json
+import os
+import tomllib
+from pathlib import Path
+
+import nbformat
+
+from .checks import MIME
+
+FILE = "mistakes.toml"
+VERSION = "1"
+_MEMORY = {}
+
+
+class CatalogueError(ValueError):
+    """A mistake that cannot be planted (the message names it)."""
+
+
+def catalogue(source):
+    """The mistakes of the solution notebook ``source`` (a list of dicts; [] without a file)."""
+    path = Path(source).parent / FILE
+    if not path.is_file():
+        return []
+    items = tomllib.loads(path.read_text(encoding="utf-8")).get("mistake", [])
+    for item in items:
+        missing = {"id", "cell", "replace", "label", "next"} - set(item)
+        if missing:
+            raise CatalogueError(f"{path}: mistake {item.get('id', '?')} lacks {sorted(missing)}")
+    return items
+
+
+def plant(nb, mistake):
+    """A copy of the solution notebook with the mistake's slip made in its cell."""
+    nb = nbformat.from_dict(json.loads(json.dumps(nb)))
+    old, new = mistake["replace"]
+    for cell in nb.cells:
+        if cell.metadata.get("nbgrader", {}).get("grade_id") == mistake["cell"]:
+            if old not in cell.source:
+                raise CatalogueError(
+                    f"mistake {mistake['id']}: {old!r} is not in the cell {mistake['cell']}"
+                )
+            cell.source = cell.source.replace(old, new, 1)
+            return nb
+    raise CatalogueError(f"mistake {mistake['id']}: no cell {mistake['cell']}")
+
+
+def mistake_records(source, config, cache=None):
+    """``{mistake id: {"label", "next", "cells": {grade_id: {"visible": [...], "hidden": [...]}}}}``."""
+    items = catalogue(source)
+    if not items:
+        return {}
+    data = Path(source).read_bytes() + (Path(source).parent / FILE).read_bytes()
+    key = hashlib.sha256(data + VERSION.encode()).hexdigest()
+    if key in _MEMORY:
+        return _MEMORY[key]
+    path = Path(cache) / f"{Path(source).stem}-mistakes-{key[:20]}.json" if cache else None
+    if path is not None and path.is_file():
+        _MEMORY[key] = json.loads(path.read_text())
+        return _MEMORY[key]
+    nb = nbformat.read(str(source), as_version=4)
+    out = {}
+    for item in items:
+        cells = _run_mutant(plant(nb, item), Path(source).parent, config)
+        out[item["id"]] = {"label": item["label"], "next": item["next"], "cells": cells}
+    if path is not None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.with_suffix(".tmp").write_text(json.dumps(out))
+        os.replace(path.with_suffix(".tmp"), path)
+    _MEMORY[key] = out
+    return out
+
+
+def _run_mutant(nb, folder, config):
+    from .cells import is_test
+    from .execute import SandboxExecute
+
+    resources = {"metadata": {"path": str(folder)}}
+    SandboxExecute(config=config, mode="mutant").preprocess(nb, resources)
+    hidden = resources.get("mathdl", {}).get("hidden_outputs", {})
+    cells = {}
+    for cell in nb.cells:
+        if is_test(cell):
+            gid = cell.metadata.nbgrader["grade_id"]
+            parts = {"visible": cell.outputs, "hidden": hidden.get(gid, [])}
+            cells[gid] = {
+                part: [o.data[MIME] for o in outs if "name" in o.get("data", {}).get(MIME, {})]
+                for part, outs in parts.items()
+            }
+    return cells
+
+
+def answers_for(mistakes, gid, part, name, index):
+    """``[(id, label, next, answer)]``: each mistake's answer to the ``index``-th call ``name``."""
+    out = []
+    for mid, item in mistakes.items():
+        recs = item["cells"].get(gid, {}).get(part, [])
+        same = [r for r in recs if r.get("name") == name]
+        if index < len(same):
+            out.append((mid, item["label"], item["next"], same[index].get("answer")))
+    return out

@@ -1,0 +1,206 @@
+"""Scoring in the grader's own process: :class:`ScoreChecks` (before nbgrader's SaveAutoGrades).
+
+A test cell passes when every ``check()`` answer the submission published matches the
+solution's answer to the same call (:mod:`.reference`), with the solution's tolerances and
+options (never the submission's), and the cell raised no error. Visible answers come from the
+graded notebook's outputs (pass A of :mod:`.execute`); hidden answers only from pass B, kept in
+``resources`` by the grader, so nothing a submission prints can pose as one. A failure of a
+hidden check names the check and the kind of mistake, never a number computed from the hidden
+inputs or the reference. A failed answer that matches a catalogued mistake (:mod:`.mistakes`)
+is reported by that mistake's label and next step.
+"""
+
+import re
+from collections import defaultdict
+
+from nbformat import v4
+from nbgrader.preprocessors import NbGraderPreprocessor
+
+from .cells import error, is_test
+from .checks import MIME, compare
+
+#: Errors of a hidden part that mean it never finished rather than that the code raised.
+STOPPED = ("NotRunByGrader", "CellTimeoutError", "DeadKernelError")
+
+
+def _options(ref):
+    opts = {"rtol": float(ref.get("rtol", 1e-7)), "atol": float(ref.get("atol", 1e-12))}
+    opts["broadcast"] = bool(ref.get("broadcast", False))
+    if ref.get("min_accuracy") is not None:
+        opts["min_accuracy"] = float(ref["min_accuracy"])
+    if ref.get("chain"):
+        opts["chain"] = True
+    return opts
+
+
+def coarse(why: str) -> str:
+    """The kind of a failure without its numbers: "wrong shape (3, 1), expected ..." -> "wrong shape"."""
+    if why.startswith("first wrong step "):
+        return why.split(":")[0]
+    kind = re.split(r"[\d(\[,;:]", why, maxsplit=1)[0].strip()
+    return kind or "wrong answer"
+
+
+def _compare(answer, want, opts):
+    try:
+        return compare(answer, want, **opts)
+    except Exception:
+        return "the answer could not be read"
+
+
+def _chain_picture(name, answer, ref):
+    """The graph of a failed chain check with its first wrong step marked, or ``None``."""
+    if not (ref.get("chain") and ref.get("graph") and ref["answer"][0] == "dict"):
+        return None
+    from .chain import picture
+    from .checks import first_wrong_step
+
+    opts = _options(ref)
+    try:
+        step = first_wrong_step(answer, ref["answer"], opts["rtol"], opts["atol"])
+    except Exception:
+        return None
+    order = list(ref["answer"][1])
+    return picture(order, ref["graph"], step, name) if step in order else None
+
+
+def _no_mistakes(_name, _index):
+    return []
+
+
+def _known_mistake(answer, ref, candidates):
+    """The first catalogued mistake whose answer this one matches (and the right one does not)."""
+    opts = _options(ref)
+    for mid, label, step, wrong in candidates:
+        if _compare(answer, wrong, opts) is None and _compare(wrong, ref["answer"], opts):
+            return mid, label, step
+    return None
+
+
+def _problem(name, why, ref, found=None):
+    if found:
+        mid, label, step = found
+        message = f"{name}: this looks like {label}. Next step: {step}"
+        return {"check": name, "kind": coarse(why), "mistake": mid, "message": message}
+    tip = f". Hint: {ref['hint']}" if ref and ref.get("hint") else ""
+    return {"check": name, "kind": coarse(why), "mistake": None, "message": f"{name}: {why}{tip}"}
+
+
+def assess(got, want, hidden=False, known=None):
+    """Each failed check of a cell as ``{"check", "kind", "mistake", "message"}``.
+
+    ``known(name, index)`` gives the catalogued mistakes' answers to that call
+    (:func:`.mistakes.answers_for`); a failed answer that matches one is reported by its label.
+    """
+    mine, theirs = defaultdict(list), defaultdict(list)
+    for rec in got:
+        if isinstance(rec, dict) and isinstance(rec.get("name"), str):
+            mine[rec["name"]].append(rec.get("answer"))
+    for rec in want:
+        theirs[rec["name"]].append(rec)
+    out = [_problem(n, "not a check of this test", None) for n in mine if n not in theirs]
+    for name, refs in theirs.items():
+        answers = mine.get(name, [])
+        if len(answers) != len(refs):
+            out.append(_problem(name, f"ran {len(answers)} time(s), expected {len(refs)}", None))
+            continue
+        for index, (answer, ref) in enumerate(zip(answers, refs, strict=True)):
+            why = _compare(answer, ref["answer"], _options(ref))
+            if why:
+                found = _known_mistake(answer, ref, (known or _no_mistakes)(name, index))
+                out.append(_problem(name, coarse(why) if hidden else why, ref, found))
+                out[-1]["picture"] = _chain_picture(name, answer, ref)
+                break
+    return out
+
+
+def verdict(got, want, hidden=False, known=None):
+    """Problems (strings) of a cell's published answers ``got`` against the solution's ``want``."""
+    return [p["message"] for p in assess(got, want, hidden, known)]
+
+
+def hidden_assess(found, want, known=None):
+    """The failures of a cell's hidden part: its pass-B records, or the error it raised."""
+    if found is None:
+        stop = "did not run (the kernel stopped earlier)"
+        return [_problem("hidden tests", stop, None)] if want else []
+    if found.get("error") in STOPPED:
+        why = "did not finish (the time limit, or the kernel stopped)"
+        return [_problem("hidden tests", why, None)]
+    if found.get("error"):
+        return [_problem("hidden tests", f"your code raised {found['error']}", None)]
+    out = assess(found.get("records", []), want, hidden=True, known=known)
+    for p in out:
+        p["message"] = "hidden test " + p["message"]
+    return out
+
+
+def hidden_verdict(found, want, known=None):
+    return [p["message"] for p in hidden_assess(found, want, known)]
+
+
+def _flags(nb):
+    """Where the student's own cells reach into how tests run (:mod:`.integrity`)."""
+    from .integrity import flags
+
+    own = []
+    for number, cell in enumerate(nb.cells):
+        meta = cell.metadata.get("nbgrader", {})
+        if cell.cell_type == "code" and (meta.get("solution") or not meta):
+            own.append((number, cell.source))
+    return [{"cell": c, "line": ln, "what": w, "why": y} for c, ln, w, y in flags(own)]
+
+
+class ScoreChecks(NbGraderPreprocessor):
+    """Score each test cell from its published answers, in the grader's process.
+
+    Each test cell's failures (check, kind, catalogued mistake) are kept in its metadata under
+    ``mathdl`` for the class report (:mod:`.report`).
+    """
+
+    def preprocess(self, nb, resources):
+        from .mistakes import answers_for, mistake_records
+        from .reference import records_for, source_of
+
+        refs = records_for(self.config, resources)["cells"]
+        source, cache = source_of(self.config, resources)
+        mistakes = mistake_records(source, self.config, cache)
+        hidden = resources.get("mathdl", {}).get("hidden", {})
+        nb.metadata["mathdl"] = {"flags": _flags(nb)}
+        for cell in nb.cells:
+            if is_test(cell):
+                gid = cell.metadata.nbgrader["grade_id"]
+
+                def known(part, gid=gid):
+                    return lambda name, i: answers_for(mistakes, gid, part, name, i)
+
+                self.score(cell, refs.get(gid, {}), hidden.get(gid), known)
+        return nb, resources
+
+    def score(self, cell, refs, hidden_found, known):
+        got, outputs = [], []
+        for out in cell.get("outputs", []):
+            if MIME in out.get("data", {}):
+                got.append(out["data"][MIME])
+            elif out.output_type == "stream" and out.get("name") == "stderr":
+                outputs.append(v4.new_output("stream", name="stdout", text=out.text))
+            elif out.output_type == "execute_result":  # nbgrader would read it as partial credit
+                outputs.append(v4.new_output("display_data", data=out.data))
+            else:
+                outputs.append(out)
+        problems = assess(got, refs.get("visible", []), known=known("visible")) if refs else []
+        if refs.get("hidden") or hidden_found is not None:
+            problems += hidden_assess(hidden_found, refs.get("hidden", []), known("hidden"))
+        errors = [o.ename for o in outputs if o.get("output_type") == "error"]
+        if errors and not problems:
+            problems.append(_problem("the test cell", f"raised {errors[0]}", None))
+        pictures = [pic for p in problems if (pic := p.pop("picture", None))]
+        cell.metadata["mathdl"] = {
+            "failures": [p | {"message": p["message"][:300]} for p in problems]
+        }
+
+        if problems:
+            shown = "; ".join(p["message"] for p in problems[:5])
+            outputs.insert(0, error("CheckFailed", shown + ("; ..." if len(problems) > 5 else "")))
+            outputs[1:1] = pictures[:2]
+        cell.outputs = outputs

@@ -1,0 +1,45 @@
+"""Every part of every assignment has a catalogue of known mistakes (issue 19), and each
+catalogued mistake is real: it plants (its text is in the solution), and it fails a visible
+check of its part, so the student's own Jupyter can name it. Each mutant runs once in the
+sandbox (cached in nbgrader_work/references)."""
+
+from pathlib import Path
+
+import pytest
+
+from mathdl_grading import release
+from mathdl_grading.cli import load_config
+from mathdl_grading.mistakes import catalogue, mistake_records
+from mathdl_grading.reference import references
+from mathdl_grading.sandbox import bwrap_problem
+from mathdl_grading.scoring import assess
+
+ROOT = Path(__file__).resolve().parents[1]
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(bool(bwrap_problem()), reason=f"no sandbox: {bwrap_problem()}"),
+]
+
+
+@pytest.mark.parametrize("a", release.assignments(ROOT))
+def test_every_part_has_catalogued_mistakes_that_a_visible_check_names(a):
+    source = ROOT / "solutions" / a / f"{a}.ipynb"
+    assert catalogue(source), f"{a}: no solutions/{a}/mistakes.toml"
+    config, cache = load_config(ROOT), ROOT / "nbgrader_work" / "references"
+    refs = references(source, config, cache)["cells"]
+    found = mistake_records(source, config, cache)
+    named = set()
+    for mid, item in found.items():
+        failing = {
+            gid
+            for gid, ref in refs.items()
+            if assess(item["cells"].get(gid, {}).get("visible", []), ref["visible"])
+        }
+        assert failing, (
+            f"{a}: the mistake {mid} fails no visible check (it cannot be told from the solution)"
+        )
+        named |= failing
+    assert named == set(refs), (
+        f"{a}: parts without a catalogued mistake: {sorted(set(refs) - named)}"
+    )
