@@ -19,6 +19,8 @@ from nbgrader.preprocessors import NbGraderPreprocessor
 from .cells import error, is_test
 from .checks import MIME, compare
 
+#: What a test cell prints after its checks; dropped from a cell the grader failed.
+PASSED = "visible tests passed\n"
 #: Errors of a hidden part that mean it never finished rather than that the code raised.
 STOPPED = ("NotRunByGrader", "CellTimeoutError", "DeadKernelError")
 
@@ -80,7 +82,8 @@ def _known_mistake(answer, ref, candidates):
 def _problem(name, why, ref, found=None):
     if found:
         mid, label, step = found
-        message = f"{name}: this looks like {label}. Next step: {step}"
+        where = f" ({coarse(why)})" if why.startswith("first wrong step") else ""
+        message = f"{name}: this looks like {label}{where}. Next step: {step}"
         return {"check": name, "kind": coarse(why), "mistake": mid, "message": message}
     tip = f". Hint: {ref['hint']}" if ref and ref.get("hint") else ""
     return {"check": name, "kind": coarse(why), "mistake": None, "message": f"{name}: {why}{tip}"}
@@ -199,7 +202,8 @@ class ScoreChecks(NbGraderPreprocessor):
             "failures": [p | {"message": p["message"][:300]} for p in problems]
         }
 
-        if problems:
+        if problems:  # the cell's own "visible tests passed" would contradict the grader
+            outputs = [o for o in outputs if o.get("text") != PASSED]
             shown = "; ".join(p["message"] for p in problems[:5])
             outputs.insert(0, error("CheckFailed", shown + ("; ..." if len(problems) > 5 else "")))
             outputs[1:1] = pictures[:2]

@@ -147,6 +147,8 @@ def test_a_wrong_backward_pass_is_reported_at_its_first_wrong_step(course):
     )
     text = json.dumps(cell.outputs)
     assert "first wrong step Z1" in text  # dL/dZ1 is where the ReLU's derivative was left out
+    assert "the ReLU's derivative left out of the chain" in text  # and the catalogue names it
+    assert "visible tests passed" not in text
     assert any("image/png" in o.get("data", {}) for o in cell.outputs)  # the graph, drawn
 
 
