@@ -72,7 +72,10 @@ def strip_references(source: str) -> str:
         for before, part in itertools.pairwise(parts):
             if part in node.args[position : position + 1] or getattr(part, "arg", 0) == keyword:
                 start = offset[before.end_lineno - 1] + before.end_col_offset
-                cuts.append((start, offset[part.end_lineno - 1] + part.end_col_offset))
+                end = offset[part.end_lineno - 1] + part.end_col_offset
+                while data[start:end].count(b"(") > data[start:end].count(b")"):
+                    end = data.index(b")", end) + 1  # an argument wrapped in parentheses
+                cuts.append((start, end))
     for start, end in sorted(cuts, reverse=True):  # nested ones vanish with their outer span
         if not any(s <= start and end <= e and (s, e) != (start, end) for s, e in cuts):
             data = data[:start] + data[end:]

@@ -46,6 +46,8 @@ def test_strip_references_removes_expected_and_shared_values():
     assert "secret" not in out and "_y" not in out
     assert '_X = shared("points")' in out and 'check("n", f(_X), rtol=1e-3)' in out
     assert 'check("m", g(_X))' in out
+    wrapped = strip_references('check("w", f(x), (x * (y + 1)), rtol=1e-3)\n')
+    assert wrapped == 'check("w", f(x), rtol=1e-3)\n'
 
 
 def test_compare_is_exact_about_shapes_both_ways():
