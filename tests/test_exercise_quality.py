@@ -23,6 +23,7 @@ spec.loader.exec_module(mx)
 ASSIGNMENTS = sorted(p.name for p in (ROOT / "solutions").iterdir() if p.is_dir())
 #: Parts that say in their text that they build on earlier ones (the model solution uses them).
 DEPENDS = {
+    ("05_chain_rule", "ops_test"): {"engine_sol"},
     ("05_chain_rule", "net_test"): {"engine_sol", "ops_sol"},
     ("10_putting_it_together", "loss_test"): {"forward_sol"},
     ("10_putting_it_together", "backprop_test"): {"forward_sol", "backprop_sol"},
