@@ -61,6 +61,9 @@ except ImportError:
     preprocessors = None
 if preprocessors is not None:
     c.Autograde.autograde_preprocessors = preprocessors.autograde_preprocessors()
+    # The student version's visible checks get the solution's answers as data (and the known
+    # mistakes' answers), written by generate_assignment: `make exercises` and mathdl-grade alike.
+    c.GenerateAssignment.preprocessors = preprocessors.generate_preprocessors()
     # Feedback shows "hidden tests ran here" and the failure message, never the hidden code
     # (nbgrader shows it by default, jupyter/nbgrader#917), with MathJax inlined (no CDN).
     c.GenerateFeedback.preprocessors = preprocessors.feedback_preprocessors()
