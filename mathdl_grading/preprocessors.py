@@ -31,6 +31,7 @@ from traitlets import Bool, Integer, Unicode
 
 from .checks import MIME, compare
 from .sandbox import SandboxKernelManager
+from .sanitize import SanitizeOutputs
 
 HIDDEN = re.compile(
     r"^[ \t]*### BEGIN HIDDEN TESTS.*?^[ \t]*### END HIDDEN TESTS[^\n]*\n?", re.M | re.S
@@ -255,11 +256,12 @@ def autograde_preprocessors():
             out += [ScoreChecks, pp]
         else:
             out.append(pp)
-    return out
+    return [*out, SanitizeOutputs]  # autograded/ keeps only inert outputs (.sanitize)
 
 
 def feedback_preprocessors():
     """nbgrader's feedback list with :class:`HideHiddenTests` before the HTML is written."""
     from nbgrader.converters import GenerateFeedback
 
-    return [*GenerateFeedback.class_traits()["preprocessors"].default(), HideHiddenTests]
+    default = GenerateFeedback.class_traits()["preprocessors"].default()
+    return [*default, HideHiddenTests, SanitizeOutputs]
