@@ -28,6 +28,7 @@ import subprocess
 import sys
 import threading
 from pathlib import Path
+from urllib.parse import quote
 
 import grading_fixtures as gf
 import nbformat
@@ -272,7 +273,12 @@ def click_links(page):
 
 @pytest.fixture(scope="module")
 def server(course):
-    """The instructor's Jupyter server over the course, with nbgrader's formgrader."""
+    """The instructor's Jupyter server over the course, with nbgrader's formgrader and the
+    course's guard (as deploy/jupyter/instructor/ and `make setup` enable it)."""
+    conf = course / "jupyter" / "config" / "jupyter_server_config.d"
+    conf.mkdir(parents=True, exist_ok=True)
+    guard = {"ServerApp": {"jpserver_extensions": {"mathdl_grading.formgrader_guard": True}}}
+    (conf / "mathdl_grading.json").write_text(json.dumps(guard))
     with jlab.jupyterlab(course) as lab:
         yield lab
 
@@ -458,4 +464,22 @@ def test_the_feedback_policy_alone_stops_scripts(course, browser, tmp_path):
     sent = [u for _, u in watch.requests if "PWNED" in u or "/api/" in u]
     assert sent == [], sent
     assert csp_violations(watch), "the policy reported nothing it blocked"
+    page.close()
+
+
+def test_a_crafted_formgrader_link_runs_nothing(course, server, browser):
+    """nbgrader's formgrader writes the student id from the URL into an inline script unescaped
+    (manage_students_assignments.tpl): a link a student plants, once clicked, would run code.
+    mathdl_grading.formgrader_guard refuses such paths."""
+    page, watch = open_submission(browser, server, "honest")
+    for path in (
+        f"/formgrader/manage_students/%22%3B{quote(js('reflected'), safe='')}%2F%2F",
+        f"/formgrader/manage_students/x%3C%2Fscript%3E%3Cscript%3E{quote(js('reflected2'), safe='')}%3C%2Fscript%3E/fixture",
+    ):
+        response = page.goto(server["base"] + path, wait_until="load")
+        page.wait_for_timeout(1_500)
+        assert response.status == 400, response.status
+    assert_nothing_ran(course, page, watch, formgrader_own(server))
+    response = page.goto(server["base"] + "/formgrader/manage_students/honest", wait_until="load")
+    assert response.status == 200 and page.get_by_text("honest").first.is_visible()
     page.close()
