@@ -78,6 +78,12 @@ IMAGE_TYPES = ("image/png", "image/jpeg", "image/gif")
 DATA_IMAGE = re.compile(r"^data:image/(png|jpeg|gif);base64,[A-Za-z0-9+/=\s]*$", re.I)
 SAFE_TYPES = ("text/plain", "text/latex", *IMAGE_TYPES)
 GRADE_ID = re.compile(r"^[A-Za-z0-9_.\-]{1,100}$")
+# Bounds on the HTML parsed per call and per notebook (tags counted as "<"): a pandas table of
+# 60 rows by 10 columns has about 1,300.
+MAX_TAGS, MAX_CHARS, MAX_DEPTH, NOTEBOOK_TAGS = 3_000, 100_000, 64, 12_000
+# Characters of Markdown rendered as Markdown, per cell and per notebook (the course's own
+# assignments have at most 8,000 in all).
+MAX_MARKDOWN, NOTEBOOK_MARKDOWN = 20_000, 60_000
 
 
 def _allowed_attribute(tag: str, name: str, value: str) -> bool:
@@ -105,9 +111,38 @@ def _cleaner() -> bleach.sanitizer.Cleaner:
     )
 
 
+TAG = re.compile(r"<(/?)([A-Za-z][A-Za-z0-9-]*)[^>]*?(/?)>")
+VOID = frozenset("area base br col embed hr img input link meta source track wbr".split())
+
+
+def nesting(text: str) -> int:
+    """How deep ``text``'s elements nest, counting unclosed ones (an upper bound; linear time)."""
+    depth = deepest = 0
+    for closing, name, selfclosing in TAG.findall(text):
+        if name.lower() in VOID or selfclosing:
+            continue
+        depth = max(depth - 1, 0) if closing else depth + 1
+        deepest = max(deepest, depth)
+    return deepest
+
+
+def as_text(text: str) -> Markup:
+    """``text`` with every tag removed and everything escaped: plain, preformatted text."""
+    plain = html.unescape(re.sub(r"<[^>]*>?", "", text))
+    return Markup(f"<pre>{html.escape(plain)}</pre>")
+
+
 def clean_html(text) -> Markup:
-    """``text`` (HTML from a submission) with only inert markup left (see the module docstring)."""
+    """``text`` (HTML from a submission) with only inert markup left (see the module docstring).
+
+    HTML with more than :data:`MAX_TAGS` tags, :data:`MAX_CHARS` characters or elements nested
+    deeper than :data:`MAX_DEPTH` becomes plain text (:func:`as_text`): the parser's time grows
+    faster than the size (3,000 nested ``<div>``: 2.6 s), and this runs in the grader and on
+    every formgrader page view.
+    """
     text = text.decode() if isinstance(text, bytes) else str(text)
+    if text.count("<") > MAX_TAGS or len(text) > MAX_CHARS or nesting(text) > MAX_DEPTH:
+        return as_text(text)
     for _ in range(3):  # nested or unterminated dangerous elements
         text = DROP_WITH_CONTENT.sub("", text)
     return Markup(_cleaner().clean(text))
@@ -141,24 +176,61 @@ def _size(value):
     return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else None
 
 
-def sanitize_output(out):
-    """A copy of one code cell output with only inert content (stream and error are text)."""
-    if out.get("output_type") not in ("display_data", "execute_result", "update_display_data"):
-        return out
+class Budget:
+    """What a notebook may still have parsed: HTML tags (counted as "<"), Markdown characters."""
+
+    def __init__(self, tags: int = NOTEBOOK_TAGS, markdown: int = NOTEBOOK_MARKDOWN):
+        self.left, self.markdown_left = tags, markdown
+
+    def take(self, html_text: str) -> bool:
+        """Whether ``html_text`` fits (then it is counted); never more than :data:`MAX_TAGS`."""
+        cost = html_text.count("<")
+        if cost > min(MAX_TAGS, self.left) or len(html_text) > MAX_CHARS:
+            return False
+        self.left -= cost
+        return True
+
+    def take_markdown(self, text: str) -> bool:
+        """Whether Markdown ``text`` fits once rendered (too long or too many tags: not rendered)."""
+        if len(text) > min(MAX_MARKDOWN, self.markdown_left):
+            return False
+        if text.count("<") > min(MAX_TAGS, self.left):
+            return False
+        self.markdown_left -= len(text)
+        return self.take(_markdown_html(text))
+
+
+def _markdown_html(text: str) -> str:
+    from nbconvert.filters.markdown_mistune import markdown2html_mistune
+
+    return markdown2html_mistune(text)
+
+
+def _inert_data(out, budget: Budget) -> tuple[dict, list]:
     data, removed = {}, []
     for mime, value in dict(out.get("data", {})).items():
         if mime in IMAGE_TYPES and _plain_base64(value):
             data[mime] = value
         elif mime in ("text/plain", "text/latex") and isinstance(value, str):
             data[mime] = value
-        elif mime == "text/html" and isinstance(value, str):
+        elif mime == "text/html" and isinstance(value, str) and budget.take(value):
             data[mime] = str(clean_html(value))
         elif mime == "text/markdown" and isinstance(value, str) and "text/html" not in out["data"]:
-            from nbconvert.filters.markdown_mistune import markdown2html_mistune
-
-            data["text/html"] = str(clean_html(markdown2html_mistune(value)))
+            rendered = _markdown_html(value)
+            if budget.take(rendered):
+                data["text/html"] = str(clean_html(rendered))
+            else:
+                removed.append(f"{mime} (too large)")
         else:
-            removed.append(mime)
+            removed.append(mime if mime != "text/html" else "text/html (too large)")
+    return data, removed
+
+
+def sanitize_output(out, budget: Budget | None = None):
+    """A copy of one code cell output with only inert content (stream and error are text)."""
+    if out.get("output_type") not in ("display_data", "execute_result", "update_display_data"):
+        return out
+    data, removed = _inert_data(out, budget or Budget())
     if removed and not data.keys() - {"text/plain"}:
         note = f"[output removed by the grader: {', '.join(sorted(removed))}]"
         data["text/plain"] = "\n".join(filter(None, [note, data.get("text/plain")]))
@@ -173,22 +245,31 @@ def sanitize_output(out):
     return from_dict(dict(out, data=data, metadata=meta))
 
 
+def as_code_block(text: str) -> str:
+    """Markdown that shows ``text`` verbatim (an indented code block: no HTML is interpreted)."""
+    note = "*(shown as plain text by the grader: too much markup to render)*\n\n"
+    return note + "\n".join("    " + line for line in text.splitlines())
+
+
 class SanitizeOutputs(Preprocessor):
     """Only inert outputs, attachments and metadata are left in the notebook (module docstring)."""
 
     def preprocess(self, nb, resources):
         nb.metadata.pop("widgets", None)
+        budget = Budget()
         for cell in nb.cells:
-            self.clean_cell(cell)
+            self.clean_cell(cell, budget)
         return nb, resources
 
     @staticmethod
-    def clean_cell(cell):
+    def clean_cell(cell, budget: Budget):
         grading = cell.get("metadata", {}).get("nbgrader")
         if isinstance(grading, dict) and not GRADE_ID.match(str(grading.get("grade_id", "x"))):
             del cell.metadata["nbgrader"]
         if cell.cell_type == "code":
-            cell.outputs = [sanitize_output(o) for o in cell.get("outputs", [])]
+            cell.outputs = [sanitize_output(o, budget) for o in cell.get("outputs", [])]
+        if cell.cell_type in ("markdown", "raw") and not budget.take_markdown(cell.source):
+            cell.source = as_code_block(cell.source)  # rendered (and cleaned) on every page view
         attachments = cell.get("attachments")
         if isinstance(attachments, dict):
             cell.attachments = {

@@ -201,3 +201,29 @@ def test_formgrader_guard_refuses_markup_in_formgrader_paths_only():
     assert not is_unsafe("/formgrader/manage_students/ann.lee-2/01_tensors")
     assert not is_unsafe("/formgrader/submissions/61b3378264ae47879d3d4434ff9f6d07/")
     assert not is_unsafe("/api/contents/a%22b.ipynb")  # not formgrader's
+
+
+def test_markup_too_large_or_too_deep_becomes_plain_text():
+    for hostile in ("<div>" * 5000, "<b>" * 100 + "x", "<td>1</td>" * 2000, "a" * 100_001):
+        shown = str(clean_html(hostile))
+        assert shown.startswith("<pre>") and Tags(shown).found == [("pre", {})], shown[:80]
+    pandas = (
+        "<table class='dataframe'><tbody>"
+        + "<tr><th>1</th>" + "<td>0.5</td>" * 10 + "</tr>" * 60
+        + "</tbody></table>"
+    )  # fmt: skip
+    assert str(clean_html(pandas)).startswith('<table class="dataframe">')
+
+
+def test_a_notebook_has_a_budget_of_markup_the_rest_is_shown_as_text():
+    big = ("<b>" * 50 + "x" + "</b>" * 50) * 25  # 2,500 tags: under the limit of one output
+    outputs = [out({"text/html": big, "text/plain": f"plain {i}"}) for i in range(10)]
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("x", outputs=outputs)])
+    nb.cells += [nbformat.v4.new_markdown_cell(big), nbformat.v4.new_markdown_cell("**ok**")]
+    nb, _ = sanitize.SanitizeOutputs().preprocess(nb, {})
+    kept = [o for o in nb.cells[0].outputs if "text/html" in o.data]
+    assert len(kept) == sanitize.NOTEBOOK_TAGS // 2_500
+    assert "too large" in nb.cells[0].outputs[-1].data["text/plain"]
+    assert nb.cells[0].outputs[-1].data["text/plain"].endswith("plain 9")
+    assert nb.cells[1].source.startswith("*(shown as plain text by the grader")
+    assert nb.cells[2].source == "**ok**"
