@@ -15,6 +15,10 @@ $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt -r requirements-dev.txt
 	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -e .
+	@# formgrader refuses URLs that would inject script (mathdl_grading/formgrader_guard.py)
+	@mkdir -p $(VENV)/etc/jupyter/jupyter_server_config.d
+	@echo '{"ServerApp": {"jpserver_extensions": {"mathdl_grading.formgrader_guard": true}}}' \
+	  > $(VENV)/etc/jupyter/jupyter_server_config.d/mathdl_grading.json
 	@touch $(STAMP)
 
 lab: $(STAMP)

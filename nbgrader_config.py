@@ -56,7 +56,7 @@ c.LimitOutput.max_traceback = 100
 # Where it is not installed (a student's copy), nbgrader's defaults are used: `nbgrader validate`
 # still runs the visible tests.
 try:
-    from mathdl_grading import feedback, preprocessors
+    from mathdl_grading import feedback, preprocessors, sanitize
 except ImportError:
     preprocessors = None
 if preprocessors is not None:
@@ -68,3 +68,5 @@ if preprocessors is not None:
     # (nbgrader shows it by default, jupyter/nbgrader#917), with MathJax inlined (no CDN).
     c.GenerateFeedback.preprocessors = preprocessors.feedback_preprocessors()
     feedback.configure(c)
+    # What a browser renders from a submission (feedback, formgrader) is inert: docs/instructors.md.
+    sanitize.configure(c)

@@ -1,10 +1,11 @@
 """Feedback HTML that renders formulas offline.
 
-nbgrader's feedback template loads MathJax from a CDN. :func:`configure` (called by
-nbgrader_config.py) puts this package's ``templates/feedback/mathjax.html.j2`` first on the
-template path: it inlines MathJax 3 (``tex-svg.js``, SVG output, so no web fonts are needed)
-from the ``mathjax`` Python package (PyPI: django-static-mathjax, installed by ``make setup``).
-Without that package nbgrader's default (the CDN) stays.
+nbgrader's feedback and formgrade templates load MathJax from a CDN. :func:`configure` (called by
+nbgrader_config.py) puts this package's ``templates/`` first on the template path: their
+``mathjax.html.j2`` emit the page's Content-Security-Policy and inline MathJax 3 (``tex-svg.js``,
+SVG output, so no web fonts are needed) from the ``mathjax`` Python package (PyPI:
+django-static-mathjax, installed by ``make setup``); see :mod:`.csp`. Without that package the
+formulas stay as TeX source (nothing is loaded from the network).
 """
 
 from pathlib import Path
@@ -27,10 +28,8 @@ def mathjax_script(name):
 
 
 def configure(c):
-    if mathjax_dir() is None:
-        return
     import nbgrader
 
     theirs = Path(nbgrader.__file__).resolve().parent / "server_extensions/formgrader/templates"
     c.HTMLExporter.extra_template_basedirs = [str(TEMPLATES), str(theirs)]
-    c.HTMLExporter.filters = {"mathdl_mathjax": "mathdl_grading.feedback.mathjax_script"}
+    c.HTMLExporter.filters = {"mathdl_head": "mathdl_grading.csp.head"}

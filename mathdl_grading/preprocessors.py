@@ -14,6 +14,7 @@ from traitlets import Bool
 
 from .cells import HIDDEN, HIDDEN_NOTE, is_test, strip_references
 from .execute import SandboxExecute
+from .sanitize import SanitizeOutputs
 from .scoring import ScoreChecks, verdict
 
 __all__ = [
@@ -75,14 +76,15 @@ def autograde_preprocessors():
             out += [ScoreChecks, pp]
         else:
             out.append(pp)
-    return out
+    return [*out, SanitizeOutputs]  # autograded/ keeps only inert outputs (.sanitize)
 
 
 def feedback_preprocessors():
     """nbgrader's feedback list with :class:`HideHiddenTests` before the HTML is written."""
     from nbgrader.converters import GenerateFeedback
 
-    return [*GenerateFeedback.class_traits()["preprocessors"].default(), HideHiddenTests]
+    default = GenerateFeedback.class_traits()["preprocessors"].default()
+    return [*default, HideHiddenTests, SanitizeOutputs]
 
 
 def generate_preprocessors():
