@@ -35,9 +35,9 @@ def log_magnitude_histogram(
     return counts / v.size, edges, zero
 
 
-def _draw(ax, arrays: Sequence[np.ndarray], layers: Sequence[int], title: str) -> None:
+def _draw(ax, arrays: Sequence[np.ndarray], layers: Sequence[int], title: str, bins) -> None:
     for k, layer in enumerate(layers):
-        share, edges, zero = log_magnitude_histogram(arrays[layer - 1])
+        share, edges, zero = log_magnitude_histogram(arrays[layer - 1], bins)
         label = f"layer {layer}" + (f" ({zero:.0%} zeros)" if zero > 0 else "")
         ax.stairs(share, edges, color=f"C{k}", lw=1.4, label=label)
     ax.set_title(title, fontsize=10)
@@ -48,10 +48,11 @@ def layer_histograms(
     fig,
     data: Mapping[str, tuple[Sequence[np.ndarray], Sequence[np.ndarray]]],
     layers: Sequence[int] = (1, 10, 20, 30),
+    bins: np.ndarray = BINS,
 ) -> np.ndarray:
     """One row per entry of ``data`` (label -> (activations, gradients), one array per hidden layer):
     the histograms of log10 |h^(l)| on the left and of log10 |dL/dh^(l)| on the right, for ``layers``
-    (1-based). Returns the (rows, 2) array of axes."""
+    (1-based), over ``bins`` of log10 |value|. Returns the (rows, 2) array of axes."""
     if not data:
         raise ValueError("layer_histograms: data is empty")
     for label, (hs, ghs) in data.items():
@@ -62,8 +63,8 @@ def layer_histograms(
             raise ValueError(f"{label}: layers {bad} outside 1..{len(hs)}")
     axes = np.atleast_2d(fig.subplots(len(data), 2, sharex=True))
     for row, (label, (hs, ghs)) in zip(axes, data.items()):
-        _draw(row[0], hs, layers, f"{label}: activations $h^{{(l)}}$")
-        _draw(row[1], ghs, layers, rf"{label}: gradients $N\,\partial L/\partial h^{{(l)}}$")
+        _draw(row[0], hs, layers, f"{label}: activations $h^{{(l)}}$", bins)
+        _draw(row[1], ghs, layers, rf"{label}: gradients $N\,\partial L/\partial h^{{(l)}}$", bins)
         row[0].set_ylabel("share of entries")
     for ax in axes[-1]:
         ax.set_xlabel(r"$\log_{10}|$value$|$")
