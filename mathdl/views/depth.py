@@ -8,19 +8,17 @@ N dL/dh^(l). Kinds: ``plain``, ``batch norm`` / ``layer norm`` (before each ReLU
 """
 
 from collections.abc import Sequence
+from typing import Any
 
-import ipywidgets as widgets
 import numpy as np
 
 from .. import functional as F
 from .. import nn
-from ..playground import Diverged, Playground, choice_slider, lr_slider, seed_slider
 from ..tensor import Tensor
 
 __all__ = ["KINDS", "DepthView", "build_deep_mlp", "depth_playground", "depth_statistics"]
 
 KINDS = ("plain", "batch norm", "layer norm", "residual", "residual, unscaled")
-_STYLE = dict(layout=widgets.Layout(width="420px"), style={"description_width": "110px"})
 
 
 def build_deep_mlp(
@@ -97,10 +95,14 @@ class DepthView:
         self.text.set_text(label)
 
 
-def depth_playground(
-    X: np.ndarray, y: np.ndarray, max_depth: int = 50, width: int = 32
-) -> Playground:
-    """Choose the kind of network, its depth, the weight scale (He x scale) and the seed."""
+def depth_playground(X: np.ndarray, y: np.ndarray, max_depth: int = 50, width: int = 32) -> Any:
+    """Choose the kind of network, its depth, the weight scale (He x scale) and the seed; returns
+    the :class:`mathdl.playground.Playground`."""
+    import ipywidgets as widgets  # here: importing this module needs NumPy only
+
+    from ..playground import Diverged, Playground, choice_slider, lr_slider, seed_slider
+
+    style = dict(layout=widgets.Layout(width="420px"), style={"description_width": "110px"})
     depths = [d for d in (2, 5, 10, 20, 30, 40, 50, 75, 100) if d <= max_depth]
     if len(depths) < 2:
         raise ValueError(f"max_depth must be at least 5, got {max_depth}")
@@ -126,7 +128,7 @@ def depth_playground(
         ncols=2,
         figsize=(10, 3.6),
         blit=True,
-        kind=widgets.Dropdown(options=list(KINDS), value="plain", description="network", **_STYLE),
+        kind=widgets.Dropdown(options=list(KINDS), value="plain", description="network", **style),
         depth=choice_slider(depths, depths[-1] if 30 not in depths else 30, description="depth"),
         scale=lr_slider(1.0, min=0.25, max=4.0, description="init scale (× He)"),
         seed=seed_slider(0, description="seed (init)"),

@@ -10,11 +10,10 @@ Works", Distill 2017).
 """
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
-from matplotlib.colors import LogNorm
 
-from ..playground import Diverged, Playground, float_slider, lr_slider, seed_slider
 from ..surfaces import Surface, ravine
 from .curves import Curves
 from .race import run_path
@@ -57,6 +56,8 @@ class MomentumMapView:
     """The rate map on ``ax`` (log learning rate across, momentum up), with a movable marker."""
 
     def __init__(self, ax, curvatures: Sequence[float], lrs=None, mus=None):
+        from matplotlib.colors import LogNorm  # here: importing this module needs NumPy only
+
         self.curvatures = tuple(curvatures)
         lam_max, lam_min = max(curvatures), min(curvatures)
         self.lrs = np.geomspace(1e-3, 4.0 / lam_max, 241) if lrs is None else np.asarray(lrs)
@@ -114,10 +115,12 @@ def momentum_map_playground(
     lr: float = 0.02,
     momentum: float = 0.9,
     steps: int = 200,
-) -> Playground:
+) -> Any:
     """Sliders for the learning rate and momentum: the setting on the rate map (left) and the
     distance to the minimum of ``surface`` (default: the ravine, curvatures 20 and 1) per step,
-    against the predicted rate^t (right)."""
+    against the predicted rate^t (right); returns the :class:`mathdl.playground.Playground`."""
+    from ..playground import Diverged, Playground, float_slider, lr_slider, seed_slider
+
     surface = ravine() if surface is None else surface
     view = {}
 
