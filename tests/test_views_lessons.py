@@ -284,3 +284,30 @@ def test_loss_comparison_playground_draws_what_train_returns():
     assert len(pts) == 2 and np.allclose(pts @ [1.0, 2.0] + 0.5, 0)
     acc_line = next(line for line in ax_acc.get_lines() if line.get_label() == "cross-entropy")
     np.testing.assert_allclose(acc_line.get_ydata(), np.linspace(0, 1, 40))
+
+
+def test_classifier_playground_trains_each_setting_once_and_shows_divergence():
+    from mathdl import data
+    from mathdl.views.boundary_training import classifier_playground
+
+    datasets = {s: data.moons(40, noise=0.15, seed=s) for s in range(21)}
+    calls = []
+
+    def trained(activation, lr, init, seed):
+        calls.append((activation, lr, init, seed))
+        if lr > 5:
+            return None, [1.0, np.inf], f"{activation}: diverged"
+        return (lambda pts: (pts[:, 0] > 0).astype(int)), [0.7, 0.5], f"{activation}: ok"
+
+    pg = classifier_playground(trained, datasets, ["relu", "tanh"], steps=2)
+    for name, values in {
+        "activation": ["tanh", "relu"],
+        "lr": [1e-3, 10.0, 1.0],
+        "init": ["zeros", "he"],
+        "seed": [20, 0],
+    }.items():
+        for v in values:
+            pg.controls[name].value = v
+    assert pg.errors == []
+    assert len(calls) == len(set(calls))  # every setting trained once
+    assert ("relu", 1.0, "he", 0) in calls and ("tanh", 1.0, "he", 0) in calls

@@ -1,4 +1,5 @@
-"""A classifier's decision regions as it trains, a button training it further (lesson 10's playground).
+"""A classifier's decision regions as it trains: lesson 10's playground (a button trains further)
+and lesson 06's (:func:`classifier_playground`, one training run per setting of the controls).
 
 The network is the lesson's own: pass ``init_params(D, H, C, scheme=, seed=) -> params`` (a dict of
 arrays), ``loss_and_grads(params, X, y) -> (loss, grads)`` (same keys) and
@@ -8,12 +9,12 @@ hidden width, seed) remembers how far it has been trained, so moving a slider ba
 setting again without retraining.
 """
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
-__all__ = ["TrainingRun", "boundary_training_playground"]
+__all__ = ["TrainingRun", "boundary_training_playground", "classifier_playground"]
 
 
 class TrainingRun:
@@ -111,4 +112,58 @@ def boundary_training_playground(
         ),
         seed=seed_slider(0),
         train=widgets.Button(description=f"train {steps_per_click} more steps"),
+    )
+
+
+def classifier_playground(
+    trained: Callable,
+    datasets: Mapping[int, tuple[np.ndarray, np.ndarray]],
+    activations: Sequence[str],
+    steps: int,
+    extent: Sequence[float] | None = None,
+    lr: float = 1.0,
+) -> Any:
+    """Controls for the activation, learning rate, initialization and seed (``datasets[seed] = (X, y)``).
+
+    ``trained(activation, lr, init, seed) -> (predict, losses, title)`` trains the lesson's network;
+    ``predict(points) -> labels`` (None when training diverged). Each setting is trained once.
+    Returns the :class:`mathdl.playground.Playground`."""
+    import functools
+
+    import ipywidgets as widgets
+
+    from ..playground import Diverged, Playground, init_dropdown, lr_slider, seed_slider
+    from .boundary import BoundaryView
+
+    view = {}
+
+    @functools.lru_cache(maxsize=2000)  # moving a slider back only redraws
+    def run(activation, lr, init, seed):
+        predict, losses, title = trained(activation, lr, init, seed)
+        return (None if predict is None else predict(view["v"].grid)), np.asarray(losses), title
+
+    def setup(axes):
+        view["v"] = BoundaryView(*axes, *datasets[min(datasets)], extent=extent, steps=steps)
+
+    def draw(axes, activation, lr, init, seed):
+        regions, losses, title = run(activation, lr, init, seed)
+        view["v"].show(regions, losses, title, points=datasets[seed])
+        if regions is None:
+            bad = ~np.isfinite(losses)
+            raise Diverged(f"loss became {losses[bad][0]} at step {np.argmax(bad)}")
+
+    style = dict(layout=dict(width="420px"), style=dict(description_width="110px"))
+    return Playground(
+        draw,
+        setup=setup,
+        blit=True,
+        ncols=2,
+        figsize=(9.6, 3.6),
+        dpi=100,
+        activation=widgets.Dropdown(
+            options=list(activations), value=activations[0], description="activation", **style
+        ),
+        lr=lr_slider(lr, min=1e-3, max=10.0),
+        init=init_dropdown("he"),
+        seed=seed_slider(),
     )
