@@ -16,12 +16,12 @@ Everywhere an optimizer is expected (:func:`run_path`, :func:`race`, the ``optim
   ``state`` is a dict kept from one step to the next, with ``state["t"]`` the step number (1, 2,
   ...); store your buffers in it. A stateless ``step(theta, grad) -> new_theta`` (state, if any,
   in a closure) works too, the form :func:`mathdl.surfaces.descent_path` takes. For example,
-  with lesson 08's exercise::
+  sign descent with a step that decays like 1/sqrt(t), ``t`` read from ``state``::
 
-      def my_adam(theta, grad, state, lr):
-          m, v = state.get("m", np.zeros(2)), state.get("v", np.zeros(2))
-          theta, state["m"], state["v"] = adam_step(theta, grad, m, v, state["t"], lr=lr)
-          return theta
+      def decaying_sign_descent(theta, grad, state, lr):
+          return theta - lr / np.sqrt(state["t"]) * np.sign(grad)
+
+  (Lesson 08's exercise writes ``class Adam(Optimizer)``: pass that class itself.)
 
 For classes, factories and step functions, every option whose name is a parameter of the
 callable (or of the class's ``__init__``) is passed to it by keyword (so ``lr`` above follows the playground's learning-rate slider); the other

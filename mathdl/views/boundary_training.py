@@ -1,0 +1,169 @@
+"""A classifier's decision regions as it trains: lesson 10's playground (a button trains further)
+and lesson 06's (:func:`classifier_playground`, one training run per setting of the controls).
+
+The network is the lesson's own: pass ``init_params(D, H, C, scheme=, seed=) -> params`` (a dict of
+arrays), ``loss_and_grads(params, X, y) -> (loss, grads)`` (same keys) and
+``predict_proba(params, points) -> (M, C)`` class probabilities. Training is full-batch SGD with
+momentum (torch's rule, v = mu v + g, p -= lr v). Each setting (learning rate, initialization,
+hidden width, seed) remembers how far it has been trained, so moving a slider back shows that
+setting again without retraining.
+"""
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+__all__ = ["TrainingRun", "boundary_training_playground", "classifier_playground"]
+
+
+class TrainingRun:
+    """The parameters, velocities and losses of one setting, trained in place by :meth:`advance`."""
+
+    def __init__(self, params: dict, loss_and_grads: Callable, X: np.ndarray, y: np.ndarray):
+        self.params = params
+        self.velocity = {k: np.zeros_like(a) for k, a in params.items()}
+        self.loss_and_grads, self.X, self.y = loss_and_grads, X, y
+        self.losses: list[float] = []
+        self.diverged = False
+
+    def advance(self, lr: float, steps: int, momentum: float = 0.9) -> None:
+        """``steps`` more steps of SGD with momentum; stops for good once the loss is not finite or > 1e3."""
+        for _ in range(steps):
+            if self.diverged:
+                return
+            with np.errstate(all="ignore"):
+                loss, grads = self.loss_and_grads(self.params, self.X, self.y)
+            self.losses.append(float(loss))
+            if not np.isfinite(loss) or loss > 1e3:
+                self.diverged = True
+                return
+            for k, g in grads.items():
+                self.velocity[k] = momentum * self.velocity[k] + g
+                self.params[k] -= lr * self.velocity[k]
+
+
+def boundary_training_playground(
+    init_params: Callable,
+    loss_and_grads: Callable,
+    predict_proba: Callable,
+    X: np.ndarray,
+    y: np.ndarray,
+    steps_per_click: int = 100,
+    widths: Sequence[int] = (2, 4, 8, 16, 32, 64),
+    lr: float = 0.3,
+    resolution: int = 50,
+) -> Any:
+    """Sliders for learning rate, initialization, hidden width and seed, and a button that trains the
+    network shown for ``steps_per_click`` more steps. Returns the :class:`mathdl.playground.Playground`."""
+    import ipywidgets as widgets  # here: importing this module needs NumPy only
+
+    from ..playground import (
+        Diverged,
+        Playground,
+        choice_slider,
+        init_dropdown,
+        lr_slider,
+        seed_slider,
+    )
+    from .boundary import BoundaryView
+
+    n_classes = int(np.max(y)) + 1
+    runs, clicks_seen, view, shown = {}, [0], {}, {}
+
+    def draw(axes, lr, init, width, seed, train):
+        key = (lr, init, width, seed)
+        if key not in runs:
+            runs[key] = TrainingRun(
+                init_params(X.shape[1], width, n_classes, scheme=init, seed=seed),
+                loss_and_grads,
+                X,
+                y,
+            )
+            runs[key].advance(lr, steps_per_click)
+        run = runs[key]
+        if train > clicks_seen[0]:
+            run.advance(lr, steps_per_click * (train - clicks_seen[0]))
+        clicks_seen[0] = train
+        n = len(run.losses)
+        if run.diverged:
+            view["v"].show(None, run.losses, f"step {n}: diverged")
+            raise Diverged(f"loss {run.losses[-1]:.3g} at step {n}")
+        if shown.get(key, (None,))[0] != n:  # the regions at step n, computed once
+            accuracy = np.mean(predict_proba(run.params, X).argmax(axis=1) == y)
+            probs = predict_proba(run.params, view["v"].grid)
+            shown[key] = (n, probs, f"step {n}: train accuracy {accuracy:.0%}")
+        view["v"].show(shown[key][1], run.losses, shown[key][2])
+
+    def setup(axes):
+        view["v"] = BoundaryView(*axes, X, y, resolution=resolution, steps=steps_per_click)
+
+    return Playground(
+        draw,
+        setup=setup,
+        figsize=(9.6, 3.8),
+        dpi=100,
+        ncols=2,
+        blit=True,
+        lr=lr_slider(lr, min=1e-3, max=10.0),
+        init=init_dropdown("he"),
+        width=choice_slider(
+            list(widths), value=16 if 16 in widths else widths[0], description="hidden width"
+        ),
+        seed=seed_slider(0),
+        train=widgets.Button(description=f"train {steps_per_click} more steps"),
+    )
+
+
+def classifier_playground(
+    trained: Callable,
+    datasets: Mapping[int, tuple[np.ndarray, np.ndarray]],
+    activations: Sequence[str],
+    steps: int,
+    extent: Sequence[float] | None = None,
+    lr: float = 1.0,
+) -> Any:
+    """Controls for the activation, learning rate, initialization and seed (``datasets[seed] = (X, y)``).
+
+    ``trained(activation, lr, init, seed) -> (predict, losses, title)`` trains the lesson's network;
+    ``predict(points) -> labels`` (None when training diverged). Each setting is trained once.
+    Returns the :class:`mathdl.playground.Playground`."""
+    import functools
+
+    import ipywidgets as widgets
+
+    from ..playground import Diverged, Playground, init_dropdown, lr_slider, seed_slider
+    from .boundary import BoundaryView
+
+    view = {}
+
+    @functools.lru_cache(maxsize=2000)  # moving a slider back only redraws
+    def run(activation, lr, init, seed):
+        predict, losses, title = trained(activation, lr, init, seed)
+        return (None if predict is None else predict(view["v"].grid)), np.asarray(losses), title
+
+    def setup(axes):
+        view["v"] = BoundaryView(*axes, *datasets[min(datasets)], extent=extent, steps=steps)
+
+    def draw(axes, activation, lr, init, seed):
+        regions, losses, title = run(activation, lr, init, seed)
+        view["v"].show(regions, losses, title, points=datasets[seed])
+        if regions is None:
+            bad = ~np.isfinite(losses)
+            raise Diverged(f"loss became {losses[bad][0]} at step {np.argmax(bad)}")
+
+    style = dict(layout=dict(width="420px"), style=dict(description_width="110px"))
+    return Playground(
+        draw,
+        setup=setup,
+        blit=True,
+        ncols=2,
+        figsize=(9.6, 3.6),
+        dpi=100,
+        activation=widgets.Dropdown(
+            options=list(activations), value=activations[0], description="activation", **style
+        ),
+        lr=lr_slider(lr, min=1e-3, max=10.0),
+        init=init_dropdown("he"),
+        seed=seed_slider(),
+    )

@@ -1,0 +1,121 @@
+"""Two losses trained side by side on a 2-D, two-class problem (lesson 07's playground).
+
+Left: the data and each loss's straight decision boundary ``x . w + b = 0`` (and the start's);
+right: the training accuracy per step for each loss. The training is the lesson's own function
+``train(X, t, loss, lr, scheme, scale, seed) -> (w, b, accuracy_per_step, final_loss)``, run once
+per setting (moving a slider back only redraws).
+"""
+
+import functools
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import numpy as np
+
+from .boundary import line_through
+
+__all__ = ["TwoLossView", "loss_comparison_playground"]
+
+#: The two entries drawn: (key passed to ``train``, label, colour).
+ENTRIES = (("mse", "MSE", "C1"), ("ce", "cross-entropy", "C2"))
+
+
+class TwoLossView:
+    """The artists of the two panels, created once (animated, for blitting) and updated by :meth:`show`."""
+
+    def __init__(self, ax, ax_acc, X: np.ndarray, y: np.ndarray, steps: int):
+        anim = dict(animated=True)
+        self.points = ax.scatter(
+            *X.T, c=y, cmap="coolwarm", s=9, edgecolors="k", linewidths=0.3, **anim
+        )
+        (self.start,) = ax.plot([], [], "k:", lw=1.2, label="start", **anim)
+        self.lines, self.acc, self.text = {}, {}, {}
+        for k, (key, label, color) in enumerate(ENTRIES):
+            (self.lines[key],) = ax.plot([], [], color, lw=2, label=label, **anim)
+            (self.acc[key],) = ax_acc.plot(
+                np.arange(steps), np.zeros(steps), color, label=label, **anim
+            )
+            self.text[key] = ax_acc.text(
+                0.97,
+                0.16 - 0.11 * k,
+                "",
+                transform=ax_acc.transAxes,
+                ha="right",
+                color=color,
+                fontsize=8,
+                **anim,
+            )
+        ax.set_xlim(-5, 5)
+        ax.set_ylim(-4, 4)
+        ax.set_aspect("equal")
+        ax.set_xticks([])
+        ax.set_yticks([])
+        ax.legend(fontsize=8, loc="lower left")
+        ax.set_title("decision boundaries", fontsize=9)
+        ax_acc.set_xlim(0, steps)
+        ax_acc.set_ylim(0, 1.02)
+        ax_acc.set_xlabel("step", fontsize=8)
+        ax_acc.set_xticks([0, steps // 2, steps])
+        ax_acc.set_yticks([0, 0.5, 1], ["0%", "50%", "100%"])
+        ax_acc.set_title("training accuracy per step", fontsize=9)
+        ax_acc.legend(fontsize=8, loc="lower left")
+
+    def show(
+        self, X: np.ndarray, y: np.ndarray, w0: np.ndarray, results: Mapping[str, tuple]
+    ) -> None:
+        """``results[key] = (w, b, accuracy_per_step, final_loss)`` for each entry."""
+        self.points.set_offsets(X)
+        self.points.set_array(y)
+        self.start.set_data(*line_through(w0, 0.0))
+        for key, label, _ in ENTRIES:
+            w, b, acc, _final = results[key]
+            self.lines[key].set_data(*line_through(w, b))
+            self.acc[key].set_ydata(acc)
+            self.text[key].set_text(f"{label}: {acc[-1]:.0%} at the end")
+
+
+def loss_comparison_playground(
+    train: Callable, datasets: Mapping[int, tuple], start: Callable, steps: int
+) -> Any:
+    """Sliders for learning rate, initialization, its scale and the seed (which picks
+    ``datasets[seed] = (X, y)``); ``start(scheme, scale, seed) -> w0`` gives the initial weights drawn.
+    Returns the :class:`mathdl.playground.Playground`."""
+    from ..playground import (
+        Diverged,
+        Playground,
+        init_dropdown,
+        lr_slider,
+        scale_slider,
+        seed_slider,
+    )
+
+    view = {}
+
+    @functools.lru_cache(maxsize=4000)
+    def run(key, lr, init, scale, seed):
+        X, y = datasets[seed]
+        return train(X, y.astype(float), key, lr, init, scale, seed)
+
+    def setup(axes):
+        X, y = datasets[min(datasets)]
+        view["v"] = TwoLossView(*axes, X, y, steps)
+
+    def draw(axes, lr, init, scale, seed):
+        results = {key: run(key, lr, init, scale, seed) for key, _, _ in ENTRIES}
+        for key, (*_, final) in results.items():
+            if not np.isfinite(final):
+                raise Diverged(f"{key} loss became {final}")
+        view["v"].show(*datasets[seed], start(init, scale, seed), results)
+
+    return Playground(
+        draw,
+        setup=setup,
+        blit=True,
+        ncols=2,
+        figsize=(9.6, 3.6),
+        dpi=100,
+        lr=lr_slider(1.0, min=1e-3, max=100.0),
+        init=init_dropdown("he"),
+        scale=scale_slider(10.0, min=0.1, max=30.0, description="init scale"),
+        seed=seed_slider(1),
+    )
