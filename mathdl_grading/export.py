@@ -4,7 +4,8 @@ From the gradebook (nbgrader's, so manual grades count), into ``nbgrader_work/ex
 
 * ``<assignment>.csv``: one row per student in the gradebook: every autograded part, every part
   graded by hand, their totals, the total and its maximum, whether a part still needs manual
-  grading, days late, free late days used, the late penalty and the final score;
+  grading, days late, free late days used, the late penalty and the final score (total less
+  penalty, at least 0: nbgrader's ``score`` in grades.csv, whose ``raw_score`` is our total);
 * ``canvas.csv``: Canvas's gradebook import (Student, ID, SIS User ID, SIS Login ID, Section, then
   one column per part and per late penalty, with a "Points Possible" row);
 * ``moodle.csv``: Moodle's "Import grades from CSV" (Username, ID number, Email address, First
@@ -72,7 +73,7 @@ def student_row(gb, assignment: str, student, parts: list[dict], late_entry) -> 
     row["days_late"] = late_entry.days_late if late_entry else 0
     row["late_days_used"] = late_entry.free_days_used if late_entry else 0
     row["late_penalty"] = penalty
-    row["final_score"] = auto + manual - penalty
+    row["final_score"] = max(0.0, auto + manual - penalty)  # as nbgrader's grades.csv
     return row
 
 

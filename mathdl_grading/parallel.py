@@ -247,6 +247,15 @@ def run_pool(pool: Pool, students: list[str], on_done) -> None:
 
 def grade_parallel(cfg, root: Path, assignment: str, students: list[str], jobs: int) -> dict:
     """``{student: report entry}`` for ``students``, graded by ``jobs`` workers."""
+    if not students:
+        return {}
+    try:
+        pickle.dumps(cfg)
+    except Exception as exc:
+        raise SystemExit(
+            f"--jobs {jobs} sends the nbgrader configuration to the workers, and this one cannot "
+            f"be sent ({exc!r}): grade with --jobs 1, or keep nbgrader_config.py to plain values"
+        ) from None
     work = root / "nbgrader_work" / assignment / "workers"
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
