@@ -29,6 +29,7 @@ import socket
 import sqlite3
 import subprocess
 import sys
+import tempfile
 import time
 import traceback
 from collections import deque
@@ -53,8 +54,8 @@ class Progress:
     """``graded 37/100 (1 error)  1.9/s  about 33 s left`` on stderr: one updating line on a
     terminal, a line every ``every`` seconds (and the last) otherwise."""
 
-    def __init__(self, total: int, stream=None, every: float = 10.0):
-        self.total, self.done, self.errors = total, 0, 0
+    def __init__(self, total: int, stream=None, every: float = 10.0, quiet: bool = False):
+        self.total, self.done, self.errors, self.quiet = total, 0, 0, quiet
         self.stream = stream or sys.stderr
         self.start = self.last = time.monotonic()
         self.every = every
@@ -72,6 +73,8 @@ class Progress:
         self.done += 1
         self.errors += status == "error"
         now = time.monotonic()
+        if self.quiet:
+            return
         if self.tty:
             end = "\n" if self.done == self.total else ""
             print("\r" + self.line(), end=end, file=self.stream, flush=True)
@@ -256,9 +259,8 @@ def grade_parallel(cfg, root: Path, assignment: str, students: list[str], jobs: 
             f"--jobs {jobs} sends the nbgrader configuration to the workers, and this one cannot "
             f"be sent ({exc!r}): grade with --jobs 1, or keep nbgrader_config.py to plain values"
         ) from None
-    work = root / "nbgrader_work" / assignment / "workers"
-    shutil.rmtree(work, ignore_errors=True)
-    work.mkdir(parents=True)
+    (root / "nbgrader_work" / assignment).mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix="workers-", dir=root / "nbgrader_work" / assignment))
     from nbgrader.coursedir import CourseDirectory
 
     db_url = CourseDirectory(config=cfg).db_url
