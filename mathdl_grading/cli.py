@@ -116,7 +116,8 @@ def grade(assignment, root=None, students=None, jobs=1, **settings):
     todo = submissions(root, assignment, students)
     late.prepare(root, cfg, assignment, list(todo))  # due date and extensions into the gradebook
     graded = [s for s, (status, _) in todo.items() if status == "graded"]
-    done = parallel.grade_parallel(cfg, root, assignment, graded, jobs) if jobs > 1 else {}
+    many = jobs > 1 and len(graded) > 1
+    done = parallel.grade_parallel(cfg, root, assignment, graded, jobs) if many else {}
     progress = parallel.Progress(len(todo), quiet=bool(done))
     for student, (status, note) in todo.items():
         if student in done:  # graded in parallel: autograde and feedback done
