@@ -15,10 +15,10 @@ must equal those of the first (the run stops otherwise).
 
 "Per notebook, median" is one student's autograde (kernel start included; with several jobs it
 runs beside the others); "whole run per notebook" divides the total wall time by N, and the
-speed-up is the first run's total over this one's. "CPU per notebook" is the CPU time of the
-whole run (this process, the workers, the kernels) over N: it does not depend on what else runs
-on the machine, so it says whether the parallel grader does more work per notebook than the
-serial one. The load average (1 min, from
+speed-up is the first run's total over this one's. "grader CPU per notebook" is the CPU time of
+this process and its workers over N (not the kernels': they end outside this process tree and
+are not counted): it hardly depends on what else runs on the machine, so it shows what the
+parallel machinery costs (worker start, per-student feedback) over the one-job grader. The load average (1 min, from
 /proc/loadavg) is printed before and after each run: on a shared machine other jobs take cores
 too. Target: at least 1.7x with 2 jobs on 2 cores.
 """
@@ -51,7 +51,7 @@ def make_course(root, assignment, n):
 
 
 def cpu_seconds():
-    """CPU time of this process and every finished child (workers, their kernels, bubblewrap)."""
+    """CPU time of this process and of the children it reaped (the workers)."""
     me, kids = (
         resource.getrusage(resource.RUSAGE_SELF),
         resource.getrusage(resource.RUSAGE_CHILDREN),
@@ -100,7 +100,7 @@ def main(argv=None):
     warnings.simplefilter("ignore")  # SQLAlchemy's warnings from nbgrader, as mathdl-grade does
     jobs = [int(j) for j in args.jobs.split(",")]
     print(f"{args.assignment}, {args.n} notebooks, sandboxed (bubblewrap), {os.cpu_count()} cores:")
-    head = "| jobs | total (s) | per notebook, median (s) | whole run per notebook (s) | CPU per notebook (s) | speed-up | load before/after |"
+    head = "| jobs | total (s) | per notebook, median (s) | whole run per notebook (s) | grader CPU per notebook (s) | speed-up | load before/after |"
     print(head)
     print("|---|---|---|---|---|---|---|")
     first = None
