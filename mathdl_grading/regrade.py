@@ -133,7 +133,7 @@ def to_markdown(assignment: str, rows: list[dict], first: bool) -> str:
         return "-" if v is None else f"{v:g}"
 
     for r in rows:
-        why = r["reason"].replace("|", "/")
+        why = " ".join(r["reason"].split()).replace("|", "/")[:300]  # one table row
         cells = [r["student"], r["part"], fmt(r["old_score"]), fmt(r["new_score"])]
         lines.append("| " + " | ".join([*cells, r["change"] or "new", why]) + " |")
     return "\n".join(lines) + "\n"

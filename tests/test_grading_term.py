@@ -175,6 +175,15 @@ def test_the_regrade_report_lists_only_changed_scores_with_the_check_behind_them
     assert table[0]["change"] == "+2" and table[4]["old_score"] == ""
 
 
+def test_a_check_message_cannot_break_the_markdown_table():
+    """A student's code can raise an error whose text is anything: one row whatever it says."""
+    before = {"eve": snap({"t1": (2.0, 2)})}
+    after = {"eve": snap({"t1": (0.0, 2)}, {"t1": {"CheckFailed": "a\n| x | y |\n## owned"}})}
+    md = regrade.to_markdown("a1", regrade.changes(before, after), first=False)
+    rows = [line for line in md.splitlines() if line.startswith("| eve")]
+    assert len(rows) == 1 and rows[0].count("|") == 7 and "\n## owned" not in md
+
+
 def test_a_dead_worker_fails_only_its_own_students_and_the_pool_ends(tmp_path):
     pool = parallel.Pool(2, {"not": "a config"}, "a1", tmp_path, deadline=60)  # no snapshot.db
     got = {}
