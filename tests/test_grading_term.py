@@ -458,3 +458,14 @@ def test_the_kubernetes_grading_job_is_valid_yaml_and_fits_the_formgrader():
         term["labelSelector"]["matchLabels"].items()
         <= deploy["spec"]["template"]["metadata"]["labels"].items()
     )
+
+
+def test_export_without_a_gradebook_says_so(tmp_path):
+    proc = subprocess.run(
+        [str(BIN / "mathdl-export"), "--root", str(tmp_path)], capture_output=True, text=True
+    )
+    assert (
+        proc.returncode != 0
+        and "no gradebook" in proc.stderr
+        and "grade an assignment" in proc.stderr
+    )
