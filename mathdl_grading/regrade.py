@@ -3,7 +3,8 @@
 :func:`snapshot` reads, before and after a run, every student's score per graded part from the
 gradebook (the score nbgrader counts: the manual grade where there is one, else the autograded
 one), the late penalty, and the checks that failed in each test cell of the autograded notebook
-(its ``CheckFailed`` and other error outputs). :func:`write` lists every student and part whose
+(the failures the scorer records in the cell's ``metadata.mathdl.failures`` where it does, else
+its ``CheckFailed`` and other error outputs). :func:`write` lists every student and part whose
 score changed, old and new, and why: the checks that now fail or now pass, a change of the
 part's points, a new submission. Grading keeps manual grades and comments (nbgrader's
 ``SaveAutoGrades`` writes only the autograded score; :mod:`.parallel` does the same), so a part
@@ -30,6 +31,13 @@ def failed_checks(notebook: Path) -> dict[str, dict[str, str]]:
     for cell in nb.cells:
         meta = cell.get("metadata", {}).get("nbgrader", {})
         if cell.cell_type != "code" or not meta.get("grade"):
+            continue
+        recorded = cell.get("metadata", {}).get("mathdl", {}).get("failures")
+        if isinstance(recorded, list):  # the scorer's own record (check, kind, mistake, message)
+            found = [f for f in recorded if isinstance(f, dict) and "check" in f]
+            out[meta.get("grade_id")] = {
+                str(f["check"]): str(f.get("message", "")).partition(": ")[2] for f in found
+            }
             continue
         failed = {}
         for o in cell.get("outputs", []):

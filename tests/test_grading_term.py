@@ -175,6 +175,31 @@ def test_the_regrade_report_lists_only_changed_scores_with_the_check_behind_them
     assert table[0]["change"] == "+2" and table[4]["old_score"] == ""
 
 
+def test_failed_checks_read_from_the_scorers_record_or_from_the_error(tmp_path):
+    from nbformat.v4 import new_code_cell, new_notebook, new_output
+
+    def test_cell(gid, **kw):
+        meta = {"nbgrader": {"grade": True, "grade_id": gid, "solution": False}, **kw}
+        return new_code_cell("check(...)", metadata=meta)
+
+    recorded = test_cell(
+        "t1",
+        mathdl={"failures": [{"check": "b2", "kind": "shape", "message": "b2: wrong shape"}]},
+    )
+    shown = test_cell("t2")
+    shown.outputs = [
+        new_output("error", ename="CheckFailed", evalue="a: off; b: nan", traceback=[])
+    ]
+    nbformat.write(
+        new_notebook(cells=[recorded, shown, test_cell("t3")]), str(tmp_path / "n.ipynb")
+    )
+    assert regrade.failed_checks(tmp_path / "n.ipynb") == {
+        "t1": {"b2": "wrong shape"},
+        "t2": {"a": "off", "b": "nan"},
+        "t3": {},
+    }
+
+
 def test_a_check_message_cannot_break_the_markdown_table():
     """A student's code can raise an error whose text is anything: one row whatever it says."""
     before = {"eve": snap({"t1": (2.0, 2)})}
