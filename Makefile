@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 ROOT_FLAG := $(shell [ "$$(id -u)" = 0 ] && echo --allow-root)
 ASSIGNMENT ?=
 
-.PHONY: lab test test-fast setup lint format bench exercises grade report site clean clean-grading
+.PHONY: lab test test-fast setup lint format bench exercises grade report export site clean clean-grading
 
 setup: $(STAMP)
 
@@ -60,10 +60,17 @@ exercises: $(STAMP)
 
 # Grade every submission under submitted/<student>/$(ASSIGNMENT)/: autograded/, feedback/ (HTML),
 # grades.csv, and a report in nbgrader_work/$(ASSIGNMENT)/report.md. See docs/instructors.md.
-# Optional: GRADE_TIMEOUT=<seconds per cell> GRADE_MEMORY_MB=<kernel memory cap>.
+# Optional: GRADE_TIMEOUT=<seconds per cell> GRADE_MEMORY_MB=<kernel memory cap>,
+# JOBS=<students graded at once> (default: the number of cores).
+JOBS ?=
 grade: $(STAMP)
 	@test -n "$(ASSIGNMENT)" || { echo "usage: make grade ASSIGNMENT=<name>, one of:"; ls solutions; exit 2; }
-	$(VENV)/bin/mathdl-grade $(ASSIGNMENT)
+	$(VENV)/bin/mathdl-grade $(ASSIGNMENT) $(if $(JOBS),--jobs $(JOBS))
+
+# Grades per part for the LMS (docs/instructors.md): nbgrader_work/export/<a>.csv, canvas.csv and
+# moodle.csv, for ASSIGNMENT or, without it, every assignment in the gradebook.
+export: $(STAMP)
+	$(VENV)/bin/mathdl-export $(ASSIGNMENT)
 
 # Which parts and mistakes the class struggled with (after make grade): nbgrader_work/<a>/class-report.html
 # and .json; without ASSIGNMENT, every graded assignment side by side (nbgrader_work/class-report.html).

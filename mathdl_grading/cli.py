@@ -85,14 +85,18 @@ def submissions(root, assignment, only=None):
     return out
 
 
-def grade(assignment, root=None, students=None, **settings):
-    """Grade every submission of ``assignment``; returns the report dict (see :func:`main`)."""
+def grade(assignment, root=None, students=None, jobs=1, **settings):
+    """Grade every submission of ``assignment``; returns the report dict (see :func:`main`).
+    ``jobs`` > 1: that many students at once (:mod:`.parallel`)."""
     from nbgrader.converters import Autograde, GenerateAssignment, GenerateFeedback
 
+    from . import late, parallel, regrade
     from .reference import references
 
     root = Path(root or Path.cwd()).resolve()
     cfg = load_config(root, **settings)
+    late.configure(cfg, root)  # the late-day policy, if the course has one (late.py)
+    before = regrade.snapshot(root, assignment)  # scores before this run (regrade.py)
     os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
     work = root / "nbgrader_work" / assignment
     cfg.CourseDirectory.release_directory = str(work / "release")
@@ -109,7 +113,16 @@ def grade(assignment, root=None, students=None, **settings):
         root / "solutions" / assignment / f"{assignment}.ipynb", cfg, work.parent / "references"
     )
     report = {"assignment": assignment, "students": {}, "phases": {"generate, references": lap()}}
-    for student, (status, note) in submissions(root, assignment, students).items():
+    todo = submissions(root, assignment, students)
+    late.prepare(root, cfg, assignment, list(todo))  # due date and extensions into the gradebook
+    graded = [s for s, (status, _) in todo.items() if status == "graded"]
+    many = jobs > 1 and len(graded) > 1
+    done = parallel.grade_parallel(cfg, root, assignment, graded, jobs) if many else {}
+    progress = parallel.Progress(len(todo), quiet=bool(done))
+    for student, (status, note) in todo.items():
+        if student in done:  # graded in parallel: autograde and feedback done
+            report["students"][student] = done[student]
+            continue
         start = time.monotonic()
         if status == "graded":
             res = run_app(Autograde, cfg, assignment, student, create_student=True)
@@ -117,14 +130,18 @@ def grade(assignment, root=None, students=None, **settings):
                 status, note = "error", (res.get("error") or "") + res["log"][-4000:]
         seconds = round(time.monotonic() - start, 3)
         report["students"][student] = {"status": status, "note": note, "seconds": seconds}
+        progress.update(status)
     report["phases"]["autograde"] = lap()
-    if any(s["status"] == "graded" for s in report["students"].values()):
+    if done:
+        report["feedback_ok"] = all(e.get("feedback_ok", True) for e in done.values())
+    elif any(s["status"] == "graded" for s in report["students"].values()):
         report["feedback_ok"] = run_app(GenerateFeedback, cfg, assignment)["success"]
         report["phases"]["feedback"] = lap()
     record_scores(root, cfg, assignment, report["students"])
     work.mkdir(parents=True, exist_ok=True)
     (work / "report.json").write_text(json.dumps(report, indent=1))
-    (work / "report.md").write_text(render(report))
+    (work / "report.md").write_text(render(report) + late.section(root, assignment))
+    regrade.write(work, before, regrade.snapshot(root, assignment))  # regrade.md and .csv
     return report
 
 
@@ -190,6 +207,7 @@ def main(argv=None):
     arg("--memory-mb", type=int, default=env("GRADE_MEMORY_MB"), help="kernel cap (config: 2048)")
     arg("--root", default=".", help="course root (default: the current directory)")
     arg("--unsafe", action="store_true", help="grade WITHOUT a sandbox (trusted notebooks only)")
+    arg("--jobs", type=int, default=env("GRADE_JOBS"), help="students at once (default: cores)")
     args = ap.parse_args(argv)
     if not args.unsafe and bwrap_problem():
         print(f"mathdl-grade: no sandbox: {bwrap_problem()}.", file=sys.stderr)
@@ -200,7 +218,13 @@ def main(argv=None):
         return 2
     warnings.simplefilter("ignore")  # SQLAlchemy's warnings from nbgrader say nothing useful
     settings = dict(timeout=args.timeout, memory_mb=args.memory_mb, unsafe=args.unsafe)
-    report = grade(args.assignment, args.root, args.student, **settings)
+    from .parallel import default_jobs
+
+    jobs = default_jobs() if args.jobs is None else args.jobs
+    if jobs < 1:
+        print(f"mathdl-grade: --jobs must be at least 1, not {jobs}.", file=sys.stderr)
+        return 2
+    report = grade(args.assignment, args.root, args.student, jobs=jobs, **settings)
     print(render(report))
     for student, entry in report["students"].items():
         if entry["status"] == "error":
