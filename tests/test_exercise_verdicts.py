@@ -33,7 +33,10 @@ def near_misses(value):
     if isinstance(value, dict):
         first = next(iter(value), None)
         return [dict(value, **{first: m}) for m in near_misses(value[first])] if first else []
-    arr = np.asarray(value)
+    try:
+        arr = np.asarray(value)
+    except ValueError:  # a list of arrays of different shapes
+        return []
     if arr.dtype.kind not in "fiub":
         return []
     out = [arr[None], arr.tolist(), arr.astype(np.float32), np.round(arr).astype(int)]

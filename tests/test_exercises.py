@@ -66,9 +66,10 @@ def test_every_assignment_has_a_solution_and_an_exercise_folder():
     ):
         assert a in ASSIGNMENTS
     for a in ASSIGNMENTS:
-        assert sorted(p.name for p in (ROOT / "solutions" / a).iterdir()) == [f"{a}.ipynb"], (
-            f"solutions/{a}/ must hold only {a}.ipynb"
-        )
+        assert sorted(p.name for p in (ROOT / "solutions" / a).iterdir()) == [
+            f"{a}.ipynb",
+            "mistakes.toml",
+        ], f"solutions/{a}/ must hold {a}.ipynb and its catalogue of known mistakes, mistakes.toml"
     released = sorted(p.name for p in (ROOT / "exercises").iterdir() if p.is_dir())
     assert released == ASSIGNMENTS, (
         "exercises/ and solutions/ must hold the same assignments (run `make exercises`)"
