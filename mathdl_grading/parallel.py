@@ -120,12 +120,30 @@ def grade_one(cfg, assignment: str, student: str) -> dict:
     return entry
 
 
+#: The address space of one grading worker (the grader's side of one kernel: its messages,
+#: the notebook, nbgrader). A submission that floods its worker past this makes the worker fail
+#: (a MemoryError or its death): only that student is a grading error, the machine is safe.
+WORKER_MEMORY_MB = 4096
+
+
+def cap_memory(megabytes: int) -> None:
+    """Cap this process's address space (the kernels it starts have their own sandbox limits)."""
+    import resource
+
+    limit = megabytes * 1024 * 1024
+    soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+    if hard != resource.RLIM_INFINITY:
+        limit = min(limit, hard)
+    resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
+
+
 def worker_main(fd: int) -> None:
     """A worker (``python -m mathdl_grading.parallel FD``): its settings, then one student per
     message until ``None``, over the socket ``FD``."""
     import warnings
 
     warnings.simplefilter("ignore")  # SQLAlchemy's warnings from nbgrader
+    cap_memory(WORKER_MEMORY_MB)
     conn = Connection(fd)
     cfg_bytes, assignment, snapshot, db_path = conn.recv()
     shutil.copy(snapshot, db_path)
