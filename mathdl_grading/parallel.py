@@ -131,7 +131,7 @@ def cap_memory(megabytes: int) -> None:
     import resource
 
     limit = megabytes * 1024 * 1024
-    soft, hard = resource.getrlimit(resource.RLIMIT_AS)
+    _soft, hard = resource.getrlimit(resource.RLIMIT_AS)
     if hard != resource.RLIM_INFINITY:
         limit = min(limit, hard)
     resource.setrlimit(resource.RLIMIT_AS, (limit, hard))
