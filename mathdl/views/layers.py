@@ -1,7 +1,8 @@
 """Per-layer statistics of a deep MLP: how big the activations and the gradients are at each depth.
 
-The computation is plain NumPy (forward pass, softmax cross-entropy, backward pass) so that any
-activation and any initializer can be plugged in:
+The computation runs on mathdl's engine (an :class:`mathdl.nn.Sequential` of ``Linear`` layers
+and :class:`mathdl.nn.Activation` ``(f, df)`` layers, softmax cross-entropy, ``backward()``,
+:class:`mathdl.optim.SGD`), so that any activation and any initializer can be plugged in:
 
 * ``activation``: a name from :data:`ACTIVATIONS` (``"relu"``, ``"leaky relu"``, ``"tanh"``,
   ``"sigmoid"``, ``"gelu"``, ``"linear"``) or a pair ``(f, df)`` of NumPy functions, the activation
@@ -22,8 +23,11 @@ from typing import Any
 import numpy as np
 
 from .. import activations as A
+from .. import functional as F
 from .. import init as _init
-from ..losses import cross_entropy, cross_entropy_gradient
+from .. import nn, optim
+from ..tensor import Tensor
+from .build import Memo, view_playground
 
 __all__ = [
     "ACTIVATIONS",
@@ -117,6 +121,33 @@ def make_mlp(
     return Ws, [np.zeros(b) for b in sizes[1:]]
 
 
+def _network(
+    Ws: list[np.ndarray], bs: list[np.ndarray], activation: ActivationSpec
+) -> nn.Sequential:
+    """Linear layers with weights ``Ws`` and biases ``bs`` (copied), the activation between them."""
+    f, df = resolve_activation(activation)
+    layers: list[nn.Module] = []
+    for i, (W, b) in enumerate(zip(Ws, bs, strict=True)):
+        linear = nn.Linear(*np.shape(W), init="zeros")
+        linear.weight.data[...], linear.bias.data[...] = W, b
+        layers += [linear] if i == len(Ws) - 1 else [linear, nn.Activation(f, df, "activation")]
+    return nn.Sequential(*layers)
+
+
+def _run(net: nn.Sequential, X: np.ndarray, y: np.ndarray) -> tuple[Tensor, list, list]:
+    """The mean softmax cross-entropy of ``net`` on (X, y), and per hidden layer its
+    pre-activation z and its activation h (which keeps its gradient dL/dh after backward)."""
+    x, zs, hs = Tensor(np.asarray(X, dtype=float)), [], []
+    for layer in net.layers:
+        if isinstance(layer, nn.Activation):
+            zs.append(x)
+            x = layer(x).retain_grad()
+            hs.append(x)
+        else:
+            x = layer(x)
+    return F.cross_entropy(x, np.asarray(y)), zs, hs
+
+
 def forward_backward(
     Ws: list[np.ndarray],
     bs: list[np.ndarray],
@@ -127,24 +158,22 @@ def forward_backward(
     """Loss, pre-activations z^(l), activations h^(l), dL/dh^(l) and the parameter gradients.
 
     Hidden layer l computes z = h W + b, h' = f(z); the last layer gives the logits, and the loss
-    is the mean softmax cross-entropy. Returns ``(loss, zs, hs, ghs, gWs, gbs)`` with one entry of
-    ``zs``/``hs``/``ghs`` per hidden layer.
+    is the mean softmax cross-entropy (one forward and one ``backward()`` on the engine). Returns
+    ``(loss, zs, hs, ghs, gWs, gbs)`` as NumPy arrays, one entry of ``zs``/``hs``/``ghs`` per
+    hidden layer.
     """
-    f, df = resolve_activation(activation)
-    hs, zs = [np.asarray(X, dtype=float)], []
-    for W, b in zip(Ws[:-1], bs[:-1]):
-        zs.append(hs[-1] @ W + b)
-        hs.append(f(zs[-1]))
-    logits = hs[-1] @ Ws[-1] + bs[-1]
-    loss = cross_entropy(logits, y)
-    g = cross_entropy_gradient(logits, y)  # dL/dlogits
-    gWs, gbs, ghs = [None] * len(Ws), [None] * len(Ws), [None] * (len(Ws) - 1)
-    for layer in range(len(Ws) - 1, -1, -1):
-        gWs[layer], gbs[layer] = hs[layer].T @ g, g.sum(axis=0)
-        if layer > 0:
-            ghs[layer - 1] = g @ Ws[layer].T  # dL/dh of hidden layer `layer`
-            g = ghs[layer - 1] * df(zs[layer - 1])
-    return loss, zs, hs[1:], ghs, gWs, gbs
+    net = _network(Ws, bs, activation)
+    loss, zs, hs = _run(net, X, y)
+    loss.backward()
+    linears = [layer for layer in net.layers if isinstance(layer, nn.Linear)]
+    return (
+        loss.item(),
+        [z.data for z in zs],
+        [h.data for h in hs],
+        [h.grad for h in hs],
+        [lin.weight.grad for lin in linears],
+        [lin.bias.grad for lin in linears],
+    )
 
 
 def layer_statistics(
@@ -181,22 +210,25 @@ def train_momentum(
     momentum: float = 0.9,
     activation: ActivationSpec = "relu",
 ) -> np.ndarray:
-    """Full-batch SGD with momentum (torch's rule v = mu v + g, theta -= lr v), in place.
+    """Full-batch :class:`mathdl.optim.SGD` with momentum (torch's rule v = mu v + g,
+    theta -= lr v) on the network ``Ws``, ``bs``, which it updates in place.
 
     Returns the loss before each step; stops early (shorter array) once the loss is not finite.
     """
-    vW, vb = [np.zeros_like(W) for W in Ws], [np.zeros_like(b) for b in bs]
+    net = _network(Ws, bs, activation)
+    opt = optim.SGD(net.parameters(), lr=lr, momentum=momentum)
     losses = []
     for _ in range(steps):
-        loss, _, _, _, gWs, gbs = forward_backward(Ws, bs, X, y, activation)
-        losses.append(loss)
-        if not np.isfinite(loss):
+        opt.zero_grad()
+        loss, _, _ = _run(net, X, y)
+        losses.append(loss.item())
+        if not np.isfinite(losses[-1]):
             break
-        for i in range(len(Ws)):
-            vW[i] = momentum * vW[i] + gWs[i]
-            vb[i] = momentum * vb[i] + gbs[i]
-            Ws[i] -= lr * vW[i]
-            bs[i] -= lr * vb[i]
+        loss.backward()
+        opt.step()
+    linears = [layer for layer in net.layers if isinstance(layer, nn.Linear)]
+    for W, b, lin in zip(Ws, bs, linears, strict=True):
+        W[...], b[...] = lin.weight.data, lin.bias.data
     return np.array(losses)
 
 
@@ -312,77 +344,46 @@ def layer_stats_playground(
     ``{"he": "he", "mine": lambda fan_in, fan_out, rng: ...}``. Controls: initialization, init
     scale, activation, learning rate, seed. Returns the :class:`mathdl.playground.Playground`.
     """
-    import ipywidgets as widgets
+    from ..playground import INIT_CHOICES, Diverged, dropdown, lr_slider, scale_slider, seed_slider
 
-    from ..playground import (
-        INIT_CHOICES,
-        Diverged,
-        Playground,
-        lr_slider,
-        scale_slider,
-        seed_slider,
-    )
-
-    def as_dict(choices):
-        if isinstance(choices, dict):
-            return dict(choices)
-        return {c if isinstance(c, str) else getattr(c[0], "__name__", "yours"): c for c in choices}
-
-    acts = as_dict(activations)
-    inits = as_dict(inits or INIT_CHOICES)
+    acts, inits = _choices(activations), _choices(inits or INIT_CHOICES)
     for a in acts.values():
         resolve_activation(a)
     for i in inits.values():
         resolve_init(i)
-    state = {}
-    # Results already computed, by the settings they depend on (the statistics at initialization
-    # do not depend on the learning rate): moving a slider back redraws without recomputing.
-    seen: dict[tuple, Any] = {}
+    # The statistics at initialization do not depend on the learning rate.
+    memo = Memo(1000)
 
-    def cached(key, compute):
-        if key not in seen:
-            if len(seen) >= 1000:
-                del seen[next(iter(seen))]
-            seen[key] = compute()
-        return seen[key]
-
-    def setup(axes):
-        state["view"] = LayerStatsView(axes[0], axes[1], depth, steps)
-
-    def draw(axes, init, scale, activation, lr, seed):
+    def draw(view, init, scale, activation, lr, seed):
         def start():
             return make_mlp(inits[init], depth, width, X.shape[1], int(y.max()) + 1, scale, seed)
 
-        def train():
-            Ws, bs = start()
-            return train_momentum(Ws, bs, X, y, lr, steps, activation=acts[activation])
-
-        stats = cached(
+        stats = memo(
             ("stats", init, scale, activation, seed),
             lambda: layer_statistics(*start(), X, y, acts[activation]),
         )
-        losses = cached(("losses", init, scale, activation, seed, lr), train)
-        state["view"].show(stats, losses)
+        losses = memo(
+            ("losses", init, scale, activation, seed, lr),
+            lambda: train_momentum(*start(), X, y, lr, steps, activation=acts[activation]),
+        )
+        view.show(stats, losses)
         if not np.all(np.isfinite(losses)) or losses.max() > 1e3:
-            raise Diverged(
-                f"loss reached {np.nanmax(np.where(np.isfinite(losses), losses, np.inf)):.2g}"
-            )
+            finite = np.where(np.isfinite(losses), losses, np.inf)
+            raise Diverged(f"loss reached {np.nanmax(finite):.2g}")
 
-    wide = dict(layout=dict(width="420px"), style=dict(description_width="110px"))
-    return Playground(
-        draw,
-        setup=setup,
-        blit=True,
-        ncols=2,
-        figsize=figsize,
-        dpi=dpi,
-        init=widgets.Dropdown(
-            options=list(inits), value=list(inits)[-1], description="initialization", **wide
-        ),
+    return view_playground(
+        lambda axes: LayerStatsView(axes[0], axes[1], depth, steps), draw,
+        figsize=figsize, dpi=dpi,
+        init=dropdown(inits, list(inits)[-1], "initialization"),
         scale=scale_slider(1.0, min=0.1, max=10.0, description="init scale"),
-        activation=widgets.Dropdown(
-            options=list(acts), value=next(iter(acts)), description="activation", **wide
-        ),
+        activation=dropdown(acts, description="activation"),
         lr=lr_slider(0.03, min=1e-4, max=10.0),
         seed=seed_slider(0),
-    )
+    )  # fmt: skip
+
+
+def _choices(choices: Sequence[Any] | Mapping[str, Any]) -> dict[str, Any]:
+    """``{label: choice}``: a dict as given, or names and pairs labelled by their name."""
+    if isinstance(choices, dict):
+        return dict(choices)
+    return {c if isinstance(c, str) else getattr(c[0], "__name__", "yours"): c for c in choices}
