@@ -121,30 +121,49 @@ def make_mlp(
     return Ws, [np.zeros(b) for b in sizes[1:]]
 
 
+#: The engine's own layers for the names it has (faster than an Activation(f, df) node).
+_ENGINE_LAYERS = {
+    "relu": nn.ReLU,
+    "leaky relu": nn.LeakyReLU,
+    "tanh": nn.Tanh,
+    "sigmoid": nn.Sigmoid,
+    "gelu": nn.GELU,
+}
+
+
+def _activation_layer(activation: ActivationSpec) -> nn.Module:
+    """The engine's layer for a name it has, else :class:`mathdl.nn.Activation` ``(f, df)``."""
+    if isinstance(activation, str) and activation in _ENGINE_LAYERS:
+        return _ENGINE_LAYERS[activation]()
+    f, df = resolve_activation(activation)
+    return nn.Activation(f, df, activation if isinstance(activation, str) else "activation")
+
+
 def _network(
     Ws: list[np.ndarray], bs: list[np.ndarray], activation: ActivationSpec
 ) -> nn.Sequential:
     """Linear layers with weights ``Ws`` and biases ``bs`` (copied), the activation between them."""
-    f, df = resolve_activation(activation)
     layers: list[nn.Module] = []
     for i, (W, b) in enumerate(zip(Ws, bs, strict=True)):
         linear = nn.Linear(*np.shape(W), init="zeros")
         linear.weight.data[...], linear.bias.data[...] = W, b
-        layers += [linear] if i == len(Ws) - 1 else [linear, nn.Activation(f, df, "activation")]
+        layers += [linear] if i == len(Ws) - 1 else [linear, _activation_layer(activation)]
     return nn.Sequential(*layers)
 
 
-def _run(net: nn.Sequential, X: np.ndarray, y: np.ndarray) -> tuple[Tensor, list, list]:
-    """The mean softmax cross-entropy of ``net`` on (X, y), and per hidden layer its
-    pre-activation z and its activation h (which keeps its gradient dL/dh after backward)."""
+def _run(
+    net: nn.Sequential, X: np.ndarray, y: np.ndarray, keep: bool = True
+) -> tuple[Tensor, list, list]:
+    """The mean softmax cross-entropy of ``net`` on (X, y), and (``keep``) per hidden layer its
+    pre-activation z and its activation h, which keeps its gradient dL/dh after backward."""
     x, zs, hs = Tensor(np.asarray(X, dtype=float)), [], []
     for layer in net.layers:
-        if isinstance(layer, nn.Activation):
+        if isinstance(layer, nn.Linear) or not keep:
+            x = layer(x)
+        else:
             zs.append(x)
             x = layer(x).retain_grad()
             hs.append(x)
-        else:
-            x = layer(x)
     return F.cross_entropy(x, np.asarray(y)), zs, hs
 
 
@@ -220,7 +239,7 @@ def train_momentum(
     losses = []
     for _ in range(steps):
         opt.zero_grad()
-        loss, _, _ = _run(net, X, y)
+        loss, _, _ = _run(net, X, y, keep=False)
         losses.append(loss.item())
         if not np.isfinite(losses[-1]):
             break
