@@ -1,8 +1,9 @@
 """Per-layer statistics of a deep MLP: how big the activations and the gradients are at each depth.
 
 The computation runs on mathdl's engine (an :class:`mathdl.nn.Sequential` of ``Linear`` layers
-and :class:`mathdl.nn.Activation` ``(f, df)`` layers, softmax cross-entropy, ``backward()``,
-:class:`mathdl.optim.SGD`), so that any activation and any initializer can be plugged in:
+and activation layers, the engine's own for the names it has and :class:`mathdl.nn.Activation`
+``(f, df)`` for yours, softmax cross-entropy, ``backward()``, :class:`mathdl.optim.SGD`), so that
+any activation and any initializer can be plugged in:
 
 * ``activation``: a name from :data:`ACTIVATIONS` (``"relu"``, ``"leaky relu"``, ``"tanh"``,
   ``"sigmoid"``, ``"gelu"``, ``"linear"``) or a pair ``(f, df)`` of NumPy functions, the activation
