@@ -55,6 +55,8 @@ ACTIVATIONS = {
 
 #: An activation: a name from ACTIVATIONS or a pair (f, df) of NumPy functions.
 ActivationSpec = str | tuple[Callable[[np.ndarray], np.ndarray], Callable[[np.ndarray], np.ndarray]]
+#: The weights (or the biases) of a network, one array per layer.
+Arrays = list[np.ndarray]
 #: An initializer: a scheme name or a function init(fan_in, fan_out, rng) -> W.
 InitSpec = str | Callable[[int, int, np.random.Generator], np.ndarray]
 
@@ -169,11 +171,7 @@ def _run(
 
 
 def forward_backward(
-    Ws: list[np.ndarray],
-    bs: list[np.ndarray],
-    X: np.ndarray,
-    y: np.ndarray,
-    activation: ActivationSpec = "relu",
+    Ws: Arrays, bs: Arrays, X: np.ndarray, y: np.ndarray, activation: ActivationSpec = "relu"
 ) -> tuple[float, list, list, list, list, list]:
     """Loss, pre-activations z^(l), activations h^(l), dL/dh^(l) and the parameter gradients.
 
@@ -197,11 +195,7 @@ def forward_backward(
 
 
 def layer_statistics(
-    Ws: list[np.ndarray],
-    bs: list[np.ndarray],
-    X: np.ndarray,
-    y: np.ndarray,
-    activation: ActivationSpec = "relu",
+    Ws: Arrays, bs: Arrays, X: np.ndarray, y: np.ndarray, activation: ActivationSpec = "relu"
 ) -> dict[str, Any]:
     """Per hidden layer: std of h, std of the per-example gradient N dL/dh, dead-unit fraction.
 
