@@ -22,5 +22,6 @@ need; this package imports nothing by itself, so ``import mathdl`` stays NumPy-o
 
 The computations they draw live outside the pictures: descent paths in
 :func:`mathdl.surfaces.descent_path` (optimizers resolved by :mod:`mathdl.stepper`), the
-per-layer statistics on the engine (:mod:`mathdl.nn`, :mod:`mathdl.optim`).
+per-layer statistics in :mod:`mathdl.layer_stats` (on the engine: :mod:`mathdl.nn`,
+:mod:`mathdl.optim`).
 """
