@@ -41,10 +41,12 @@ from .init import SCHEMES
 
 __all__ = [
     "INIT_CHOICES",
+    "WIDGET_STYLE",
     "Diverged",
     "Picture",
     "Playground",
     "choice_slider",
+    "dropdown",
     "encode_png_rgb",
     "float_slider",
     "init_dropdown",
@@ -69,24 +71,49 @@ class Diverged(Exception):
     """Raise from a draw function when the computation blew up (inf/nan loss)."""
 
 
-_LAYOUT = dict(width="420px")
-_STYLE = dict(description_width="110px")
+#: The course's control style: every control 420 px wide, its description 110 px.
+WIDGET_STYLE = dict(layout=dict(width="420px"), style=dict(description_width="110px"))
 
 
-def lr_slider(value=0.1, min=1e-4, max=10.0, description="learning rate"):
-    """A log-scale slider for the learning rate (steps of 10^0.1)."""
-    return widgets.FloatLogSlider(
+def _styled(cls, **kwargs):
+    """A control of ipywidgets class ``cls`` in the course's style, updating while dragged."""
+    if cls is not widgets.Dropdown:
+        kwargs.setdefault("continuous_update", True)
+    return cls(**WIDGET_STYLE, **kwargs)
+
+
+def _log_slider(value, min, max, step, description):
+    return _styled(
+        widgets.FloatLogSlider,
         value=value,
         base=10,
         min=np.log10(min),
         max=np.log10(max),
-        step=0.1,
+        step=step,
         description=description,
         readout_format=".2g",
-        continuous_update=True,
-        layout=_LAYOUT,
-        style=_STYLE,
     )
+
+
+def lr_slider(value=0.1, min=1e-4, max=10.0, description="learning rate"):
+    """A log-scale slider for the learning rate (steps of 10^0.1)."""
+    return _log_slider(value, min, max, 0.1, description)
+
+
+def scale_slider(value=1.0, min=0.01, max=10.0, description="init scale"):
+    """A log-scale slider for a multiplier on the initial weights (or starting point)."""
+    return _log_slider(value, min, max, 0.05, description)
+
+
+def _choice(cls, options, value, description):
+    options = list(options)
+    value = options[0] if value is None else value
+    return _styled(cls, options=options, value=value, description=description)
+
+
+def dropdown(options, value=None, description="choice"):
+    """A choice among ``options`` (names) in the course's style; ``value`` defaults to the first."""
+    return _choice(widgets.Dropdown, options, value, description)
 
 
 def init_dropdown(value="he", options=INIT_CHOICES, description="initialization"):
@@ -96,66 +123,30 @@ def init_dropdown(value="he", options=INIT_CHOICES, description="initialization"
         raise ValueError(
             f"unknown initialization scheme(s) {unknown}; choose from {sorted(SCHEMES)}"
         )
-    return widgets.Dropdown(
-        value=value, options=list(options), description=description, layout=_LAYOUT, style=_STYLE
-    )
-
-
-def scale_slider(value=1.0, min=0.01, max=10.0, description="init scale"):
-    """A log-scale slider for a multiplier on the initial weights (or starting point)."""
-    return widgets.FloatLogSlider(
-        value=value,
-        base=10,
-        min=np.log10(min),
-        max=np.log10(max),
-        step=0.05,
-        description=description,
-        readout_format=".2g",
-        continuous_update=True,
-        layout=_LAYOUT,
-        style=_STYLE,
-    )
+    return dropdown(options, value, description)
 
 
 def seed_slider(value=0, max=20, description="seed"):
     """The random seed: the same seed gives the same numbers."""
-    return widgets.IntSlider(
-        value=value,
-        min=0,
-        max=max,
-        description=description,
-        continuous_update=True,
-        layout=_LAYOUT,
-        style=_STYLE,
-    )
+    return _styled(widgets.IntSlider, value=value, min=0, max=max, description=description)
 
 
 def float_slider(value, min, max, step=0.1, description="value"):
     """A linear slider for any other real control (a starting point that may be negative, a curvature, noise)."""
-    return widgets.FloatSlider(
+    return _styled(
+        widgets.FloatSlider,
         value=value,
         min=min,
         max=max,
         step=step,
         description=description,
         readout_format=".3g",
-        continuous_update=True,
-        layout=_LAYOUT,
-        style=_STYLE,
     )
 
 
 def choice_slider(options, value=None, description="choice"):
     """A slider over a few discrete values (e.g. batch sizes 1, 2, 4, ... 256) in the course's layout."""
-    options = list(options)
-    return widgets.SelectionSlider(
-        options=options,
-        value=options[0] if value is None else value,
-        description=description,
-        continuous_update=True,
-        layout=_LAYOUT,
-        style=_STYLE,
-    )
+    return _choice(widgets.SelectionSlider, options, value, description)
 
 
 def _png_chunk(kind, data):
@@ -263,6 +254,10 @@ class Playground:
         artists is kept between redraws while the figure's artists stay the same (an artist
         added or removed makes it look again); the views in :mod:`mathdl.views` are built for
         this mode.
+    background_key : callable or None
+        With ``blit``: a function of no arguments whose value changes whenever the figure's
+        non-animated parts change without a change of limits (e.g. which surface's contours are
+        visible); the background is drawn again when it does.
     **controls : ipywidgets widgets
         Named controls, e.g. ``lr=lr_slider()``.
     """
@@ -279,6 +274,7 @@ class Playground:
         pixel_ratio=None,
         fixed_layout=False,
         blit=False,
+        background_key=None,
         **controls,
     ):
         if not controls:
@@ -294,6 +290,7 @@ class Playground:
         self.figure = Figure(figsize=figsize, dpi=dpi * (pixel_ratio or 1), layout="constrained")
         self.fixed_layout = fixed_layout
         self.blit = blit
+        self._background_key = background_key or (lambda: None)
         self._background = self._background_limits = None
         self._animated = None  # (signature of the figure's artists, its animated artists)
         FigureCanvasAgg(self.figure)
@@ -390,7 +387,10 @@ class Playground:
 
     def _render_blit(self):
         canvas = self.figure.canvas
-        limits = [(ax.get_xlim(), ax.get_ylim()) for ax in self.figure.axes]
+        limits = [
+            self._background_key(),
+            *((ax.get_xlim(), ax.get_ylim()) for ax in self.figure.axes),
+        ]
         if self._background is None or limits != self._background_limits:
             if self._banner is not None:
                 self._banner.set_visible(False)

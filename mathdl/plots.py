@@ -2,67 +2,101 @@
 
 import numpy as np
 
-__all__ = ["CLASS_COLORS", "grid_points", "plot_contours", "plot_decision_boundary"]
+__all__ = [
+    "CLASS_COLORS",
+    "class_rgb",
+    "contour_lines",
+    "data_extent",
+    "grid_over",
+    "grid_points",
+    "plot_contours",
+    "plot_decision_boundary",
+    "region_colors",
+]
 
 CLASS_COLORS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd")
 
 
-def grid_points(X, resolution=120, padding=0.3):
-    """A (resolution^2, 2) grid covering the points X (N, 2) plus padding; also the two axes."""
+def data_extent(X, padding=0.3):
+    """(xmin, xmax, ymin, ymax) of the points X (N, 2), ``padding`` added on every side."""
     lo, hi = X.min(axis=0) - padding, X.max(axis=0) + padding
-    gx, gy = np.linspace(lo[0], hi[0], resolution), np.linspace(lo[1], hi[1], resolution)
+    return (lo[0], hi[0], lo[1], hi[1])
+
+
+def grid_over(extent, resolution):
+    """A (resolution^2, 2) grid over ``extent`` (xmin, xmax, ymin, ymax); also the two axes."""
+    gx = np.linspace(extent[0], extent[1], resolution)
+    gy = np.linspace(extent[2], extent[3], resolution)
     xx, yy = np.meshgrid(gx, gy)
     return np.column_stack([xx.ravel(), yy.ravel()]), gx, gy
 
 
-def plot_decision_boundary(ax, predict, X, y, resolution=120, padding=0.3, alpha=0.3):
-    """Colour the plane by ``predict`` (maps (M, 2) points to (M,) class labels) and scatter X, y."""
-    from matplotlib.colors import ListedColormap
+def grid_points(X, resolution=120, padding=0.3):
+    """A (resolution^2, 2) grid covering the points X (N, 2) plus padding; also the two axes."""
+    return grid_over(data_extent(X, padding), resolution)
 
-    k = int(max(y.max() + 1, 2))
-    cmap = ListedColormap(CLASS_COLORS[:k])
-    pts, gx, gy = grid_points(X, resolution, padding)
-    labels = np.asarray(predict(pts)).reshape(len(gy), len(gx))
-    ax.imshow(
-        labels,
-        origin="lower",
-        extent=(gx[0], gx[-1], gy[0], gy[-1]),
-        cmap=cmap,
-        vmin=-0.5,
-        vmax=k - 0.5,
-        alpha=alpha,
-        aspect="auto",
-        interpolation="nearest",
-    )
-    ax.scatter(
-        X[:, 0],
-        X[:, 1],
-        c=y,
-        cmap=cmap,
-        vmin=-0.5,
-        vmax=k - 0.5,
-        s=12,
-        edgecolors="k",
-        linewidths=0.3,
-    )
-    ax.set_xlim(gx[0], gx[-1])
-    ax.set_ylim(gy[0], gy[-1])
+
+def class_rgb(k):
+    """The (k, 3) RGB colours of classes 0 .. k-1."""
+    from matplotlib.colors import to_rgb
+
+    return np.array([to_rgb(c) for c in CLASS_COLORS[:k]])
+
+
+def region_colors(predictions, rgb, shape):
+    """RGB image of ``shape`` (rows, columns) colouring each grid point by its class: from labels
+    (M,) (hard regions) or probabilities (M, K) (colours blended, faded where unsure)."""
+    p = np.asarray(predictions)
+    m, k = shape[0] * shape[1], len(rgb)
+    if p.shape == (m,):
+        p = np.eye(k)[p.astype(int)]
+    if p.shape != (m, k):
+        raise ValueError(
+            f"predictions must be labels of shape ({m},) or probabilities of shape ({m}, {k}), "
+            f"got {p.shape}"
+        )
+    return (0.6 + 0.4 * (p @ rgb)).reshape(*shape, 3)
+
+
+def plot_decision_boundary(ax, predict, X, y, resolution=120, padding=0.3):
+    """Colour the plane by ``predict`` (maps (M, 2) points to (M,) class labels or (M, K)
+    probabilities) and scatter X, y."""
+    y = np.asarray(y).astype(int)
+    rgb = class_rgb(int(max(y.max() + 1, 2)))
+    extent = data_extent(X, padding)
+    pts, gx, gy = grid_over(extent, resolution)
+    image = region_colors(predict(pts), rgb, (len(gy), len(gx)))
+    ax.imshow(image, origin="lower", extent=extent, aspect="auto", interpolation="nearest")
+    ax.scatter(X[:, 0], X[:, 1], c=rgb[y], s=12, edgecolors="k", linewidths=0.3)
+    ax.set_xlim(extent[:2])
+    ax.set_ylim(extent[2:])
     return ax
 
 
-def plot_contours(ax, surface, resolution=150, levels=30, log=False):
-    """Contour lines of a :class:`mathdl.surfaces.Surface` over its suggested view.
+def contour_lines(ax, f, xlim, ylim, *, levels=20, resolution=100, log=False, linewidths=0.7, **kw):
+    """Contour lines of ``f(x, y)`` (vectorised) over ``xlim`` x ``ylim``: the one contour drawer.
 
-    The aspect is equal (one unit as long on both axes), so a gradient step looks perpendicular
-    to the contour line it starts from, as it is.
+    ``log=True`` draws the levels of log(1 + f - min f), which shows a curved valley (Rosenbrock)
+    or a wide range of values. Returns matplotlib's ContourSet.
     """
-    gx = np.linspace(*surface.xlim, resolution)
-    gy = np.linspace(*surface.ylim, resolution)
-    xx, yy = np.meshgrid(gx, gy)
-    zz = surface.value(xx, yy)
+    xx, yy = np.meshgrid(np.linspace(*xlim, resolution), np.linspace(*ylim, resolution))
+    zz = np.asarray(f(xx, yy), dtype=float)
     if log:
         zz = np.log1p(zz - zz.min())
-    ax.contour(xx, yy, zz, levels=levels, cmap="viridis", linewidths=0.7)
+    return ax.contour(xx, yy, zz, levels=levels, cmap="viridis", linewidths=linewidths, **kw)
+
+
+def plot_contours(ax, surface, resolution=150, levels=30, log=None):
+    """Contour lines of a :class:`mathdl.surfaces.Surface` over its suggested view.
+
+    ``log``: contours of log(1 + f - min f); None (default) takes the surface's own choice
+    (``surface.log_contours``, True for Rosenbrock). The aspect is equal (one unit as long on
+    both axes), so a gradient step looks perpendicular to the contour line it starts from, as it is.
+    """
+    log = surface.log_contours if log is None else log
+    contour_lines(
+        ax, surface.value, surface.xlim, surface.ylim, levels=levels, resolution=resolution, log=log
+    )
     if surface.minimum is not None:
         ax.plot(*surface.minimum, marker="*", color="gold", markersize=12, markeredgecolor="k")
     ax.set_xlim(*surface.xlim)

@@ -5,11 +5,13 @@ Each surface has ``value(x, y)`` (vectorised over arrays, for contour plots),
 point and its ``minimum`` (None for a saddle, which has none).
 """
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
-from . import optim
+from .stepper import OptimizerSpec, stepper
 from .tensor import Tensor
 
 __all__ = [
@@ -29,13 +31,15 @@ __all__ = [
 @dataclass(frozen=True)
 class Surface:
     name: str
-    value: callable
-    grad: callable
-    xlim: tuple
-    ylim: tuple
-    start: tuple
-    minimum: tuple | None
+    value: Callable[[Any, Any], Any]
+    grad: Callable[[np.ndarray], np.ndarray]
+    xlim: tuple[float, float]
+    ylim: tuple[float, float]
+    start: tuple[float, float]
+    minimum: tuple[float, float] | None
     formula: str = ""
+    #: Draw the contours of log(1 + f - min f): shows a curved valley (Rosenbrock) at every scale.
+    log_contours: bool = False
 
 
 def quadratic(a=1.0, b=1.0):
@@ -86,6 +90,7 @@ def rosenbrock(a=1.0, b=100.0):
         (-1.5, 2.0),
         (a, a * a),
         r"$f = (1-x)^2 + 100(y-x^2)^2$",
+        log_contours=True,
     )
 
 
@@ -106,62 +111,48 @@ def saddle():
 SURFACES = {"quadratic": quadratic, "ravine": ravine, "rosenbrock": rosenbrock, "saddle": saddle}
 
 
-_OPTIMIZERS = {"sgd": optim.SGD, "rmsprop": optim.RMSprop, "adam": optim.Adam, "adamw": optim.AdamW}
-
-
-def descent_path(surface, start=None, optimizer="sgd", steps=100, **options):
+def descent_path(
+    surface: Surface,
+    start: Sequence[float] | np.ndarray | None = None,
+    optimizer: OptimizerSpec = "sgd",
+    steps: int = 100,
+    *,
+    noise: float = 0.0,
+    seed: int = 0,
+    **options: Any,
+) -> np.ndarray:
     """Run an optimizer on ``surface`` from ``start`` (default: the surface's start point).
 
-    ``optimizer`` is one of
+    ``optimizer`` is a name ("sgd", "momentum", "adam", ...), a :class:`mathdl.optim.Optimizer`
+    subclass, a factory or a step function ``step(w, grad, **options) -> new w`` on (2,) NumPy
+    arrays (e.g. ``lambda w, g, lr: w - lr * g``), as :mod:`mathdl.stepper` describes; ``options``
+    go to it (lr, momentum, ...). ``noise`` > 0 adds ``noise * N(0, I)`` to every gradient
+    (SGD-like), drawn from ``np.random.default_rng(seed)``, the same sequence for every optimizer.
 
-    * a name: "sgd", "rmsprop", "adam" or "adamw" (:mod:`mathdl.optim`);
-    * a :class:`mathdl.optim.Optimizer` subclass, e.g. your own, built as ``cls([p], **options)``
-      and stepped with ``p.grad`` set to the surface's gradient;
-    * a step function ``step(w, grad, **options) -> new w`` on (2,) NumPy arrays, e.g.
-      ``lambda w, g, lr: w - lr * g``; keep any state (a velocity) in a closure.
-
-    ``options`` go to the optimizer (lr, momentum, ...). Returns the (steps + 1, 2) array of
-    visited points. When the iterate overflows (or leaves |w| < 1e6), the remaining rows are nan,
-    so callers can detect divergence with ``np.isfinite(path).all()``.
+    Returns the (steps + 1, 2) array of visited points. When the iterate overflows (or leaves
+    |w| <= 1e6), the remaining rows are nan, so callers can detect divergence with
+    ``np.isfinite(path).all()``.
     """
-    w = np.array(surface.start if start is None else start, dtype=float)
-    if w.shape != (2,):
-        raise ValueError(f"start must be a point (x, y), got shape {w.shape}")
-    if isinstance(optimizer, str):
-        if optimizer not in _OPTIMIZERS:
-            raise ValueError(f"unknown optimizer {optimizer!r}; choose from {sorted(_OPTIMIZERS)}")
-        optimizer = _OPTIMIZERS[optimizer]
+    if not isinstance(surface, Surface):
+        raise TypeError(f"surface must be a mathdl.surfaces.Surface, got {type(surface).__name__}")
+    if steps < 1:
+        raise ValueError(f"steps must be >= 1, got {steps}")
+    p = Tensor(np.array(surface.start if start is None else start, dtype=float), requires_grad=True)
+    if p.data.shape != (2,):
+        raise ValueError(f"start must be a point (x, y), got shape {p.data.shape}")
+    step = stepper(optimizer, p, options)
+    rng = np.random.default_rng(seed)
     path = np.full((steps + 1, 2), np.nan)
-    path[0] = w
-    if isinstance(optimizer, type) and issubclass(optimizer, optim.Optimizer):
-        p = Tensor(w, requires_grad=True)
-        opt = optimizer([p], **options)
-
-        def advance():
-            p.grad = surface.grad(p.data)
-            opt.step()
-            return p.data
-
-    elif callable(optimizer):
-
-        def advance():
-            nonlocal w
-            w = np.asarray(optimizer(w, surface.grad(w), **options), dtype=float)
-            if w.shape != (2,):
-                raise ValueError(f"the step function returned shape {w.shape}, expected (2,)")
-            return w
-
-    else:
-        raise TypeError(
-            "optimizer must be a name, a mathdl.optim.Optimizer subclass or a step function "
-            f"step(w, grad, **options); got {optimizer!r}"
-        )
+    path[0] = p.data
     with np.errstate(all="ignore"):
         for t in range(1, steps + 1):
-            point = advance()
-            if not np.all(np.isfinite(point)) or np.abs(point).max() > 1e6:
+            g = np.asarray(surface.grad(p.data), dtype=float)
+            p.grad = g + noise * rng.standard_normal(2) if noise else g
+            step()
+            x, y = p.data  # two scalar comparisons (False for nan): np.all/np.isfinite per step
+            if not (-1e6 <= x <= 1e6 and -1e6 <= y <= 1e6):  # cost half the run's time
                 break
-            path[t] = point
+            path[t] = p.data
     return path
 
 
@@ -174,8 +165,9 @@ def hessian(surface, point, h=1e-5):
     return (H + H.T) / 2
 
 
-def center(surface):
-    """The minimum, or (0, 0) for the saddle (the point the gradient vanishes at)."""
+def center(surface: Surface) -> np.ndarray:
+    """The minimum, or (0, 0) for the saddle (the point the gradient vanishes at): the target
+    every descent-path picture measures its distance to."""
     return np.array(surface.minimum if surface.minimum is not None else (0.0, 0.0), dtype=float)
 
 

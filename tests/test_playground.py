@@ -156,3 +156,65 @@ def test_text_scales_with_the_pixel_ratio():
 def test_bad_resolution_is_refused(kwargs, message):
     with pytest.raises(ValueError, match=message):
         Playground(lambda ax, lr: None, lr=lr_slider(0.1), **kwargs)
+
+
+def test_every_control_helper_has_the_one_course_style():
+    from mathdl.playground import WIDGET_STYLE, dropdown, init_dropdown, scale_slider, seed_slider
+
+    controls = [
+        lr_slider(),
+        scale_slider(),
+        seed_slider(),
+        float_slider(0.0, -1.0, 1.0),
+        choice_slider([1, 2]),
+        dropdown(["a", "b"], "b", "pick"),
+        init_dropdown(),
+    ]
+    for w in controls:
+        assert w.layout.width == WIDGET_STYLE["layout"]["width"] == "420px"
+        assert w.style.description_width == WIDGET_STYLE["style"]["description_width"] == "110px"
+    assert (controls[5].value, controls[5].options) == ("b", ("a", "b"))
+
+
+def test_memo_computes_once_per_key_and_drops_the_oldest():
+    from mathdl.views.build import Memo
+
+    calls = []
+    memo = Memo(size=2)
+    for key in ["a", "b", "a", "c", "a"]:
+        assert memo(key, lambda key=key: calls.append(key) or key.upper()) == key.upper()
+    # "a" computed, "b" computed, "a" reused, "c" evicts "a" (the oldest), "a" computed again
+    assert calls == ["a", "b", "c", "a"] and len(memo) == 2
+    with pytest.raises(ValueError, match="at least one"):
+        Memo(size=0)
+
+
+def test_a_background_key_change_redraws_the_blitting_background():
+    """Two pictures with equal limits but other static artists: blitting must not keep the old."""
+    state = {}
+
+    def setup(ax):
+        ax.set_xlim(0, 1)
+        ax.set_ylim(0, 1)
+        state["a"] = ax.axvline(0.3, color="tab:red", lw=8)
+        state["b"] = ax.axvline(0.7, color="tab:green", lw=8)
+
+    def draw(ax, which):
+        state["a"].set_visible(which == "a")
+        state["b"].set_visible(which == "b")
+
+    def differs(pg):  # fraction of pixels where the shown picture differs from a full draw
+        shown = pixels(pg.image.value)
+        pg.figure.canvas.draw()
+        full = np.asarray(pg.figure.canvas.buffer_rgba())[..., :3].astype(int)
+        return np.mean(np.abs(shown - full).max(axis=-1) > 60)
+
+    from mathdl.playground import dropdown
+
+    kw = dict(setup=setup, blit=True, which=dropdown(["a", "b"]))
+    keyed = Playground(draw, background_key=lambda: state["a"].get_visible(), **kw)
+    keyed.set(which="b")
+    assert differs(keyed) < 0.001
+    stale = Playground(draw, **kw | dict(which=dropdown(["a", "b"])))
+    stale.set(which="b")  # without the key the old background stays: the test can fail
+    assert differs(stale) > 0.01

@@ -15,6 +15,7 @@ from mathdl.views.curves import Curves
 from mathdl.views.descent import ContourPath, descent_playground, start_point
 from mathdl.views.graph import draw_graph
 from mathdl.views.per_layer import LayerBars
+from mathdl.views.race import run_path
 
 
 def axes(n=1):
@@ -54,11 +55,46 @@ def test_descent_path_marks_divergence_with_nan():
 
 @pytest.mark.parametrize(
     "opt, error, message",
-    [("nesterov", ValueError, "unknown optimizer"), (42, TypeError, "step function")],
+    [
+        ("adamm", ValueError, "unknown optimizer name 'adamm'"),
+        (42, TypeError, "step function"),
+        (lambda w, g, lr, momentum: w, TypeError, "third parameter 'momentum'"),
+    ],
 )
 def test_descent_path_refuses_what_is_not_an_optimizer(opt, error, message):
     with pytest.raises(error, match=message):
         descent_path(ravine(), optimizer=opt, steps=3, lr=0.1)
+
+
+@pytest.mark.parametrize("opt", [lambda w, g, lr: w - lr * g, optim.SGD])
+def test_a_misspelt_option_is_refused_not_ignored(opt):
+    with pytest.raises(TypeError, match=r"takes no option\(s\) \['momentom'\]"):
+        descent_path(ravine(), optimizer=opt, steps=3, lr=0.1, momentom=0.9)
+    with pytest.raises(TypeError, match="momentom"):  # a name: the optim class refuses it
+        descent_path(ravine(), optimizer="sgd", steps=3, lr=0.1, momentom=0.9)
+
+
+def test_one_name_table_and_one_contract_for_both_runners():
+    """descent_path (lesson 04) and run_path (lesson 08) take the same names and step functions."""
+    s = rosenbrock()
+    gd = descent_path(s, optimizer="sgd", steps=30, lr=1e-3)
+    np.testing.assert_array_equal(descent_path(s, optimizer="gd", steps=30, lr=1e-3), gd)
+    np.testing.assert_array_equal(run_path(s, "sgd", steps=30, lr=1e-3), gd)
+    p = torch.tensor(s.start, dtype=torch.float64, requires_grad=True)
+    opt = torch.optim.SGD([p], lr=1e-4, momentum=0.9, nesterov=True)
+    ref = [p.detach().numpy().copy()]
+    for _ in range(40):
+        opt.zero_grad()
+        p.grad = torch.as_tensor(s.grad(p.detach().numpy()))
+        opt.step()
+        ref.append(p.detach().numpy().copy())
+    np.testing.assert_allclose(descent_path(s, optimizer="nesterov", steps=40, lr=1e-4), ref)
+
+    def my_gd(theta, grad, state, lr):
+        state["seen"] = state["t"]
+        return theta - lr * grad
+
+    np.testing.assert_allclose(descent_path(s, optimizer=my_gd, steps=30, lr=1e-3), gd, atol=1e-15)
 
 
 def test_step_function_must_return_a_point():

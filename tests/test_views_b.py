@@ -17,6 +17,7 @@ from mathdl import activations as A
 from mathdl import optim, surfaces
 from mathdl.views.boundary import BoundaryView, line_through
 from mathdl.views.layers import (
+    ACTIVATIONS,
     LayerStatsView,
     forward_backward,
     layer_statistics,
@@ -305,6 +306,67 @@ def test_train_momentum_follows_torch_sgd():
         opt.step()
         tl.append(loss.item())
     np.testing.assert_allclose(losses, tl, atol=1e-12)
+
+
+def _numpy_mlp(Ws, bs, X, y, f, df):
+    """The hand-written NumPy backprop views/layers.py had before it ran on the engine: loss,
+    z's, h's, dL/dh's and parameter gradients, with its own softmax cross-entropy."""
+    hs, zs = [X], []
+    for W, b in zip(Ws[:-1], bs[:-1]):
+        zs.append(hs[-1] @ W + b)
+        hs.append(f(zs[-1]))
+    logits = hs[-1] @ Ws[-1] + bs[-1]
+    shifted = logits - logits.max(axis=1, keepdims=True)
+    logp = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+    loss = -logp[np.arange(len(y)), y].mean()
+    g = np.exp(logp)
+    g[np.arange(len(y)), y] -= 1
+    g /= len(y)
+    gWs, gbs, ghs = [None] * len(Ws), [None] * len(Ws), [None] * (len(Ws) - 1)
+    for layer in range(len(Ws) - 1, -1, -1):
+        gWs[layer], gbs[layer] = hs[layer].T @ g, g.sum(axis=0)
+        if layer > 0:
+            ghs[layer - 1] = g @ Ws[layer].T
+            g = ghs[layer - 1] * df(zs[layer - 1])
+    return loss, zs, hs[1:], ghs, gWs, gbs
+
+
+PAIRS = ACTIVATIONS  # the (f, df) pairs the names stand for
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")  # xavier x 3 overflows: nan on both sides
+@pytest.mark.parametrize("activation", list(PAIRS))
+@pytest.mark.parametrize("init, scale", [("he", 1.0), ("xavier", 3.0), ("small normal", 1.0)])
+def test_layer_statistics_on_the_engine_give_the_old_numpy_numbers(activation, init, scale):
+    """Lesson 09's playground setting (depth 20, width 32, 3 spiral classes): the per-layer
+    statistics and 15 momentum steps on the engine equal the former hand-written NumPy code."""
+    from mathdl.data import spirals
+
+    X, y = spirals(n_per_class=50, n_classes=3, noise=0.2, seed=0)
+    X = (X - X.mean(axis=0)) / X.std(axis=0)
+    f, df = PAIRS[activation]
+    Ws, bs = make_mlp(init, 20, 32, scale=scale, seed=4)
+    loss, zs, hs, ghs, _, _ = _numpy_mlp(Ws, bs, X, y, f, df)
+    stats = layer_statistics(Ws, bs, X, y, activation)
+    assert stats["loss"] == pytest.approx(loss, rel=1e-12)
+    np.testing.assert_allclose(stats["forward"], [h.std() for h in hs], rtol=1e-10)
+    np.testing.assert_allclose(stats["backward"], [len(X) * g.std() for g in ghs], rtol=1e-9)
+    np.testing.assert_array_equal(stats["dead"], [np.all(df(z) == 0, axis=0).mean() for z in zs])
+    old, velocity = [], [np.zeros_like(p) for p in Ws + bs]
+    params = [p.copy() for p in Ws + bs]
+    for _ in range(15):
+        out = _numpy_mlp(params[:21], params[21:], X, y, f, df)
+        old.append(out[0])
+        if not np.isfinite(out[0]):  # the former trainer stopped there
+            break
+        for i, g in enumerate(out[4] + out[5]):
+            velocity[i] = 0.9 * velocity[i] + g
+            params[i] -= 0.03 * velocity[i]
+    new = train_momentum(Ws, bs, X, y, lr=0.03, steps=15, activation=activation)
+    np.testing.assert_allclose(new, old, rtol=1e-9)
+    if np.isfinite(old).all():
+        for ours, ref in zip(Ws + bs, params):  # trained in place, as before
+            np.testing.assert_allclose(ours, ref, rtol=1e-8, atol=1e-12)
 
 
 def test_layer_view_counts_points_off_the_scale_and_keeps_big_losses():

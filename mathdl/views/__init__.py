@@ -16,5 +16,12 @@ need; this package imports nothing by itself, so ``import mathdl`` stays NumPy-o
   factories or step functions);
 * :mod:`mathdl.views.layers`: per-layer statistics of a deep MLP (activation and gradient sizes,
   dead units) for any activation name or ``(f, f')`` pair and any initializer;
-* :mod:`mathdl.views.boundary`: a classifier's decision regions next to its training loss.
+* :mod:`mathdl.views.boundary`: a classifier's decision regions next to its training loss;
+* :mod:`mathdl.views.build`: what every playground above shares (:func:`~mathdl.views.build.view_playground`,
+  the blitting two-panel playground around one view, and :class:`~mathdl.views.build.Memo`).
+
+The computations they draw live outside the pictures: descent paths in
+:func:`mathdl.surfaces.descent_path` (optimizers resolved by :mod:`mathdl.stepper`), the
+per-layer statistics in :mod:`mathdl.layer_stats` (on the engine: :mod:`mathdl.nn`,
+:mod:`mathdl.optim`).
 """

@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from ..plots import CLASS_COLORS
+from ..plots import class_rgb, data_extent, grid_over, region_colors
 
 __all__ = ["BoundaryView", "line_through"]
 
@@ -73,19 +73,14 @@ class BoundaryView:
         fontsize: float = 8,
         animated: bool = True,
     ):
-        from matplotlib.colors import to_rgb
         from matplotlib.ticker import FixedFormatter, FixedLocator, MaxNLocator, NullLocator
 
         X, y = np.asarray(X, dtype=float), np.asarray(y)
         self.k = int(max(y.max() + 1, 2))
-        self.rgb = np.array([to_rgb(c) for c in CLASS_COLORS[: self.k]])
-        if extent is None:
-            lo, hi = X.min(axis=0) - 0.3, X.max(axis=0) + 0.3
-            extent = (lo[0], hi[0], lo[1], hi[1])
+        self.rgb = class_rgb(self.k)
+        extent = data_extent(X) if extent is None else extent
         self.extent, self.resolution, self.steps = tuple(extent), resolution, steps
-        gx = np.linspace(extent[0], extent[1], resolution)
-        gy = np.linspace(extent[2], extent[3], resolution)
-        self.grid = np.column_stack([a.ravel() for a in np.meshgrid(gx, gy)])
+        self.grid = grid_over(extent, resolution)[0]
         self.ax, self.ax_loss = ax, ax_loss
         self.image = ax.imshow(
             _rgba8(np.ones((resolution, resolution, 3))),
@@ -122,15 +117,7 @@ class BoundaryView:
 
     def colors(self, predictions: np.ndarray) -> np.ndarray:
         """(resolution, resolution, 3) RGB image for labels (M,) or probabilities (M, K)."""
-        p = np.asarray(predictions)
-        if p.shape == (len(self.grid),):
-            p = np.eye(self.k)[p.astype(int)]
-        if p.shape != (len(self.grid), self.k):
-            raise ValueError(
-                f"predictions must be labels of shape ({len(self.grid)},) or probabilities of "
-                f"shape ({len(self.grid)}, {self.k}), got {p.shape}"
-            )
-        return (0.6 + 0.4 * (p @ self.rgb)).reshape(self.resolution, self.resolution, 3)
+        return region_colors(predictions, self.rgb, (self.resolution, self.resolution))
 
     def show(
         self,

@@ -10,9 +10,11 @@
 import numpy as np
 
 from .. import surfaces as _surfaces
+from ..plots import contour_lines
+from .build import view_playground
 from .curves import Curves
 
-__all__ = ["ContourPath", "CurvePath", "descent_playground", "start_point"]
+__all__ = ["ContourPath", "CurvePath", "SurfaceDescentView", "descent_playground", "start_point"]
 
 
 class CurvePath:
@@ -84,11 +86,9 @@ class ContourPath:
         fontsize=9,
     ):
         self.ax = ax
-        xx, yy = np.meshgrid(np.linspace(*xlim, resolution), np.linspace(*ylim, resolution))
-        zz = np.asarray(f(xx, yy), dtype=float)
-        if log:
-            zz = np.log1p(zz - zz.min())
-        self.contours = ax.contour(xx, yy, zz, levels=levels, cmap="viridis", linewidths=0.7)
+        self.contours = contour_lines(
+            ax, f, xlim, ylim, levels=levels, resolution=resolution, log=log
+        )
         self.star = None
         if minimum is not None:
             (self.star,) = ax.plot(
@@ -147,6 +147,72 @@ def start_point(surface, distance=1.0, seed=0):
 STEPS = {"quadratic": 100, "ravine": 300, "rosenbrock": 3000, "saddle": 300}
 
 
+def _bound(lam, lr, w0, c, steps):
+    """rho^t ||w_0 - w*|| with rho = max_i |1 - lr lambda_i|: gradient descent's distance bound
+    on a quadratic with curvatures ``lam``."""
+    rho = np.abs(1 - lr * lam).max()
+    return np.maximum(np.linalg.norm(w0 - c) * rho ** np.arange(steps + 1, dtype=float), 1e-15)
+
+
+class SurfaceDescentView:
+    """Left: one :class:`ContourPath` per surface (the one shown visible); right: the distance to
+    the minimum per step (log scale) with gradient descent's bound on the quadratic surfaces."""
+
+    def __init__(self, ax, ax_d, surfaces, steps):
+        self.surfaces, self.steps = surfaces, steps
+        self.lam = {n: _surfaces.curvatures(s) for n, s in surfaces.items()}
+        self.paths = {
+            n: ContourPath(
+                ax, s.value, s.xlim, s.ylim, log=s.log_contours, minimum=_surfaces.center(s),
+                marker="*" if s.minimum is not None else "x",
+            )
+            for n, s in surfaces.items()
+        }  # fmt: skip
+        self.title = ax.text(0.5, 1.02, "", transform=ax.transAxes, ha="center", va="bottom",
+                             fontsize=10, animated=True)  # fmt: skip
+        self.curves = Curves(
+            ax_d,
+            {"distance": dict(color="crimson"),
+             "bound": dict(color="k", ls="--", lw=1, label="upper bound ρᵗ‖w₀ − w*‖")},
+            xlim=(0, max(steps.values())), ylim=(1e-15, 1e6), ylabel="distance to minimum",
+            readout=(0.5, 1.02, "center", "bottom"),
+        )  # fmt: skip
+        self.ax_d, self.background_key = ax_d, None
+
+    def show(self, surface, path, lr):
+        """Show ``path`` (from :func:`mathdl.surfaces.descent_path` at ``lr``) on ``surface``."""
+        from ..playground import Diverged
+
+        s, steps, c = (
+            self.surfaces[surface],
+            self.steps[surface],
+            _surfaces.center(self.surfaces[surface]),
+        )
+        for n, v in self.paths.items():
+            v.set_visible(n == surface)
+        self.paths[surface].limits()
+        self.ax_d.set_xlim(0, steps)
+        self.background_key = surface
+        ok = self.paths[surface].set(path, markers=steps <= 300)
+        distance = np.maximum(np.linalg.norm(path[ok] - c, axis=1), 1e-15)
+        self.curves.set("distance", distance, x=np.flatnonzero(ok))
+        quadratic = surface in ("quadratic", "ravine")
+        self.curves.set(
+            "bound", _bound(self.lam[surface], lr, path[0], c, steps) if quadratic else []
+        )
+        L = self.lam[surface].max()
+        shown = float(f"{lr * L:.4g}")  # compare what is printed, so the title never says 2 < 2
+        verdict = "< 2" if shown < 2 else ("= 2: on the edge" if shown == 2 else "> 2")
+        self.title.set_text(f"{surface}: lr·L = {lr:.4g} × {L:.4g} = {shown:.4g} {verdict}")
+        if ok.all():
+            self.curves.say(f"after {steps} steps: f = {s.value(*path[-1]):.3g}")
+        elif s.minimum is None:
+            self.curves.say("left the saddle: f → −∞")
+        else:
+            self.curves.say("the iterate overflowed")
+            raise Diverged(f"lr = {lr:.3g} > 2/L ≈ {2 / L:.3g}" if lr * L > 2 else "overflow")
+
+
 def descent_playground(
     names=("quadratic", "ravine", "rosenbrock", "saddle"),
     *,
@@ -165,15 +231,13 @@ def descent_playground(
     only along the slowest direction. The title compares lr L with 2 (L, the largest curvature at
     the minimum, from :func:`mathdl.surfaces.curvatures`).
 
-    ``optimizer``: a name ("sgd", "rmsprop", "adam", "adamw"), a :class:`mathdl.optim.Optimizer`
-    subclass or a step function ``step(w, grad, lr, **options) -> new w`` (see
-    :func:`mathdl.surfaces.descent_path`); ``options`` go to it (momentum, betas, ...).
+    ``optimizer``: any optimizer :mod:`mathdl.stepper` accepts (a name such as "sgd" or "adam",
+    a :class:`mathdl.optim.Optimizer` subclass, a factory or a step function
+    ``step(w, grad, lr, **options) -> new w``); ``options`` go to it (momentum, betas, ...).
     ``steps``: a number, or a dict per surface (default :data:`STEPS`). Returns the Playground
     (controls: learning rate, surface, start distance, seed).
     """
-    import ipywidgets as widgets
-
-    from ..playground import Diverged, Playground, lr_slider, scale_slider, seed_slider
+    from ..playground import dropdown, lr_slider, scale_slider, seed_slider
 
     unknown = [n for n in names if n not in _surfaces.SURFACES]
     if unknown:
@@ -183,65 +247,17 @@ def descent_playground(
     surfs = {n: _surfaces.SURFACES[n]() for n in names}
     n_steps = {n: (steps.get(n, 100) if isinstance(steps, dict) else steps or STEPS.get(n, 100))
                for n in names}  # fmt: skip
-    lam = {n: _surfaces.curvatures(s) for n, s in surfs.items()}
-    views, state = {}, {}
 
-    def setup(axes):
-        ax, ax_d = axes
-        for n, s in surfs.items():
-            views[n] = ContourPath(
-                ax, s.value, s.xlim, s.ylim, log=(n == "rosenbrock"),
-                minimum=_surfaces.center(s), marker="*" if s.minimum is not None else "x",
-            )  # fmt: skip
-        state["title"] = ax.text(0.5, 1.02, "", transform=ax.transAxes, ha="center",
-                                 va="bottom", fontsize=10, animated=True)  # fmt: skip
-        state["curves"] = Curves(
-            ax_d,
-            {"distance": dict(color="crimson"),
-             "bound": dict(color="k", ls="--", lw=1, label="upper bound ρᵗ‖w₀ − w*‖")},
-            xlim=(0, max(n_steps.values())), ylim=(1e-15, 1e6), ylabel="distance to minimum",
-            readout=(0.5, 1.02, "center", "bottom"),
-        )  # fmt: skip
+    def draw(view, lr, surface, start, seed):
+        w0 = start_point(surfs[surface], start, seed)
+        path = _surfaces.descent_path(
+            surfs[surface], w0, optimizer, n_steps[surface], lr=lr, **options
+        )
+        view.show(surface, path, lr)
 
-    def draw(axes, lr, surface, start, seed):
-        _ax, ax_d = axes
-        s, steps_ = surfs[surface], n_steps[surface]
-        for n, v in views.items():
-            v.set_visible(n == surface)
-        views[surface].limits()
-        ax_d.set_xlim(0, steps_)
-        w0 = start_point(s, start, seed)
-        path = _surfaces.descent_path(s, w0, optimizer, steps_, lr=lr, **options)
-        ok = views[surface].set(path, markers=steps_ <= 300)
-        c = _surfaces.center(s)
-        curves = state["curves"]
-        curves.set("distance", np.maximum(np.linalg.norm(path[ok] - c, axis=1), 1e-15),
-                   x=np.flatnonzero(ok))  # fmt: skip
-        if surface in ("quadratic", "ravine"):
-            rho = np.abs(1 - lr * lam[surface]).max()
-            t = np.arange(steps_ + 1, dtype=float)
-            curves.set("bound", np.maximum(np.linalg.norm(w0 - c) * rho**t, 1e-15))
-        else:
-            curves.set("bound", [])
-        L = lam[surface].max()
-        shown = float(f"{lr * L:.4g}")  # compare what is printed, so the title never says 2 < 2
-        verdict = "< 2" if shown < 2 else ("= 2: on the edge" if shown == 2 else "> 2")
-        state["title"].set_text(f"{surface}: lr·L = {lr:.4g} × {L:.4g} = {shown:.4g} {verdict}")
-        if ok.all():
-            curves.say(f"after {steps_} steps: f = {s.value(*path[-1]):.3g}")
-        elif s.minimum is None:
-            curves.say("left the saddle: f → −∞")
-        else:
-            curves.say("the iterate overflowed")
-            raise Diverged(f"lr = {lr:.3g} > 2/L ≈ {2 / L:.3g}" if lr * L > 2 else "overflow")
-
-    choice = widgets.Dropdown(
-        options=list(surfs), value=surface, description="surface",
-        layout=widgets.Layout(width="420px"), style={"description_width": "110px"},
-    )  # fmt: skip
-    return Playground(
-        draw, setup=setup, ncols=2, figsize=figsize, blit=True,
-        lr=lr_slider(lr, max=10.0), surface=choice,
+    return view_playground(
+        lambda axes: SurfaceDescentView(*axes, surfs, n_steps), draw, figsize=figsize,
+        lr=lr_slider(lr, max=10.0), surface=dropdown(surfs, surface, "surface"),
         start=scale_slider(1.0, min=0.1, max=2.0, description="start distance"),
         seed=seed_slider(),
     )  # fmt: skip

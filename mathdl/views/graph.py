@@ -22,6 +22,38 @@ def _fmt(v, digits):
     return v if isinstance(v, str) else f"{v:.{digits}f}"
 
 
+def _draw_wire(ax, wire, nodes, boxes, targets, *, digits, offset, fontsize):
+    """One wire (from, to, value, gradient): an arrow box to box, the value on one side of it
+    and the gradient on the other."""
+    src, dst, value, grad = wire
+    x0, y0 = nodes[src][:2]
+    if dst is None:
+        x1, y1 = x0 + 1.6, y0
+        ax.annotate("", xy=(x1, y1), xytext=(x0, y0),
+                    arrowprops=dict(arrowstyle="-|>", lw=1.2, color="0.2",
+                                    patchA=boxes[src].get_bbox_patch(), shrinkB=0))  # fmt: skip
+    else:
+        x1, y1 = nodes[dst][:2]
+        ax.annotate("", xy=(x1, y1), xytext=(x0, y0),
+                    arrowprops=dict(arrowstyle="-|>", lw=1.2, color="0.2", shrinkA=2, shrinkB=2,
+                                    patchA=boxes[src].get_bbox_patch(),
+                                    patchB=boxes[dst].get_bbox_patch()))  # fmt: skip
+    # labels on the wire, one on each side of it: near the source for an input's wire (where
+    # the wires fanning into one node are still apart), else at the middle
+    f = 0.3 if src not in targets and dst is not None else 0.5
+    mx, my = x0 + f * (x1 - x0) + (0.25 if dst is None else 0), y0 + f * (y1 - y0)
+    d = np.array([x1 - x0, y1 - y0], float)
+    nrm = np.array([-d[1], d[0]]) / max(np.hypot(*d), 1e-12)
+    if nrm[1] < 0:
+        nrm = -nrm
+    if value is not None:
+        ax.text(mx + offset * nrm[0], my + offset * nrm[1], _fmt(value, digits), ha="center",
+                va="bottom", fontsize=fontsize, color=VALUE_COLOR, zorder=4)  # fmt: skip
+    if grad is not None:
+        ax.text(mx - offset * nrm[0], my - offset * nrm[1], _fmt(grad, digits), ha="center",
+                va="top", fontsize=fontsize, color=GRADIENT_COLOR, zorder=4)  # fmt: skip
+
+
 def draw_graph(ax, nodes, wires, *, digits=4, offset=0.16, fontsize=9, legend=True):
     """Draw ``nodes`` and ``wires`` on ``ax``.
 
@@ -45,33 +77,8 @@ def draw_graph(ax, nodes, wires, *, digits=4, offset=0.16, fontsize=9, legend=Tr
         )  # fmt: skip
     xs = [p[0] for p in nodes.values()]
     ys = [p[1] for p in nodes.values()]
-    for src, dst, value, grad in wires:
-        x0, y0 = nodes[src][:2]
-        if dst is None:
-            x1, y1 = x0 + 1.6, y0
-            ax.annotate("", xy=(x1, y1), xytext=(x0, y0),
-                        arrowprops=dict(arrowstyle="-|>", lw=1.2, color="0.2",
-                                        patchA=boxes[src].get_bbox_patch(), shrinkB=0))  # fmt: skip
-        else:
-            x1, y1 = nodes[dst][:2]
-            ax.annotate("", xy=(x1, y1), xytext=(x0, y0),
-                        arrowprops=dict(arrowstyle="-|>", lw=1.2, color="0.2", shrinkA=2, shrinkB=2,
-                                        patchA=boxes[src].get_bbox_patch(),
-                                        patchB=boxes[dst].get_bbox_patch()))  # fmt: skip
-        # labels on the wire, one on each side of it: near the source for an input's wire (where
-        # the wires fanning into one node are still apart), else at the middle
-        f = 0.3 if src not in targets and dst is not None else 0.5
-        mx, my = x0 + f * (x1 - x0) + (0.25 if dst is None else 0), y0 + f * (y1 - y0)
-        d = np.array([x1 - x0, y1 - y0], float)
-        nrm = np.array([-d[1], d[0]]) / max(np.hypot(*d), 1e-12)
-        if nrm[1] < 0:
-            nrm = -nrm
-        if value is not None:
-            ax.text(mx + offset * nrm[0], my + offset * nrm[1], _fmt(value, digits), ha="center",
-                    va="bottom", fontsize=fontsize, color=VALUE_COLOR, zorder=4)  # fmt: skip
-        if grad is not None:
-            ax.text(mx - offset * nrm[0], my - offset * nrm[1], _fmt(grad, digits), ha="center",
-                    va="top", fontsize=fontsize, color=GRADIENT_COLOR, zorder=4)  # fmt: skip
+    for wire in wires:
+        _draw_wire(ax, wire, nodes, boxes, targets, digits=digits, offset=offset, fontsize=fontsize)
     ax.set_xlim(min(xs) - 0.8, max(xs) + 2.2)
     ax.set_ylim(min(ys) - 0.7, max(ys) + 0.5)
     ax.axis("off")

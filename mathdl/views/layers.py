@@ -1,29 +1,29 @@
-"""Per-layer statistics of a deep MLP: how big the activations and the gradients are at each depth.
+"""The picture of lesson 09: per-layer statistics of a deep MLP next to its training loss.
 
-The computation is plain NumPy (forward pass, softmax cross-entropy, backward pass) so that any
-activation and any initializer can be plugged in:
-
-* ``activation``: a name from :data:`ACTIVATIONS` (``"relu"``, ``"leaky relu"``, ``"tanh"``,
-  ``"sigmoid"``, ``"gelu"``, ``"linear"``) or a pair ``(f, df)`` of NumPy functions, the activation
-  and its derivative, both taking the pre-activation array ``z``;
-* ``init``: a scheme name from :data:`mathdl.init.SCHEMES` (``"he"``, ``"xavier"``, ``"zeros"``,
-  ``"small normal"``, ...) or a function ``init(fan_in, fan_out, rng) -> W`` returning an array
-  of shape (fan_in, fan_out) (the course's Z = XW + b layout).
-
-Main entry points: :func:`make_mlp`, :func:`forward_backward` (loss, per-layer activations and
-gradients), :func:`layer_statistics` (their standard deviations and the fraction of dead units),
-:func:`train_momentum`, the :class:`LayerStatsView` drawing and :func:`layer_stats_playground`.
+The numbers come from :mod:`mathdl.layer_stats` (on the engine; its names are re-exported here):
+:func:`~mathdl.layer_stats.layer_statistics` at initialization and
+:func:`~mathdl.layer_stats.train_momentum`'s first steps. This module draws them:
+:class:`LayerStatsView` and :func:`layer_stats_playground` (any activation name or ``(f, df)``
+pair, any initializer name or function).
 """
 
-import itertools
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
-from .. import activations as A
-from .. import init as _init
-from ..losses import cross_entropy, cross_entropy_gradient
+from ..layer_stats import (
+    ACTIVATIONS,
+    ActivationSpec,
+    InitSpec,
+    forward_backward,
+    layer_statistics,
+    make_mlp,
+    resolve_activation,
+    resolve_init,
+    train_momentum,
+)
+from .build import Memo, view_playground
 
 __all__ = [
     "ACTIVATIONS",
@@ -36,168 +36,6 @@ __all__ = [
     "resolve_init",
     "train_momentum",
 ]
-
-#: Activation names and their (function, derivative) pairs.
-ACTIVATIONS = {
-    "relu": (A.relu, A.relu_derivative),
-    "leaky relu": (A.leaky_relu, A.leaky_relu_derivative),
-    "tanh": (A.tanh, A.tanh_derivative),
-    "sigmoid": (A.sigmoid, A.sigmoid_derivative),
-    "gelu": (A.gelu, A.gelu_derivative),
-    "linear": (lambda z: z, np.ones_like),
-}
-
-
-#: An activation: a name from ACTIVATIONS or a pair (f, df) of NumPy functions.
-ActivationSpec = str | tuple[Callable[[np.ndarray], np.ndarray], Callable[[np.ndarray], np.ndarray]]
-#: An initializer: a scheme name or a function init(fan_in, fan_out, rng) -> W.
-InitSpec = str | Callable[[int, int, np.random.Generator], np.ndarray]
-
-
-def resolve_activation(
-    activation: ActivationSpec,
-) -> tuple[Callable[[np.ndarray], np.ndarray], Callable[[np.ndarray], np.ndarray]]:
-    """``(f, df)`` for a name in :data:`ACTIVATIONS` or a user pair ``(f, df)``."""
-    if isinstance(activation, str):
-        if activation not in ACTIVATIONS:
-            raise ValueError(
-                f"unknown activation {activation!r}; choose one of {sorted(ACTIVATIONS)} "
-                "or give a pair (f, df)"
-            )
-        return ACTIVATIONS[activation]
-    if (
-        isinstance(activation, tuple | list)
-        and len(activation) == 2
-        and all(callable(g) for g in activation)
-    ):
-        return tuple(activation)
-    raise TypeError(
-        "activation must be a name or a pair (f, df) of functions (the activation and its "
-        f"derivative), got {activation!r}"
-    )
-
-
-def resolve_init(init: InitSpec) -> Callable[[int, int, np.random.Generator], np.ndarray]:
-    """A function ``(fan_in, fan_out, rng) -> W`` for a scheme name or a user function."""
-    if isinstance(init, str):
-        if init not in _init.SCHEMES:
-            raise ValueError(
-                f"unknown initialization {init!r}; choose one of {sorted(_init.SCHEMES)} "
-                "or give a function init(fan_in, fan_out, rng)"
-            )
-        return lambda fan_in, fan_out, rng: _init.initialize(init, fan_in, fan_out, rng=rng)
-    if callable(init):
-        return init
-    raise TypeError(
-        f"init must be a scheme name or a function init(fan_in, fan_out, rng), got {init!r}"
-    )
-
-
-def make_mlp(
-    init: InitSpec,
-    depth: int,
-    width: int,
-    n_in: int = 2,
-    n_out: int = 3,
-    scale: float = 1.0,
-    seed: int = 0,
-) -> tuple[list[np.ndarray], list[np.ndarray]]:
-    """Weights and (zero) biases of an MLP n_in -> width (x depth) -> n_out; W has shape (in, out)."""
-    if depth < 1 or width < 1:
-        raise ValueError(f"depth and width must be >= 1, got depth={depth}, width={width}")
-    make = resolve_init(init)
-    rng = np.random.default_rng(seed)
-    sizes = [n_in] + [width] * depth + [n_out]
-    Ws = []
-    for a, b in itertools.pairwise(sizes):
-        W = np.asarray(make(a, b, rng), dtype=float)
-        if W.shape != (a, b):
-            raise ValueError(f"init returned shape {W.shape} for fan_in={a}, fan_out={b}")
-        Ws.append(scale * W)
-    return Ws, [np.zeros(b) for b in sizes[1:]]
-
-
-def forward_backward(
-    Ws: list[np.ndarray],
-    bs: list[np.ndarray],
-    X: np.ndarray,
-    y: np.ndarray,
-    activation: ActivationSpec = "relu",
-) -> tuple[float, list, list, list, list, list]:
-    """Loss, pre-activations z^(l), activations h^(l), dL/dh^(l) and the parameter gradients.
-
-    Hidden layer l computes z = h W + b, h' = f(z); the last layer gives the logits, and the loss
-    is the mean softmax cross-entropy. Returns ``(loss, zs, hs, ghs, gWs, gbs)`` with one entry of
-    ``zs``/``hs``/``ghs`` per hidden layer.
-    """
-    f, df = resolve_activation(activation)
-    hs, zs = [np.asarray(X, dtype=float)], []
-    for W, b in zip(Ws[:-1], bs[:-1]):
-        zs.append(hs[-1] @ W + b)
-        hs.append(f(zs[-1]))
-    logits = hs[-1] @ Ws[-1] + bs[-1]
-    loss = cross_entropy(logits, y)
-    g = cross_entropy_gradient(logits, y)  # dL/dlogits
-    gWs, gbs, ghs = [None] * len(Ws), [None] * len(Ws), [None] * (len(Ws) - 1)
-    for layer in range(len(Ws) - 1, -1, -1):
-        gWs[layer], gbs[layer] = hs[layer].T @ g, g.sum(axis=0)
-        if layer > 0:
-            ghs[layer - 1] = g @ Ws[layer].T  # dL/dh of hidden layer `layer`
-            g = ghs[layer - 1] * df(zs[layer - 1])
-    return loss, zs, hs[1:], ghs, gWs, gbs
-
-
-def layer_statistics(
-    Ws: list[np.ndarray],
-    bs: list[np.ndarray],
-    X: np.ndarray,
-    y: np.ndarray,
-    activation: ActivationSpec = "relu",
-) -> dict[str, Any]:
-    """Per hidden layer: std of h, std of the per-example gradient N dL/dh, dead-unit fraction.
-
-    A unit is *dead* when its derivative f'(z) is 0 for every example of the batch (for ReLU: its
-    input is <= 0 everywhere), so no gradient reaches its incoming weights. Returns a dict with
-    arrays ``forward``, ``backward``, ``dead`` (one entry per hidden layer) and the ``loss``.
-    """
-    f, df = resolve_activation(activation)
-    loss, zs, hs, ghs, _, _ = forward_backward(Ws, bs, X, y, (f, df))
-    n = len(X)
-    return {
-        "forward": np.array([h.std() for h in hs]),
-        "backward": np.array([g.std() for g in ghs]) * n,
-        "dead": np.array([np.mean(np.all(df(z) == 0, axis=0)) for z in zs]),
-        "loss": loss,
-    }
-
-
-def train_momentum(
-    Ws: list[np.ndarray],
-    bs: list[np.ndarray],
-    X: np.ndarray,
-    y: np.ndarray,
-    lr: float,
-    steps: int,
-    momentum: float = 0.9,
-    activation: ActivationSpec = "relu",
-) -> np.ndarray:
-    """Full-batch SGD with momentum (torch's rule v = mu v + g, theta -= lr v), in place.
-
-    Returns the loss before each step; stops early (shorter array) once the loss is not finite.
-    """
-    vW, vb = [np.zeros_like(W) for W in Ws], [np.zeros_like(b) for b in bs]
-    losses = []
-    for _ in range(steps):
-        loss, _, _, _, gWs, gbs = forward_backward(Ws, bs, X, y, activation)
-        losses.append(loss)
-        if not np.isfinite(loss):
-            break
-        for i in range(len(Ws)):
-            vW[i] = momentum * vW[i] + gWs[i]
-            vb[i] = momentum * vb[i] + gbs[i]
-            Ws[i] -= lr * vW[i]
-            bs[i] -= lr * vb[i]
-    return np.array(losses)
 
 
 def _power_label(t):
@@ -312,77 +150,46 @@ def layer_stats_playground(
     ``{"he": "he", "mine": lambda fan_in, fan_out, rng: ...}``. Controls: initialization, init
     scale, activation, learning rate, seed. Returns the :class:`mathdl.playground.Playground`.
     """
-    import ipywidgets as widgets
+    from ..playground import INIT_CHOICES, Diverged, dropdown, lr_slider, scale_slider, seed_slider
 
-    from ..playground import (
-        INIT_CHOICES,
-        Diverged,
-        Playground,
-        lr_slider,
-        scale_slider,
-        seed_slider,
-    )
-
-    def as_dict(choices):
-        if isinstance(choices, dict):
-            return dict(choices)
-        return {c if isinstance(c, str) else getattr(c[0], "__name__", "yours"): c for c in choices}
-
-    acts = as_dict(activations)
-    inits = as_dict(inits or INIT_CHOICES)
+    acts, inits = _choices(activations), _choices(inits or INIT_CHOICES)
     for a in acts.values():
         resolve_activation(a)
     for i in inits.values():
         resolve_init(i)
-    state = {}
-    # Results already computed, by the settings they depend on (the statistics at initialization
-    # do not depend on the learning rate): moving a slider back redraws without recomputing.
-    seen: dict[tuple, Any] = {}
+    # The statistics at initialization do not depend on the learning rate.
+    memo = Memo(1000)
 
-    def cached(key, compute):
-        if key not in seen:
-            if len(seen) >= 1000:
-                del seen[next(iter(seen))]
-            seen[key] = compute()
-        return seen[key]
-
-    def setup(axes):
-        state["view"] = LayerStatsView(axes[0], axes[1], depth, steps)
-
-    def draw(axes, init, scale, activation, lr, seed):
+    def draw(view, init, scale, activation, lr, seed):
         def start():
             return make_mlp(inits[init], depth, width, X.shape[1], int(y.max()) + 1, scale, seed)
 
-        def train():
-            Ws, bs = start()
-            return train_momentum(Ws, bs, X, y, lr, steps, activation=acts[activation])
-
-        stats = cached(
+        stats = memo(
             ("stats", init, scale, activation, seed),
             lambda: layer_statistics(*start(), X, y, acts[activation]),
         )
-        losses = cached(("losses", init, scale, activation, seed, lr), train)
-        state["view"].show(stats, losses)
+        losses = memo(
+            ("losses", init, scale, activation, seed, lr),
+            lambda: train_momentum(*start(), X, y, lr, steps, activation=acts[activation]),
+        )
+        view.show(stats, losses)
         if not np.all(np.isfinite(losses)) or losses.max() > 1e3:
-            raise Diverged(
-                f"loss reached {np.nanmax(np.where(np.isfinite(losses), losses, np.inf)):.2g}"
-            )
+            finite = np.where(np.isfinite(losses), losses, np.inf)
+            raise Diverged(f"loss reached {np.nanmax(finite):.2g}")
 
-    wide = dict(layout=dict(width="420px"), style=dict(description_width="110px"))
-    return Playground(
-        draw,
-        setup=setup,
-        blit=True,
-        ncols=2,
-        figsize=figsize,
-        dpi=dpi,
-        init=widgets.Dropdown(
-            options=list(inits), value=list(inits)[-1], description="initialization", **wide
-        ),
+    return view_playground(
+        lambda axes: LayerStatsView(axes[0], axes[1], depth, steps), draw,
+        figsize=figsize, dpi=dpi,
+        init=dropdown(inits, list(inits)[-1], "initialization"),
         scale=scale_slider(1.0, min=0.1, max=10.0, description="init scale"),
-        activation=widgets.Dropdown(
-            options=list(acts), value=next(iter(acts)), description="activation", **wide
-        ),
+        activation=dropdown(acts, description="activation"),
         lr=lr_slider(0.03, min=1e-4, max=10.0),
         seed=seed_slider(0),
-    )
+    )  # fmt: skip
+
+
+def _choices(choices: Sequence[Any] | Mapping[str, Any]) -> dict[str, Any]:
+    """``{label: choice}``: a dict as given, or names and pairs labelled by their name."""
+    if isinstance(choices, dict):
+        return dict(choices)
+    return {c if isinstance(c, str) else getattr(c[0], "__name__", "yours"): c for c in choices}

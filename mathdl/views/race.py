@@ -3,164 +3,47 @@
 Which optimizer
 ---------------
 Everywhere an optimizer is expected (:func:`run_path`, :func:`race`, the ``optimizers`` of
-:func:`race_playground`) you may give any of:
+:func:`race_playground`) you may give anything :mod:`mathdl.stepper` accepts: a name (``"gd"``,
+``"momentum"``, ``"nesterov"``, ``"rmsprop"``, ``"adam"``, ``"adamw"``), a
+:class:`mathdl.optim.Optimizer` subclass, an instance factory ``lambda params, lr: ...`` or a
+step function ``step(theta, grad, state, **options) -> new_theta`` (``state`` a dict kept from
+step to step, ``state["t"]`` the step number) or ``step(theta, grad, **options)``. For example,
+sign descent with a step that decays like 1/sqrt(t)::
 
-* a **name**: ``"gd"`` (plain gradient descent, ``SGD`` without momentum), ``"momentum"``
-  (``SGD`` with ``momentum``, default 0.9), ``"nesterov"``, ``"rmsprop"``, ``"adam"``, ``"adamw"``;
-  the keyword options (``lr``, ``momentum``, ``betas``, ...) go to the :mod:`mathdl.optim` class;
-* a :class:`mathdl.optim.Optimizer` **subclass**, e.g. your own ``class MyAdam(Optimizer)``:
-  it is built as ``cls([param], **options)``;
-* an **instance factory**, a callable taking the parameter list and returning an ``Optimizer``,
-  e.g. ``lambda params, lr: optim.SGD(params, lr=lr, momentum=0.5)``;
-* a **step function** ``step(theta, grad, state) -> new_theta`` on NumPy arrays of shape (2,).
-  ``state`` is a dict kept from one step to the next, with ``state["t"]`` the step number (1, 2,
-  ...); store your buffers in it. A stateless ``step(theta, grad) -> new_theta`` (state, if any,
-  in a closure) works too, the form :func:`mathdl.surfaces.descent_path` takes. For example,
-  sign descent with a step that decays like 1/sqrt(t), ``t`` read from ``state``::
+    def decaying_sign_descent(theta, grad, state, lr):
+        return theta - lr / np.sqrt(state["t"]) * np.sign(grad)
 
-      def decaying_sign_descent(theta, grad, state, lr):
-          return theta - lr / np.sqrt(state["t"]) * np.sign(grad)
-
-  (Lesson 08's exercise writes ``class Adam(Optimizer)``: pass that class itself.)
-
-For classes, factories and step functions, every option whose name is a parameter of the
-callable (or of the class's ``__init__``) is passed to it by keyword (so ``lr`` above follows the playground's learning-rate slider); the other
-options are ignored.
+(Lesson 08's exercise writes ``class Adam(Optimizer)``: pass that class itself.) Each option
+whose name is a parameter of your callable is passed to it by keyword (so ``lr`` above follows
+the playground's learning-rate slider); the optimizers' other usual options (``momentum``,
+``betas``, ...) are left out.
 
 A path that overflows (or leaves the box |x| <= 1e6) ends there: the remaining rows are nan.
 """
 
-import inspect
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
 
-from .. import optim
-from ..surfaces import SURFACES, Surface
-from ..tensor import Tensor
+from ..plots import contour_lines
+from ..stepper import OptimizerSpec
+from ..surfaces import SURFACES, Surface, center, descent_path
+from .build import Memo, view_playground
 
 __all__ = [
     "COLORS",
-    "NAMES",
     "RaceView",
     "race",
     "race_playground",
     "race_small_multiples",
     "run_path",
-    "target_of",
 ]
-
-#: Optimizer names and the mathdl.optim class and default options they stand for.
-NAMES = {
-    "gd": (optim.SGD, {}),
-    "momentum": (optim.SGD, {"momentum": 0.9}),
-    "nesterov": (optim.SGD, {"momentum": 0.9, "nesterov": True}),
-    "rmsprop": (optim.RMSprop, {}),
-    "adam": (optim.Adam, {}),
-    "adamw": (optim.AdamW, {}),
-}
 
 #: Colour, line style and line width per race entry (drawn in this order: wide lines first,
 #: so a path that runs on top of another still shows the one below as a coloured border).
 COLORS = ["k", "C0", "C1", "C3", "C2", "C4"]
 _STYLES = [("-", 4.0), ("-", 2.6), ("--", 1.8), ("-", 1.1), (":", 1.6), ("-.", 1.2)]
-
-
-def _accepted(fn, options):
-    try:
-        params = inspect.signature(fn).parameters
-    except (TypeError, ValueError):
-        return {}
-    if any(p.kind is p.VAR_KEYWORD for p in params.values()):
-        return dict(options)
-    return {k: v for k, v in options.items() if k in params}
-
-
-def _n_positional(fn, options):
-    """Required positional parameters of ``fn`` that the options do not fill by name."""
-    try:
-        params = inspect.signature(fn).parameters.values()
-    except (TypeError, ValueError):
-        return None
-    return sum(
-        p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
-        and p.default is p.empty
-        and p.name not in options
-        for p in params
-    )
-
-
-def _stepper(spec, param, options):
-    """A function doing one step on ``param`` (a Tensor whose .grad is set)."""
-    if isinstance(spec, str):
-        if spec not in NAMES:
-            raise ValueError(f"unknown optimizer name {spec!r}; choose one of {sorted(NAMES)}")
-        cls, defaults = NAMES[spec]
-        opt = cls([param], **{**defaults, **options})
-        return opt.step
-    if isinstance(spec, type):
-        if not issubclass(spec, optim.Optimizer):
-            raise TypeError(
-                f"optimizer class {spec.__name__} is not a subclass of mathdl.optim.Optimizer"
-            )
-        return spec([param], **_accepted(spec, options)).step
-    if isinstance(spec, optim.Optimizer):
-        raise TypeError(
-            "give an optimizer class or a factory (lambda params: ...), not an instance: "
-            "each path needs a fresh optimizer"
-        )
-    if not callable(spec):
-        raise TypeError(
-            "optimizer must be a name, an Optimizer subclass, a factory or a step function, "
-            f"got {type(spec).__name__}"
-        )
-    n = _n_positional(spec, options)
-    kwargs = _accepted(spec, options)
-    if n == 1:
-        opt = spec([param], **kwargs)
-        if not isinstance(opt, optim.Optimizer):
-            raise TypeError(
-                "an optimizer factory must return a mathdl.optim.Optimizer, "
-                f"got {type(opt).__name__}"
-            )
-        return opt.step
-    if n == 2:
-
-        def step():
-            new = np.asarray(spec(param.data.copy(), np.array(param.grad, dtype=float), **kwargs))
-            if new.shape != param.data.shape:
-                raise ValueError(
-                    f"the step function returned shape {new.shape}, expected {param.data.shape} "
-                    "(return the new theta)"
-                )
-            param.data[...] = new
-
-        return step
-    if n == 3:
-        state = {"t": 0}
-
-        def step():
-            state["t"] += 1
-            new = spec(param.data.copy(), np.array(param.grad, dtype=float), state, **kwargs)
-            new = np.asarray(new, dtype=float)
-            if new.shape != param.data.shape:
-                raise ValueError(
-                    f"the step function returned shape {new.shape}, expected {param.data.shape} "
-                    "(return the new theta)"
-                )
-            param.data[...] = new
-
-        return step
-    raise TypeError(
-        "a callable optimizer must be a factory f(params) or a step function "
-        f"step(theta, grad) or step(theta, grad, state); {getattr(spec, '__name__', spec)!r} takes {n} "
-        "required positional arguments"
-    )
-
-
-#: An optimizer as the race accepts it: a name, an Optimizer subclass, a factory or a step function.
-OptimizerSpec = str | type | Callable[..., Any]
 
 
 def run_path(
@@ -177,29 +60,7 @@ def run_path(
     ``noise`` > 0 adds ``noise * N(0, I)`` to every gradient (SGD-like), drawn from
     ``np.random.default_rng(seed)``: every optimizer of a race sees the same noise sequence.
     """
-    if not isinstance(surface, Surface):
-        raise TypeError(f"surface must be a mathdl.surfaces.Surface, got {type(surface).__name__}")
-    if steps < 1:
-        raise ValueError(f"steps must be >= 1, got {steps}")
-    p = Tensor(np.array(surface.start if start is None else start, dtype=float), requires_grad=True)
-    if p.data.shape != (2,):
-        raise ValueError(f"start must be a point (x, y), got shape {p.data.shape}")
-    step = _stepper(optimizer, p, options)
-    rng = np.random.default_rng(seed)
-    path = np.full((steps + 1, 2), np.nan)
-    path[0] = p.data
-    with np.errstate(all="ignore"):
-        for t in range(1, steps + 1):
-            g = np.asarray(surface.grad(p.data), dtype=float)
-            if noise:
-                g = g + noise * rng.standard_normal(2)
-            p.grad = g
-            step()
-            x, y = p.data  # two scalar comparisons (False for nan): np.all/np.isfinite per step
-            if not (-1e6 <= x <= 1e6 and -1e6 <= y <= 1e6):  # cost half the race's time
-                break
-            path[t] = p.data
-    return path
+    return descent_path(surface, start, optimizer, steps, noise=noise, seed=seed, **options)
 
 
 def race(
@@ -217,11 +78,6 @@ def race(
     }
 
 
-def target_of(surface: Surface) -> np.ndarray:
-    """The minimum, or (0, 0) for a surface without one (the saddle point)."""
-    return np.array(surface.minimum if surface.minimum is not None else (0.0, 0.0), dtype=float)
-
-
 def _square(surface):
     """The surface's view widened to a square (same layout for every surface at equal aspect)."""
     cx, cy = np.mean(surface.xlim), np.mean(surface.ylim)
@@ -229,19 +85,34 @@ def _square(surface):
     return (cx - h, cx + h), (cy - h, cy + h)
 
 
-def _contours(ax, surface, resolution=120, levels=18, square=False, **kw):
+def _contours(ax, surface, resolution=120, levels=18, square=False):
     xlim, ylim = _square(surface) if square else (surface.xlim, surface.ylim)
-    gx, gy = np.linspace(*xlim, resolution), np.linspace(*ylim, resolution)
-    xx, yy = np.meshgrid(gx, gy)
-    zz = surface.value(xx, yy)
-    if surface.name == "rosenbrock":  # a log scale shows the valley floor
-        zz = np.log1p(zz - zz.min())
-    return ax.contour(xx, yy, zz, levels=levels, cmap="viridis", linewidths=0.6, **kw)
+    return contour_lines(
+        ax, surface.value, xlim, ylim, levels=levels, resolution=resolution,
+        log=surface.log_contours, linewidths=0.6,
+    )  # fmt: skip
 
 
 def _end(path):
     ok = np.isfinite(path).all(axis=1)
     return path[ok][-1]
+
+
+def _distance_axis(ax_dist, steps, fontsize):
+    """The distance panel: log scale 1e-8 to 100 with few fixed plain tick labels and no minor
+    ticks (log-axis labels are slow to draw)."""
+    from matplotlib.ticker import FixedFormatter, FixedLocator, NullLocator
+
+    ax_dist.set_xlim(0, steps)
+    ax_dist.set_xticks([0, steps // 2, steps])
+    ax_dist.set_ylim(1e-8, 1e2)
+    ax_dist.yaxis.set_major_locator(FixedLocator([1e-8, 1e-6, 1e-4, 1e-2, 1, 1e2]))
+    ax_dist.yaxis.set_major_formatter(FixedFormatter(["1e-8", "1e-6", "1e-4", "0.01", "1", "100"]))
+    ax_dist.yaxis.set_minor_locator(NullLocator())
+    ax_dist.set_xlabel("step", fontsize=fontsize)
+    ax_dist.set_ylabel("distance to the target", fontsize=fontsize)
+    ax_dist.tick_params(labelsize=fontsize)
+    ax_dist.legend(fontsize=fontsize, loc="lower left")
 
 
 class RaceView:
@@ -269,8 +140,6 @@ class RaceView:
         fontsize: float = 8,
         animated: bool = True,
     ):
-        from matplotlib.ticker import FixedFormatter, FixedLocator, NullLocator
-
         self.ax, self.ax_dist, self.labels, self.steps = ax, ax_dist, list(labels), steps
         self.surfaces = dict(surfaces)
         self.contours = {
@@ -300,30 +169,13 @@ class RaceView:
         ax.set_xticks([])  # no tick labels: text is most of a redraw's cost
         ax.set_yticks([])
         self.title = ax.set_title(" ", fontsize=fontsize + 1, **anim)
-        ax_dist.set_xlim(0, steps)
-        ax_dist.set_xticks([0, steps // 2, steps])
-        ax_dist.set_ylim(1e-8, 1e2)
-        # few fixed, plain tick labels and no minor ticks: log-axis labels are slow to draw
-        ax_dist.yaxis.set_major_locator(FixedLocator([1e-8, 1e-6, 1e-4, 1e-2, 1, 1e2]))
-        ax_dist.yaxis.set_major_formatter(
-            FixedFormatter(["1e-8", "1e-6", "1e-4", "0.01", "1", "100"])
-        )
-        ax_dist.yaxis.set_minor_locator(NullLocator())
-        ax_dist.set_xlabel("step", fontsize=fontsize)
-        ax_dist.set_ylabel("distance to the target", fontsize=fontsize)
-        ax_dist.tick_params(labelsize=fontsize)
-        ax_dist.legend(fontsize=fontsize, loc="lower left")
+        _distance_axis(ax_dist, steps, fontsize)
         self.note = ax_dist.text(
-            0.98,
-            0.97,
-            "",
-            transform=ax_dist.transAxes,
-            ha="right",
-            va="top",
-            color="crimson",
-            fontsize=fontsize,
-            **anim,
-        )
+            0.98, 0.97, "", transform=ax_dist.transAxes, ha="right", va="top", color="crimson",
+            fontsize=fontsize, **anim,
+        )  # fmt: skip
+        #: The surface whose contours are visible (blitting draws the background again on a change).
+        self.background_key: str | None = None
 
     def show(
         self,
@@ -338,10 +190,11 @@ class RaceView:
         S = self.surfaces[surface_name]
         for name, cs in self.contours.items():
             cs.set_visible(name == surface_name)
+        self.background_key = surface_name
         xlim, ylim = _square(S)
         self.ax.set_xlim(*xlim)
         self.ax.set_ylim(*ylim)
-        target = target_of(S)
+        target = center(S)
         self.target.set_data([target[0]], [target[1]])
         self.target.set_marker("*" if S.minimum is not None else "X")
         self.start.set_data([start[0]], [start[1]])
@@ -389,7 +242,7 @@ def race_small_multiples(
             end = _end(path)
             ax.plot(*end, "o", mfc="white", mec=color, mew=1.8, ms=6, zorder=6)
             ax.plot(*S.start, "ko", ms=4)
-            target = target_of(S)
+            target = center(S)
             ax.plot(*target, "*" if S.minimum is not None else "X", color="gold", mec="k", ms=11)
             ax.set_xlim(*S.xlim)
             ax.set_ylim(*S.ylim)
@@ -401,6 +254,38 @@ def race_small_multiples(
             if c == 0:
                 ax.set_ylabel(sname, fontsize=fontsize + 1)
     return axes
+
+
+#: The race playground's entries when none are given: {label: optimizer}.
+DEFAULT_ENTRIES = {
+    "gradient descent": "gd",
+    "momentum": "momentum",
+    "RMSprop": "rmsprop",
+    "Adam": "adam",
+}
+
+
+def _options(spec: OptimizerSpec, lr: float, mu: float, beta1: float) -> dict[str, Any]:
+    """The slider values an entry takes: momentum for the momentum names, betas for Adam's, both
+    for your own optimizer (left out by :mod:`mathdl.stepper` where it does not take them)."""
+    opts: dict[str, Any] = {"lr": lr}
+    if spec in ("momentum", "nesterov") or not isinstance(spec, str):
+        opts["momentum"] = mu
+    if spec in ("adam", "adamw") or not isinstance(spec, str):
+        opts["betas"] = (beta1, 0.999)
+    return opts
+
+
+def _start(S: Surface, scale: float, seed: int) -> np.ndarray:
+    """The surface's start (seed 0) or a random point in its view (other seeds), moved to
+    ``scale`` times its distance from the target."""
+    target = center(S)
+    if seed == 0:
+        p0 = np.array(S.start, dtype=float)
+    else:
+        r = np.random.default_rng(seed).uniform(0.1, 0.9, 2)
+        p0 = np.array([S.xlim[0] + r[0] * np.ptp(S.xlim), S.ylim[0] + r[1] * np.ptp(S.ylim)])
+    return target + scale * (p0 - target)
 
 
 def race_playground(
@@ -420,93 +305,39 @@ def race_playground(
     β₂ stays 0.999), start scale, gradient noise and seed. Returns the
     :class:`mathdl.playground.Playground`.
     """
-    import ipywidgets as widgets
+    from ..playground import Diverged, dropdown, float_slider, lr_slider, scale_slider, seed_slider
 
-    from ..playground import (
-        Diverged,
-        Playground,
-        float_slider,
-        lr_slider,
-        scale_slider,
-        seed_slider,
-    )
-
-    entries = dict(
-        optimizers
-        or {"gradient descent": "gd", "momentum": "momentum", "RMSprop": "rmsprop", "Adam": "adam"}
-    )
-    entries.update(extra or {})
+    entries = {**(optimizers or DEFAULT_ENTRIES), **(extra or {})}
     surf = {name: SURFACES[name]() for name in surfaces}
-    state = {"surface": None}
-    # Paths already run, by every setting they depend on: moving a slider back (or changing only
-    # which optimizer is shown) redraws without recomputing. Bounded, oldest dropped first.
-    paths_seen: dict[tuple, np.ndarray] = {}
+    memo = Memo(2000)  # paths already run, by every setting they depend on
 
-    def path_for(label, surface, p0, lr, momentum, beta1, noise, seed):
-        key = (label, surface, *p0, lr, momentum, beta1, noise, seed)
-        if key not in paths_seen:
-            if len(paths_seen) >= 2000:
-                del paths_seen[next(iter(paths_seen))]
-            spec = entries[label]
-            opts = options_for(spec, lr, momentum, beta1)
-            paths_seen[key] = run_path(
-                surf[surface], spec, start=p0, steps=steps, noise=noise, seed=seed, **opts
-            )
-        return paths_seen[key]
+    def path(label, surface, p0, lr, momentum, beta1, noise, seed):
+        spec, opts = entries[label], _options(entries[label], lr, momentum, beta1)
+        return memo(
+            (label, surface, *p0, lr, momentum, beta1, noise, seed),
+            lambda: run_path(surf[surface], spec, p0, steps, noise, seed, **opts),
+        )
 
-    def options_for(spec, lr, mu, beta1):
-        opts = {"lr": lr}
-        if spec == "momentum" or spec == "nesterov":
-            opts["momentum"] = mu
-        elif spec in ("adam", "adamw"):
-            opts["betas"] = (beta1, 0.999)
-        elif not isinstance(spec, str):
-            opts.update(momentum=mu, betas=(beta1, 0.999))
-        return opts
-
-    def setup(axes):
-        state["view"] = RaceView(axes[0], axes[1], list(entries), surf, steps)
-
-    def draw(axes, surface, optimizer, lr, momentum, beta1, start, noise, seed):
-        S = surf[surface]
-        target = target_of(S)
-        if seed == 0:
-            p0 = np.array(S.start, dtype=float)
-        else:  # a random start inside the view
-            r = np.random.default_rng(seed).uniform(0.1, 0.9, 2)
-            p0 = np.array([S.xlim[0] + r[0] * np.ptp(S.xlim), S.ylim[0] + r[1] * np.ptp(S.ylim)])
-        p0 = target + start * (p0 - target)
+    def draw(view, surface, optimizer, lr, momentum, beta1, start, noise, seed):
+        p0 = _start(surf[surface], start, seed)
         shown = list(entries) if optimizer == "all" else [optimizer]
-        paths = {
-            label: path_for(label, surface, p0, lr, momentum, beta1, noise, seed) for label in shown
-        }
-        if surface != state["surface"] and "pg" in state:
-            # other contours: blitting must draw the background again (the limits, which make
-            # it do so by themselves, may be the same for two surfaces)
-            state["pg"]._background = None
-        state["surface"] = surface
-        blown = state["view"].show(surface, paths, p0, f"{surface}, learning rate {lr:.2g}")
+        paths = {k: path(k, surface, p0, lr, momentum, beta1, noise, seed) for k in shown}
+        blown = view.show(surface, paths, p0, f"{surface}, learning rate {lr:.2g}")
         if surface == "saddle":  # running off to -infinity along y is the right outcome there
             blown = []
-        state["view"].note.set_text("diverged: " + ", ".join(blown) if blown else "")
+        view.note.set_text("diverged: " + ", ".join(blown) if blown else "")
         if blown and len(blown) == len(shown):
             raise Diverged(", ".join(blown))
 
-    wide = dict(layout=dict(width="420px"), style=dict(description_width="110px"))
-    controls = dict(
-        surface=widgets.Dropdown(
-            options=list(surf), value=next(iter(surf)), description="surface", **wide
-        ),
-        optimizer=widgets.Dropdown(
-            options=["all", *entries], value="all", description="optimizer", **wide
-        ),
+    return view_playground(
+        lambda axes: RaceView(axes[0], axes[1], list(entries), surf, steps), draw,
+        figsize=figsize, dpi=dpi,
+        surface=dropdown(surf, description="surface"),
+        optimizer=dropdown(["all", *entries], description="optimizer"),
         lr=lr_slider(0.02, min=1e-4, max=1.0),
         momentum=float_slider(0.9, 0.0, 0.99, step=0.01, description="momentum μ"),
         beta1=float_slider(0.9, 0.0, 0.99, step=0.01, description="Adam's β₁"),
         start=scale_slider(1.0, min=0.1, max=2.0, description="start scale"),
         noise=float_slider(0.0, 0.0, 2.0, step=0.05, description="gradient noise"),
         seed=seed_slider(0),
-    )
-    pg = Playground(draw, setup=setup, blit=True, ncols=2, figsize=figsize, dpi=dpi, **controls)
-    state["pg"] = pg
-    return pg
+    )  # fmt: skip

@@ -1,0 +1,244 @@
+"""Per-layer statistics of a deep MLP on the engine: how big the activations and the gradients
+are at each depth, and a few full-batch momentum steps (pure computation; the picture is
+:mod:`mathdl.views.layers`).
+
+* ``activation``: a name from :data:`ACTIVATIONS` (``"relu"``, ``"leaky relu"``, ``"tanh"``,
+  ``"sigmoid"``, ``"gelu"``, ``"linear"``) or a pair ``(f, df)`` of NumPy functions, the activation
+  and its derivative, both taking the pre-activation array ``z`` (run as
+  :class:`mathdl.nn.Activation`; the names run as the engine's own layers);
+* ``init``: a scheme name from :data:`mathdl.init.SCHEMES` (``"he"``, ``"xavier"``, ``"zeros"``,
+  ``"small normal"``, ...) or a function ``init(fan_in, fan_out, rng) -> W`` returning an array
+  of shape (fan_in, fan_out) (the course's Z = XW + b layout).
+
+Main entry points: :func:`make_mlp`, :func:`forward_backward` (loss, per-layer activations and
+gradients), :func:`layer_statistics` (their standard deviations and the fraction of dead units)
+and :func:`train_momentum` (:class:`mathdl.optim.SGD`).
+"""
+
+import itertools
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from . import activations as A
+from . import functional as F
+from . import init as _init
+from . import nn, optim
+from .tensor import Tensor
+
+__all__ = [
+    "ACTIVATIONS",
+    "ActivationSpec",
+    "Arrays",
+    "InitSpec",
+    "forward_backward",
+    "layer_statistics",
+    "make_mlp",
+    "resolve_activation",
+    "resolve_init",
+    "train_momentum",
+]
+
+#: Activation names and their (function, derivative) pairs.
+ACTIVATIONS = {
+    "relu": (A.relu, A.relu_derivative),
+    "leaky relu": (A.leaky_relu, A.leaky_relu_derivative),
+    "tanh": (A.tanh, A.tanh_derivative),
+    "sigmoid": (A.sigmoid, A.sigmoid_derivative),
+    "gelu": (A.gelu, A.gelu_derivative),
+    "linear": (lambda z: z, np.ones_like),
+}
+
+
+#: An activation: a name from ACTIVATIONS or a pair (f, df) of NumPy functions.
+ActivationSpec = str | tuple[Callable[[np.ndarray], np.ndarray], Callable[[np.ndarray], np.ndarray]]
+#: The weights (or the biases) of a network, one array per layer.
+Arrays = list[np.ndarray]
+#: An initializer: a scheme name or a function init(fan_in, fan_out, rng) -> W.
+InitSpec = str | Callable[[int, int, np.random.Generator], np.ndarray]
+
+
+def resolve_activation(
+    activation: ActivationSpec,
+) -> tuple[Callable[[np.ndarray], np.ndarray], Callable[[np.ndarray], np.ndarray]]:
+    """``(f, df)`` for a name in :data:`ACTIVATIONS` or a user pair ``(f, df)``."""
+    if isinstance(activation, str):
+        if activation not in ACTIVATIONS:
+            raise ValueError(
+                f"unknown activation {activation!r}; choose one of {sorted(ACTIVATIONS)} "
+                "or give a pair (f, df)"
+            )
+        return ACTIVATIONS[activation]
+    if (
+        isinstance(activation, tuple | list)
+        and len(activation) == 2
+        and all(callable(g) for g in activation)
+    ):
+        return tuple(activation)
+    raise TypeError(
+        "activation must be a name or a pair (f, df) of functions (the activation and its "
+        f"derivative), got {activation!r}"
+    )
+
+
+def resolve_init(init: InitSpec) -> Callable[[int, int, np.random.Generator], np.ndarray]:
+    """A function ``(fan_in, fan_out, rng) -> W`` for a scheme name or a user function."""
+    if isinstance(init, str):
+        if init not in _init.SCHEMES:
+            raise ValueError(
+                f"unknown initialization {init!r}; choose one of {sorted(_init.SCHEMES)} "
+                "or give a function init(fan_in, fan_out, rng)"
+            )
+        return lambda fan_in, fan_out, rng: _init.initialize(init, fan_in, fan_out, rng=rng)
+    if callable(init):
+        return init
+    raise TypeError(
+        f"init must be a scheme name or a function init(fan_in, fan_out, rng), got {init!r}"
+    )
+
+
+def make_mlp(
+    init: InitSpec,
+    depth: int,
+    width: int,
+    n_in: int = 2,
+    n_out: int = 3,
+    scale: float = 1.0,
+    seed: int = 0,
+) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Weights and (zero) biases of an MLP n_in -> width (x depth) -> n_out; W has shape (in, out)."""
+    if depth < 1 or width < 1:
+        raise ValueError(f"depth and width must be >= 1, got depth={depth}, width={width}")
+    make = resolve_init(init)
+    rng = np.random.default_rng(seed)
+    sizes = [n_in] + [width] * depth + [n_out]
+    Ws = []
+    for a, b in itertools.pairwise(sizes):
+        W = np.asarray(make(a, b, rng), dtype=float)
+        if W.shape != (a, b):
+            raise ValueError(f"init returned shape {W.shape} for fan_in={a}, fan_out={b}")
+        Ws.append(scale * W)
+    return Ws, [np.zeros(b) for b in sizes[1:]]
+
+
+#: The engine's own layers for the names it has (faster than an Activation(f, df) node).
+_ENGINE_LAYERS = {
+    "relu": nn.ReLU,
+    "leaky relu": nn.LeakyReLU,
+    "tanh": nn.Tanh,
+    "sigmoid": nn.Sigmoid,
+    "gelu": nn.GELU,
+}
+
+
+def _activation_layer(activation: ActivationSpec) -> nn.Module:
+    """The engine's layer for a name it has, else :class:`mathdl.nn.Activation` ``(f, df)``."""
+    if isinstance(activation, str) and activation in _ENGINE_LAYERS:
+        return _ENGINE_LAYERS[activation]()
+    f, df = resolve_activation(activation)
+    return nn.Activation(f, df, activation if isinstance(activation, str) else "activation")
+
+
+def _network(
+    Ws: list[np.ndarray], bs: list[np.ndarray], activation: ActivationSpec
+) -> nn.Sequential:
+    """Linear layers with weights ``Ws`` and biases ``bs`` (copied), the activation between them."""
+    layers: list[nn.Module] = []
+    for i, (W, b) in enumerate(zip(Ws, bs, strict=True)):
+        linear = nn.Linear(*np.shape(W), init="zeros")
+        linear.weight.data[...], linear.bias.data[...] = W, b
+        layers += [linear] if i == len(Ws) - 1 else [linear, _activation_layer(activation)]
+    return nn.Sequential(*layers)
+
+
+def _run(
+    net: nn.Sequential, X: np.ndarray, y: np.ndarray, keep: bool = True
+) -> tuple[Tensor, list, list]:
+    """The mean softmax cross-entropy of ``net`` on (X, y), and (``keep``) per hidden layer its
+    pre-activation z and its activation h, which keeps its gradient dL/dh after backward."""
+    x, zs, hs = Tensor(np.asarray(X, dtype=float)), [], []
+    for layer in net.layers:
+        if isinstance(layer, nn.Linear) or not keep:
+            x = layer(x)
+        else:
+            zs.append(x)
+            x = layer(x).retain_grad()
+            hs.append(x)
+    return F.cross_entropy(x, np.asarray(y)), zs, hs
+
+
+def forward_backward(
+    Ws: Arrays, bs: Arrays, X: np.ndarray, y: np.ndarray, activation: ActivationSpec = "relu"
+) -> tuple[float, list, list, list, list, list]:
+    """Loss, pre-activations z^(l), activations h^(l), dL/dh^(l) and the parameter gradients.
+
+    Hidden layer l computes z = h W + b, h' = f(z); the last layer gives the logits, and the loss
+    is the mean softmax cross-entropy (one forward and one ``backward()`` on the engine). Returns
+    ``(loss, zs, hs, ghs, gWs, gbs)`` as NumPy arrays, one entry of ``zs``/``hs``/``ghs`` per
+    hidden layer.
+    """
+    net = _network(Ws, bs, activation)
+    loss, zs, hs = _run(net, X, y)
+    loss.backward()
+    linears = [layer for layer in net.layers if isinstance(layer, nn.Linear)]
+    return (
+        loss.item(),
+        [z.data for z in zs],
+        [h.data for h in hs],
+        [h.grad for h in hs],
+        [lin.weight.grad for lin in linears],
+        [lin.bias.grad for lin in linears],
+    )
+
+
+def layer_statistics(
+    Ws: Arrays, bs: Arrays, X: np.ndarray, y: np.ndarray, activation: ActivationSpec = "relu"
+) -> dict[str, Any]:
+    """Per hidden layer: std of h, std of the per-example gradient N dL/dh, dead-unit fraction.
+
+    A unit is *dead* when its derivative f'(z) is 0 for every example of the batch (for ReLU: its
+    input is <= 0 everywhere), so no gradient reaches its incoming weights. Returns a dict with
+    arrays ``forward``, ``backward``, ``dead`` (one entry per hidden layer) and the ``loss``.
+    """
+    f, df = resolve_activation(activation)
+    loss, zs, hs, ghs, _, _ = forward_backward(Ws, bs, X, y, (f, df))
+    n = len(X)
+    return {
+        "forward": np.array([h.std() for h in hs]),
+        "backward": np.array([g.std() for g in ghs]) * n,
+        "dead": np.array([np.mean(np.all(df(z) == 0, axis=0)) for z in zs]),
+        "loss": loss,
+    }
+
+
+def train_momentum(
+    Ws: list[np.ndarray],
+    bs: list[np.ndarray],
+    X: np.ndarray,
+    y: np.ndarray,
+    lr: float,
+    steps: int,
+    momentum: float = 0.9,
+    activation: ActivationSpec = "relu",
+) -> np.ndarray:
+    """Full-batch :class:`mathdl.optim.SGD` with momentum (torch's rule v = mu v + g,
+    theta -= lr v) on the network ``Ws``, ``bs``, which it updates in place.
+
+    Returns the loss before each step; stops early (shorter array) once the loss is not finite.
+    """
+    net = _network(Ws, bs, activation)
+    opt = optim.SGD(net.parameters(), lr=lr, momentum=momentum)
+    losses = []
+    for _ in range(steps):
+        opt.zero_grad()
+        loss, _, _ = _run(net, X, y, keep=False)
+        losses.append(loss.item())
+        if not np.isfinite(losses[-1]):
+            break
+        loss.backward()
+        opt.step()
+    linears = [layer for layer in net.layers if isinstance(layer, nn.Linear)]
+    for W, b, lin in zip(Ws, bs, linears, strict=True):
+        W[...], b[...] = lin.weight.data, lin.bias.data
+    return np.array(losses)
