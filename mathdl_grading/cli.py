@@ -58,14 +58,18 @@ def run_app(cls, cfg, assignment, student="*", **flags):
     return capture_log(app)
 
 
-def submissions(root, assignment, only=None):
-    """``{student: (status, note)}`` for every folder under submitted/: graded, missing, unreadable."""
+def submissions(root, assignment, only=None, limits=None):
+    """``{student: (status, note)}`` for every folder under submitted/: graded, missing,
+    unreadable, refused (:func:`vetted`)."""
     out = {}
     folders = sorted(p for p in (root / "submitted").glob("*") if p.is_dir())
     for folder in folders:
         if folder.name.startswith(".") or (only and folder.name not in only):
             continue
         path = folder / assignment / f"{assignment}.ipynb"
+        out[folder.name] = vetted(root, folder / assignment, path.name, limits)
+        if out[folder.name][0] == "refused":
+            continue
         if not path.is_file():
             found = (
                 sorted(p.name for p in (folder / assignment).glob("*"))
@@ -79,17 +83,36 @@ def submissions(root, assignment, only=None):
             continue
         try:
             nbformat.validate(nbformat.read(str(path), as_version=4))
-            out[folder.name] = ("graded", "")
+            out[folder.name] = ("graded", out[folder.name][1])
         except Exception as exc:
             out[folder.name] = ("unreadable", f"the notebook cannot be read: {str(exc)[:200]}")
     return out
 
 
+def vetted(root, folder, notebook, limits):
+    """``("refused", why)`` for a submission the grader must not read (a link, a special file,
+    over the limits: :mod:`.intake`), else ``("graded", note)`` naming the files refused in it."""
+    from . import intake
+
+    if not os.path.lexists(folder):
+        return ("graded", "")
+    try:
+        refused = intake.vet_submission(root / "submitted", folder, limits or intake.Limits())
+    except intake.SubmissionRefused as exc:
+        return ("refused", f"not graded: {exc}")
+    if any(item.path == notebook for item in refused):
+        return ("refused", f"not graded: {intake.summary(refused)}")
+    return ("graded", intake.summary(refused) if refused else "")
+
+
 def grade(assignment, root=None, students=None, **settings):
     """Grade every submission of ``assignment``; returns the report dict (see :func:`main`)."""
-    from nbgrader.converters import Autograde, GenerateAssignment, GenerateFeedback
+    from nbgrader.converters import GenerateAssignment, GenerateFeedback
+    from nbgrader.coursedir import CourseDirectory
 
+    from .intake import Limits
     from .reference import references
+    from .safe_autograde import SafeAutograde as Autograde
 
     root = Path(root or Path.cwd()).resolve()
     cfg = load_config(root, **settings)
@@ -109,7 +132,8 @@ def grade(assignment, root=None, students=None, **settings):
         root / "solutions" / assignment / f"{assignment}.ipynb", cfg, work.parent / "references"
     )
     report = {"assignment": assignment, "students": {}, "phases": {"generate, references": lap()}}
-    for student, (status, note) in submissions(root, assignment, students).items():
+    limits = Limits.of(CourseDirectory(config=cfg))
+    for student, (status, note) in submissions(root, assignment, students, limits).items():
         start = time.monotonic()
         if status == "graded":
             res = run_app(Autograde, cfg, assignment, student, create_student=True)
@@ -137,7 +161,11 @@ def record_scores(root, cfg, assignment, students):
         for student, entry in students.items():
             gb.update_or_create_student(student)
             try:
-                if entry["status"] in ("missing", "unreadable"):  # no score from an earlier run
+                if entry["status"] in (
+                    "missing",
+                    "unreadable",
+                    "refused",
+                ):  # no score from an earlier run
                     gb.remove_submission(assignment, student)
                 sub = gb.find_submission(assignment, student)
                 scores = (sub.score, sub.max_score, sub.needs_manual_grade)
