@@ -52,7 +52,8 @@ c.LimitOutput.max_traceback = 100
 # Nothing in a submission is followed or read unless it is a plain file or folder: links and
 # special files are refused, in nbgrader's exchange (`nbgrader collect`, checked for owner and
 # name too) and in submitted/ (`make grade`, `nbgrader autograde`, formgrader). Limits per file
-# and per submission, in kB (nbgrader's own settings; `nbgrader submit` applies them as well):
+# and per submission, in kB (nbgrader's own settings; `nbgrader submit` also applies them where
+# students load this file):
 c.CourseDirectory.max_file_size = 20_000
 c.CourseDirectory.max_dir_size = 50_000
 c.ExchangeFactory.collect = "mathdl_grading.exchange.SafeExchangeCollect"

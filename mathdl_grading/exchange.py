@@ -19,6 +19,7 @@ the whole collect. :class:`SafeExchangeCollect` (nbgrader_config.py:
   end (``self.refused``).
 """
 
+import fnmatch
 import os
 import pwd
 import re
@@ -48,7 +49,11 @@ class SafeExchangeCollect(ExchangeCollect):
             self._check_exchange_folder(path)
         self.refused = []
         records = []
-        for name in sorted(os.listdir(self.inbound_path)):
+        try:
+            names = sorted(os.listdir(self.inbound_path))
+        except PermissionError:
+            self.fail(f"You don't have read permissions for the directory: {self.inbound_path}")
+        for name in names:
             record = self._vetted_record(name)
             if record:
                 records.append(record)
@@ -76,7 +81,7 @@ class SafeExchangeCollect(ExchangeCollect):
             return None
         student = parts[0]
         wanted = self.coursedir.student_id
-        if wanted and wanted != "*" and student != wanted:
+        if wanted and not fnmatch.fnmatchcase(student, wanted):  # nbgrader: a glob
             return None
         why = self._why_not(name, student, parts[2])
         if why:
@@ -91,7 +96,10 @@ class SafeExchangeCollect(ExchangeCollect):
             parse_utc(timestamp)
         except Exception:
             return "its timestamp cannot be read"
-        st = os.lstat(os.path.join(self.inbound_path, name))
+        try:
+            st = os.lstat(os.path.join(self.inbound_path, name))
+        except OSError as exc:  # removed by its owner meanwhile
+            return f"cannot be read ({exc.strerror})"
         if not stat.S_ISDIR(st.st_mode):
             return f"{intake.kind(st)}, not a folder (never followed)"
         if not self.check_owner:

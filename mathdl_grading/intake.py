@@ -102,7 +102,13 @@ class _Walk:
 
     def folder(self, fd: int, rel: str, dest: str | None, depth: int) -> None:
         """Copy the folder open as ``fd`` into ``dest`` (None: only vet)."""
-        for name in sorted(os.listdir(fd)):
+        with os.scandir(fd) as listing:  # one entry at a time: the count cap holds
+            names = []
+            for entry in listing:
+                names.append(entry.name)
+                if len(names) + self.entries > self.limits.entries:
+                    raise SubmissionRefused(f"more than {self.limits.entries} files and folders")
+        for name in sorted(names):
             self.entries += 1
             if self.entries > self.limits.entries:
                 raise SubmissionRefused(f"more than {self.limits.entries} files and folders")
