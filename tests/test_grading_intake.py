@@ -433,9 +433,9 @@ def exchange(tmp_path_factory):
         shutil.rmtree(work, ignore_errors=True)
 
 
-def _exchange_round(work, names, users, clean_env, run, mounted):
-    import pwd
-
+def _exchange_course(work, mounted):
+    """The exchange (1777), the instructor's private course on it, and the notebooks the
+    attackers copy (a world-readable stage)."""
     ex, root, stage = work / "exchange", work / "course", work / "stage"
     ex.mkdir(mode=0o777)
     os.chmod(ex, 0o1777)  # as docs/hub.md sets it up
@@ -447,6 +447,19 @@ def _exchange_round(work, names, users, clean_env, run, mounted):
     subprocess.run(["mount", "-t", "tmpfs", "-o", "size=256m", "tmpfs",
                     str(root / "submitted")], check=True)  # fmt: skip
     mounted.append(root / "submitted")
+    stage.mkdir(mode=0o755)
+    nbformat.write(gf.exercise(), str(stage / "blank.ipynb"))
+    nbformat.write(gf.with_cell(gf.solution(), READ), str(stage / "read.ipynb"))
+    nbformat.write(gf.solution(), str(stage / "solution.ipynb"))
+    for p in stage.iterdir():
+        os.chmod(p, 0o644)
+    return ex, root, stage
+
+
+def _exchange_round(work, names, users, clean_env, run, mounted):
+    import pwd
+
+    ex, root, stage = _exchange_course(work, mounted)
     home = {r: Path(pwd.getpwnam(n).pw_dir) for r, n in names.items()}
     log = {}
 
@@ -483,13 +496,6 @@ def _exchange_round(work, names, users, clean_env, run, mounted):
     victim_nb = (root / "submitted" / names["v"] / A / f"{A}.ipynb").read_bytes()
     honest("h")  # collected in round 2, with the attacks: they must not stop it
 
-    stage.mkdir(mode=0o755)
-    nbformat.write(gf.exercise(), str(stage / "blank.ipynb"))
-    nbformat.write(gf.with_cell(gf.solution(), READ), str(stage / "read.ipynb"))
-    nbformat.write(gf.solution(), str(stage / "solution.ipynb"))
-    os.chmod(stage, 0o755)
-    for p in stage.iterdir():
-        os.chmod(p, 0o644)
     _attack(student, names, inbound, stage, root)
     instructor("nbgrader", "collect", "--update", A)
     instructor("mathdl-grade", A, "--root", str(root))
