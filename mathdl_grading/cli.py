@@ -26,6 +26,8 @@ from pathlib import Path
 
 import nbformat
 
+from . import intake
+
 
 def load_config(root, timeout=None, memory_mb=None, unsafe=False):
     """nbgrader_config.py of the course at ``root``, with the command line's settings."""
@@ -69,6 +71,8 @@ def submissions(root, assignment, only=None, limits=None):
         path = folder / assignment / f"{assignment}.ipynb"
         out[folder.name] = vetted(root, folder / assignment, path.name, limits)
         if out[folder.name][0] == "refused":
+            if intake.bad_name(folder.name):  # one line in the report, never the raw name
+                out[intake.shown(folder.name)] = out.pop(folder.name)
             continue
         if not path.is_file():
             found = (
@@ -92,8 +96,11 @@ def submissions(root, assignment, only=None, limits=None):
 def vetted(root, folder, notebook, limits):
     """``("refused", why)`` for a submission the grader must not read (a link, a special file,
     over the limits: :mod:`.intake`), else ``("graded", note)`` naming the files refused in it."""
-    from . import intake
-
+    if intake.bad_name(folder.parent.name):
+        return (
+            "refused",
+            f"not graded: the student's folder: {intake.bad_name(folder.parent.name)}",
+        )
     if not os.path.lexists(folder):
         return ("graded", "")
     try:
@@ -161,11 +168,8 @@ def record_scores(root, cfg, assignment, students):
         for student, entry in students.items():
             gb.update_or_create_student(student)
             try:
-                if entry["status"] in (
-                    "missing",
-                    "unreadable",
-                    "refused",
-                ):  # no score from an earlier run
+                # no score from an earlier run
+                if entry["status"] in ("missing", "unreadable", "refused"):
                     gb.remove_submission(assignment, student)
                 sub = gb.find_submission(assignment, student)
                 scores = (sub.score, sub.max_score, sub.needs_manual_grade)

@@ -47,6 +47,10 @@ class SafeAutograde(Autograde, _CopyWithoutLinks):
 
     def vet(self, assignment_id: str, student_id: str) -> list:
         """Refuse the submission or some of its files; returns the refused files."""
+        if intake.bad_name(student_id):
+            raise intake.SubmissionRefused(
+                f"the student id {student_id!a}: {intake.bad_name(student_id)}"
+            )
         source = self._format_source(assignment_id, student_id)
         top = self.coursedir.format_path(self.coursedir.submitted_directory, ".", ".")
         limits = intake.Limits.of(self.coursedir)

@@ -291,6 +291,8 @@ def break4_batch(root: Path) -> dict:
         fh.truncate(1 << 40)
     f = case("stamp", "refused", 0)  # variant: nbgrader reads timestamp.txt itself
     os.symlink("/dev/zero", f / "timestamp.txt")
+    gf.save(gf.solution(), root, "odd\nname")  # variant: a newline in a student's folder
+    want["odd\\nname"] = ("refused", 0.0)
     return want
 
 
@@ -351,6 +353,7 @@ def test_break4_mathdl_grade_refuses_links_and_grades_the_rest(break4):
         assert f"{name}: {why}" in notes[student], notes[student]
     md = (root / "nbgrader_work" / A / "report.md").read_text()
     assert "notes.db: a symbolic link" in md and "| linked | refused | 0 / 9 |" in md
+    assert "| odd\\nname | refused | 0 / 9 |" in md
 
 
 @pytest.mark.slow
@@ -391,10 +394,12 @@ def test_break4_plain_nbgrader_autograde_refuses_the_same(break4):
         "REFUSED in linked's submission: fixture.ipynb: a symbolic link",
         "submitted/linkdir is a symbolic link, not a real folder",
         "timestamp.txt is not a plain file",
+        "the student id 'odd\\nname': its name holds control characters",
     ]:
         assert line in log, line
     for needle in secrets_of(root):
         assert contains(copy / "autograded", needle) == []
+    assert not (copy / "autograded" / "odd\nname").exists()
     assert (copy / "autograded" / "honest" / A / "data" / "points.csv").is_file()
 
 
