@@ -41,6 +41,19 @@ class _CopyWithoutLinks(BaseConverter):
 class SafeAutograde(Autograde, _CopyWithoutLinks):
     """Autograde that vets each submission first (see the module docstring)."""
 
+    def init_notebooks(self) -> None:
+        """nbgrader's list of submissions, less those whose path holds a control character (a
+        newline in a student's folder stops nbgrader's whole run, for every student after it)."""
+        super().init_notebooks()
+        top = os.path.normpath(
+            self.coursedir.format_path(self.coursedir.submitted_directory, ".", ".")
+        )
+        for path in list(self.assignments):
+            why = intake.bad_name(os.path.relpath(path, top))
+            if why:
+                self.log.error("REFUSED %s: %s (not graded)", intake.shown(path), why)
+                del self.assignments[path]
+
     def init_destination(self, assignment_id: str, student_id: str) -> bool:
         self.vet(assignment_id, student_id)
         return super().init_destination(assignment_id, student_id)

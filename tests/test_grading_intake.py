@@ -394,7 +394,7 @@ def test_break4_plain_nbgrader_autograde_refuses_the_same(break4):
         "REFUSED in linked's submission: fixture.ipynb: a symbolic link",
         "submitted/linkdir is a symbolic link, not a real folder",
         "timestamp.txt is not a plain file",
-        "the student id 'odd\\nname': its name holds control characters",
+        "odd\\nname/fixture: its name holds control characters or undecodable bytes (not",
     ]:
         assert line in log, line
     for needle in secrets_of(root):
