@@ -58,6 +58,22 @@ c.OverwriteCells.add_missing_cells = True
 c.LimitOutput.max_lines = 1000
 c.LimitOutput.max_traceback = 100
 
+# --- Files from students (mathdl_grading.intake; docs/instructors.md, "Files from students") --
+# Nothing in a submission is followed or read unless it is a plain file or folder: links and
+# special files are refused, in nbgrader's exchange (`nbgrader collect`, checked for owner and
+# name too) and in submitted/ (`make grade`, `nbgrader autograde`, formgrader). Limits per file
+# and per submission, in kB (nbgrader's own settings; `nbgrader submit` also applies them where
+# students load this file):
+c.CourseDirectory.max_file_size = 20_000
+c.CourseDirectory.max_dir_size = 50_000
+c.ExchangeFactory.collect = "mathdl_grading.exchange.SafeExchangeCollect"
+try:
+    from mathdl_grading.safe_autograde import install as _vet_submissions
+except ImportError:  # a student's copy without the package (nothing is graded there)
+    _vet_submissions = None
+if _vet_submissions is not None:
+    _vet_submissions()  # nbgrader autograde and formgrader's Autograde use SafeAutograde
+
 # The preprocessors live in the mathdl_grading package (`pip install -e .`, done by `make setup`).
 # Where it is not installed (a student's copy), nbgrader's defaults are used: `nbgrader validate`
 # still runs the visible tests.

@@ -26,6 +26,8 @@ from pathlib import Path
 
 import nbformat
 
+from . import intake
+
 
 def load_config(root, timeout=None, memory_mb=None, unsafe=False):
     """nbgrader_config.py of the course at ``root``, with the command line's settings."""
@@ -58,14 +60,20 @@ def run_app(cls, cfg, assignment, student="*", **flags):
     return capture_log(app)
 
 
-def submissions(root, assignment, only=None):
-    """``{student: (status, note)}`` for every folder under submitted/: graded, missing, unreadable."""
+def submissions(root, assignment, only=None, limits=None):
+    """``{student: (status, note)}`` for every folder under submitted/: graded, missing,
+    unreadable, refused (:func:`vetted`)."""
     out = {}
     folders = sorted(p for p in (root / "submitted").glob("*") if p.is_dir())
     for folder in folders:
         if folder.name.startswith(".") or (only and folder.name not in only):
             continue
         path = folder / assignment / f"{assignment}.ipynb"
+        out[folder.name] = vetted(root, folder / assignment, path.name, limits)
+        if out[folder.name][0] == "refused":
+            if intake.bad_name(folder.name):  # one line in the report, never the raw name
+                out[intake.shown(folder.name)] = out.pop(folder.name)
+            continue
         if not path.is_file():
             found = (
                 sorted(p.name for p in (folder / assignment).glob("*"))
@@ -79,19 +87,41 @@ def submissions(root, assignment, only=None):
             continue
         try:
             nbformat.validate(nbformat.read(str(path), as_version=4))
-            out[folder.name] = ("graded", "")
+            out[folder.name] = ("graded", out[folder.name][1])
         except Exception as exc:
             out[folder.name] = ("unreadable", f"the notebook cannot be read: {str(exc)[:200]}")
     return out
 
 
+def vetted(root, folder, notebook, limits):
+    """``("refused", why)`` for a submission the grader must not read (a link, a special file,
+    over the limits: :mod:`.intake`), else ``("graded", note)`` naming the files refused in it."""
+    if intake.bad_name(folder.parent.name):
+        return (
+            "refused",
+            f"not graded: the student's folder: {intake.bad_name(folder.parent.name)}",
+        )
+    if not os.path.lexists(folder):
+        return ("graded", "")
+    try:
+        refused = intake.vet_submission(root / "submitted", folder, limits or intake.Limits())
+    except intake.SubmissionRefused as exc:
+        return ("refused", f"not graded: {exc}")
+    if any(item.path == notebook for item in refused):
+        return ("refused", f"not graded: {intake.summary(refused)}")
+    return ("graded", intake.summary(refused) if refused else "")
+
+
 def grade(assignment, root=None, students=None, jobs=1, **settings):
     """Grade every submission of ``assignment``; returns the report dict (see :func:`main`).
     ``jobs`` > 1: that many students at once (:mod:`.parallel`)."""
-    from nbgrader.converters import Autograde, GenerateAssignment, GenerateFeedback
+    from nbgrader.converters import GenerateAssignment, GenerateFeedback
+    from nbgrader.coursedir import CourseDirectory
 
     from . import late, parallel, regrade
+    from .intake import Limits
     from .reference import references
+    from .safe_autograde import SafeAutograde as Autograde
 
     root = Path(root or Path.cwd()).resolve()
     cfg = load_config(root, **settings)
@@ -113,7 +143,8 @@ def grade(assignment, root=None, students=None, jobs=1, **settings):
         root / "solutions" / assignment / f"{assignment}.ipynb", cfg, work.parent / "references"
     )
     report = {"assignment": assignment, "students": {}, "phases": {"generate, references": lap()}}
-    todo = submissions(root, assignment, students)
+    limits = Limits.of(CourseDirectory(config=cfg))
+    todo = submissions(root, assignment, students, limits)
     late.prepare(root, cfg, assignment, list(todo))  # due date and extensions into the gradebook
     graded = [s for s, (status, _) in todo.items() if status == "graded"]
     many = jobs > 1 and len(graded) > 1
@@ -154,7 +185,8 @@ def record_scores(root, cfg, assignment, students):
         for student, entry in students.items():
             gb.update_or_create_student(student)
             try:
-                if entry["status"] in ("missing", "unreadable"):  # no score from an earlier run
+                # no score from an earlier run
+                if entry["status"] in ("missing", "unreadable", "refused"):
                     gb.remove_submission(assignment, student)
                 sub = gb.find_submission(assignment, student)
                 scores = (sub.score, sub.max_score, sub.needs_manual_grade)

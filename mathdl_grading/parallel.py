@@ -104,9 +104,10 @@ def results_of(db_url: str, assignment: str, student: str) -> dict:
 
 def grade_one(cfg, assignment: str, student: str) -> dict:
     """autograde and generate_feedback for one student, against ``cfg``'s gradebook."""
-    from nbgrader.converters import Autograde, GenerateFeedback
+    from nbgrader.converters import GenerateFeedback
 
     from .cli import run_app
+    from .safe_autograde import SafeAutograde as Autograde
 
     start = time.monotonic()
     res = run_app(Autograde, cfg, assignment, student, create_student=True)
