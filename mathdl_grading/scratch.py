@@ -4,7 +4,7 @@ nbgrader grades from ``autograded/<student>/<assignment>/``, a folder it writes 
 the student's data files it holds the notebook being graded *with every hidden test restored*,
 and nbgrader's own files (``timestamp.txt``, ``submission_secret.txt``). The kernel needs none of
 them: nbgrader sends the notebook cell by cell. So only regular files that are not notebooks and
-not nbgrader's are copied, never a link, device, FIFO or socket (``lstat``, then opened with
+not nbgrader's are copied, never a link (symbolic or hard), device, FIFO or socket (``lstat``, then opened with
 ``O_NOFOLLOW`` and checked again, so a file swapped for a link in between is refused too), and at
 most ``cap_bytes`` in all (each file at most ``file_cap``). What was left out is returned as
 notes for the grader's log.
@@ -22,9 +22,11 @@ def _skip_reason(name, st):
     if stat.S_ISLNK(st.st_mode):
         return "a link"
     if stat.S_ISDIR(st.st_mode):
-        return None
+        return "a notebook folder" if name == ".ipynb_checkpoints" else None
     if not stat.S_ISREG(st.st_mode):
         return "not a regular file"
+    if st.st_nlink > 1:  # a hard link may name a file the student could not read
+        return "a hard link"
     if name.lower().endswith(".ipynb") or name in NBGRADER_FILES or name.startswith(".nbgrader"):
         return "a notebook or nbgrader's own file"
     return None
@@ -85,6 +87,6 @@ def stage(src, dest, cap_bytes, file_cap):
             if why is None:
                 got = _copy_file(entry.path, os.path.join(dest, path), st, min(left, file_cap))
                 why, left = (got, left) if isinstance(got, str) else (None, left - got)
-            if why and not why.startswith("a notebook"):
+            if why and not why.startswith("a notebook"):  # notebooks are left out silently
                 notes.append(f"{path}: {why}, not copied")
     return notes

@@ -1,0 +1,203 @@
+"""The grading kernel's sandbox against the red team's attacks (shared/reviews/grading-redteam.md,
+breaks 2, 5, 9, 10, 11 and "a kernel that cannot start says why"), and variants of our own.
+
+* memory: one limit for the whole sandbox (child processes, memfd, /tmp, /dev/shm, the working
+  folder), sized in-memory folders, a read-only socket folder (nothing reaches the host's disk),
+  1024 open files;
+* the scratch copy: no notebook, no file of nbgrader's, no link, FIFO or hard link;
+* honest code: multiprocessing.Pool, nbgrader's NBGRADER_EXECUTION guard;
+* a wall-time budget per notebook; nothing the student started survives the kernel;
+* fail closed when mathdl_grading is missing; a kernel that cannot start says why.
+"""
+
+import importlib.util
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from mathdl_grading import scratch
+from mathdl_grading.sandbox import bwrap_problem
+
+ROOT = Path(__file__).resolve().parents[1]
+_spec = importlib.util.spec_from_file_location(
+    "bench_sandbox", ROOT / "benchmarks" / "bench_sandbox.py"
+)
+bench = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(bench)
+run_cells, last_json = bench.run_cells, bench.last_json
+
+
+BIN = Path(sys.executable).parent
+MIB = 1024 * 1024
+
+
+def sandboxed(test):
+    """Slow, and only where the sandbox can run (Linux with bubblewrap)."""
+    test = pytest.mark.skipif(bool(bwrap_problem()), reason=f"no sandbox: {bwrap_problem()}")(test)
+    return pytest.mark.slow(test)
+
+
+# ----------------------------------------------------------------------------- the scratch copy
+
+
+def make_submission_folder(tmp_path):
+    """A submission's folder with everything the scratch copy must leave out, and a secret."""
+    src, secret = tmp_path / "sub", tmp_path / "secret.txt"
+    secret.write_text("TOP-SECRET-REFERENCE")
+    (src / "nested" / "deeper").mkdir(parents=True)
+    (src / "data.csv").write_text("1,2\n")
+    (src / "nested" / "deeper" / "more.txt").write_text("ok")
+    (src / "fixture.ipynb").write_text('{"hidden": "check(expected=42)"}')
+    (src / "COPY.IPYNB").write_text("{}")
+    (src / ".ipynb_checkpoints").mkdir()
+    (src / ".ipynb_checkpoints" / "fixture-checkpoint.ipynb").write_text("{}")
+    for name in ("timestamp.txt", "submission_secret.txt"):
+        (src / name).write_text("nbgrader's")
+    os.symlink(secret, src / "link.txt")
+    os.symlink(tmp_path, src / "linkdir")
+    os.symlink("/etc/shadow", src / "nested" / "shadow")
+    os.mkfifo(src / "fifo")
+    os.link(secret, src / "hardlink.txt")
+    with open(src / "sparse.bin", "wb") as fh:  # 10 GB that take no space: over the cap
+        fh.truncate(10 * 1024 * MIB)
+    return src
+
+
+def test_the_scratch_copy_takes_only_the_students_regular_data_files(tmp_path):
+    src, dest = make_submission_folder(tmp_path), tmp_path / "dest"
+    dest.mkdir()
+    notes = scratch.stage(str(src), str(dest), 64 * MIB, 16 * MIB)
+    got = sorted(str(p.relative_to(dest)) for p in dest.rglob("*") if p.is_file())
+    assert got == ["data.csv", "nested/deeper/more.txt"], got
+    assert not [p for p in dest.rglob("*") if p.is_symlink()]
+    why = " | ".join(notes)
+    for name in ("link.txt", "linkdir", "nested/shadow", "fifo", "hardlink.txt", "sparse.bin"):
+        assert f"{name}:" in why, (name, notes)
+    assert "ipynb" not in why, "notebooks are left out silently (they are expected)"
+
+
+@sandboxed
+def test_a_kernel_sees_no_notebook_no_nbgrader_file_and_no_link_target(tmp_path):
+    src = make_submission_folder(tmp_path)
+    walk = """
+        import json, os
+        seen, texts = [], []
+        for here, dirs, files in os.walk(os.path.expanduser("~")):
+            for name in files + dirs:
+                path = os.path.join(here, name)
+                seen.append(os.path.relpath(path))
+                if os.path.isfile(path):
+                    texts.append(open(path, errors="replace").read(200))
+        up = os.path.dirname(os.getcwd())
+        print(json.dumps({"seen": sorted(seen), "texts": texts, "up": sorted(os.listdir(up))}))
+    """
+    texts, _km = run_cells([walk], cwd=src)
+    out = last_json(texts[0])
+    assert sorted(out["seen"]) == ["data.csv", "nested", "nested/deeper", "nested/deeper/more.txt"]
+    assert not any("TOP-SECRET" in t or "expected=42" in t for t in out["texts"])
+    assert not [n for n in out["up"] if n.endswith(".ipynb")], out["up"]
+
+
+# ----------------------------------------------------------------------------- memory and disk
+
+
+@sandboxed
+def test_one_memory_limit_holds_the_whole_sandbox():
+    if os.geteuid() != 0:
+        pytest.skip("a cgroup needs root here (or c.SandboxKernelManager.cgroup_parent)")
+    cap = 1024  # ipykernel itself needs about 600 MiB of address space to start
+    got = bench.d_mem(cap, folder_mb=128, child_mb=400, settle=3)
+    assert got["peak_mib"] > 0, "no cgroup: as root the sandbox must be in one"
+    assert got["peak_mib"] <= cap + 1, got
+    assert got["oom_kills"] >= 1, "3 x 400 MiB of child processes must not fit in 1024 MiB"
+    # the attack writes up to 1.5 GB to its working folder (the review: +1500 MB on the host's
+    # disk); the host's /tmp is shared with other jobs, so a loose bound
+    assert got["disk_growth_mib"] < 500, got
+    # other jobs on a shared machine move MemAvailable too: a loose bound; the cgroup is exact
+    assert got["mem_drop_mib"] < cap + 1024, got
+    attack = got["attack"] or {}
+    assert not attack.get("finished"), got
+    for where in ("/tmp", "workdir", "/dev/shm"):
+        assert attack.get(f"{where} MiB", 0) <= 128, got
+
+
+@sandboxed
+def test_folders_are_sized_the_socket_folder_is_read_only_and_files_are_few():
+    code = """
+        import json, os, resource
+        res = {"nofile": resource.getrlimit(resource.RLIMIT_NOFILE)}
+        def fill(path, n=20):
+            try:
+                for i in range(n):
+                    with open(f"{path}/f{i}", "wb") as fh:
+                        fh.write(b"x" * (8 << 20))
+                return "all written"
+            except OSError as exc:
+                return f"stopped at {i * 8} MiB: {exc.strerror}"
+        kdir = os.path.dirname(os.getcwd())
+        for name, path in (("work", "."), ("tmp", "/tmp"), ("shm", "/dev/shm"),
+                           ("sockets", kdir), ("inputs", kdir + "/in")):
+            res[name] = fill(path)
+        fds = []
+        try:
+            while True:
+                fds.append(os.open("/dev/null", os.O_RDONLY))
+        except OSError as exc:
+            res["opened"] = len(fds)
+        print(json.dumps(res))
+    """
+    texts, _km = run_cells([code], folder_mb=64)
+    out = last_json(texts[0])
+    assert out["nofile"] == [1024, 1024] and 900 <= out["opened"] < 1024, out
+    for name in ("work", "tmp", "shm"):
+        assert out[name].startswith("stopped at") and "No space" in out[name], out
+        assert int(out[name].split()[2]) <= 64, out
+    for name in ("sockets", "inputs"):
+        assert "Read-only" in out[name], out
+
+
+@sandboxed
+def test_nothing_the_student_started_survives_the_kernel():
+    """Our variant: a daemon (double fork, new session) that would outlive the grading."""
+    code = """
+        import os, subprocess
+        subprocess.Popen(["sh", "-c", "sleep 4242 & sleep 4243"], start_new_session=True)
+        print("started")
+    """
+    texts, _km = run_cells([code])
+    assert "started" in texts[0]
+    time.sleep(0.5)
+    left = subprocess.run(["pgrep", "-f", "sleep 424[23]"], capture_output=True, text=True)
+    assert left.stdout.strip() == "", f"left behind: {left.stdout}"
+
+
+# ----------------------------------------------------------------------------- honest code, time
+
+
+@sandboxed
+def test_multiprocessing_and_nbgrader_execution_work_inside():
+    code = """
+        import os
+        from multiprocessing import Pool
+        with Pool(4) as pool:
+            print("pool", pool.map(abs, [-1, -2, -3, -4]))
+        print("NBGRADER_EXECUTION", os.environ.get("NBGRADER_EXECUTION"))
+    """
+    texts, _km = run_cells([code])
+    assert "pool [1, 2, 3, 4]" in texts[0], texts[0]
+    assert "NBGRADER_EXECUTION autograde" in texts[0], texts[0]
+
+
+@sandboxed
+def test_the_notebook_has_a_wall_time_budget():
+    cells = ["import time; time.sleep(2); print('one')"] * 6
+    start = time.monotonic()
+    texts, km = run_cells(cells, timeout=8, wall_seconds=7)
+    took = time.monotonic() - start
+    assert texts[0].strip() == "one" and "<no reply>" in texts[-1], texts
+    assert took < 7 + 2 * 8 + 10, took
+    assert "time" in km.why_dead(), km.why_dead()
