@@ -38,10 +38,11 @@ c.FileNameCollectorPlugin.named_regexp = r".*/(?P<student_id>[^/_]+)_(?P<file_id
 # Per-cell time limit; a cell that runs longer is interrupted and its tests score 0.
 c.Execute.timeout = 30
 c.Execute.interrupt_on_timeout = True
-# Limits of each sandboxed kernel (memory in MiB, CPU and wall time in seconds).
-c.SandboxKernelManager.memory_mb = 2048
-c.SandboxKernelManager.cpu_seconds = 600
-c.SandboxKernelManager.wall_seconds = 1800
+# The sandbox's limits are set in one place, mathdl_grading/sandbox.py (SandboxKernelManager):
+# memory_mb 2048 (the whole sandbox: every process, memory file and in-memory folder), folder_mb
+# 512 (its working folder, /tmp, /dev/shm), wall_seconds 120 (the whole notebook), processes 64,
+# open_files 1024, file_mb 64, cpu_seconds 600. Override one here if you must, e.g.
+# c.SandboxKernelManager.wall_seconds = 300
 # Deleted test cells are put back (nbgrader's own OverwriteCells), so their points are at stake.
 c.OverwriteCells.add_missing_cells = True
 # At most this many lines of output per cell are kept in the graded notebook and feedback.
@@ -49,15 +50,32 @@ c.LimitOutput.max_lines = 1000
 c.LimitOutput.max_traceback = 100
 
 # The preprocessors live in the mathdl_grading package (`pip install -e .`, done by `make setup`).
-# Where it is not installed (a student's copy), nbgrader's defaults are used: `nbgrader validate`
-# still runs the visible tests.
+# Where it is not installed (a student's copy), `nbgrader validate` still works with nbgrader's
+# own defaults, but autograding REFUSES to run (it would run students' code unsandboxed, as
+# whoever grades): install the course package, or set MATHDL_UNSAFE_GRADING=1 in the
+# environment to grade with nbgrader's plain Execute (trusted notebooks only).
 try:
     from mathdl_grading import feedback, preprocessors
-except ImportError:
-    preprocessors = None
+except ImportError as exc:
+    preprocessors, _missing = None, f"{type(exc).__name__}: {exc}"
 if preprocessors is not None:
     c.Autograde.autograde_preprocessors = preprocessors.autograde_preprocessors()
     # Feedback shows "hidden tests ran here" and the failure message, never the hidden code
     # (nbgrader shows it by default, jupyter/nbgrader#917), with MathJax inlined (no CDN).
     c.GenerateFeedback.preprocessors = preprocessors.feedback_preprocessors()
     feedback.configure(c)
+elif os.environ.get("MATHDL_UNSAFE_GRADING") != "1":
+    from nbgrader.preprocessors import NbGraderPreprocessor
+
+    class NoSandbox(NbGraderPreprocessor):
+        """Autograding without the course package: refuse before any student code runs."""
+
+        def preprocess(self, nb, resources):
+            raise RuntimeError(
+                "refusing to autograde: the course package mathdl_grading cannot be imported "
+                f"({_missing}), so there is no sandbox. Install it (`make setup`, or "
+                "`pip install -e .` in the course), or set MATHDL_UNSAFE_GRADING=1 to run "
+                "students' code unsandboxed (trusted notebooks only)."
+            )
+
+    c.Autograde.autograde_preprocessors = [NoSandbox]

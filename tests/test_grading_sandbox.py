@@ -11,12 +11,16 @@ breaks 2, 5, 9, 10, 11 and "a kernel that cannot start says why"), and variants 
 """
 
 import importlib.util
+import json
 import os
 import subprocess
 import sys
+import textwrap
 import time
 from pathlib import Path
 
+import grading_fixtures as gf
+import nbformat
 import pytest
 
 from mathdl_grading import scratch
@@ -201,3 +205,128 @@ def test_the_notebook_has_a_wall_time_budget():
     assert texts[0].strip() == "one" and "<no reply>" in texts[-1], texts
     assert took < 7 + 2 * 8 + 10, took
     assert "time" in km.why_dead(), km.why_dead()
+
+
+# ----------------------------------------------------------------------------- fail closed
+
+BLOCKED = "import sys; sys.modules['mathdl_grading'] = None; from nbgrader.apps.nbgraderapp import main; sys.argv[0] = 'nbgrader'; main()"
+
+
+def nbgrader_without_the_package(args, cwd, env_extra=None):
+    """Plain nbgrader in a process where ``mathdl_grading`` cannot be imported (the review's
+    simulation of an environment without the course package)."""
+    env = {"PATH": f"{BIN}:/usr/bin:/bin", "HOME": str(cwd), "LANG": "C.UTF-8", **(env_extra or {})}
+    cmd = [sys.executable, "-c", BLOCKED, *args]
+    return subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
+
+
+@sandboxed
+def test_autograding_without_the_course_package_refuses_but_validate_works(tmp_path):
+    root = gf.make_course(tmp_path / "course")
+    marker = tmp_path / "student-code-ran"
+    nb = gf.with_cell(gf.solution(), f"open({str(marker)!r}, 'w').write('unsandboxed')")
+    gf.save(nb, root, "mallory")
+    gen = nbgrader_without_the_package(["generate_assignment", gf.ASSIGNMENT, "--force"], root)
+    assert gen.returncode == 0, gen.stderr[-2000:]
+    auto = nbgrader_without_the_package(["autograde", gf.ASSIGNMENT, "--force"], root)
+    assert auto.returncode != 0, auto.stderr[-2000:]
+    assert "refusing to autograde" in auto.stderr and "MATHDL_UNSAFE_GRADING" in auto.stderr
+    assert not marker.exists(), "a student's code ran without the sandbox"
+    # a student's own `nbgrader validate` (no course package) still runs the visible tests
+    path = gf.save(gf.exercise(), root, "student") / f"{gf.ASSIGNMENT}.ipynb"
+    val = nbgrader_without_the_package(["validate", str(path)], root)
+    assert val.returncode == 0 and "NotImplementedError" in val.stdout, val.stdout[-2000:]
+    # and the documented escape hatch does what it says
+    unsafe = nbgrader_without_the_package(
+        ["autograde", gf.ASSIGNMENT, "--force"], root, {"MATHDL_UNSAFE_GRADING": "1"}
+    )
+    assert unsafe.returncode == 0 and marker.read_text() == "unsandboxed", unsafe.stderr[-2000:]
+
+
+# ----------------------------------------------------------------------------- start errors
+
+
+@sandboxed
+def test_a_kernel_that_cannot_start_says_why(tmp_path, monkeypatch):
+    """The grading error carries the kernel's own error, not only "Kernel died before replying
+    to kernel_info" (here: mathdl_grading not visible in the sandbox, as with a package
+    installed from another checkout than the one whose folders are bound)."""
+    from mathdl_grading import cli, sandbox
+
+    root = gf.make_course(tmp_path / "course")
+    gf.save(gf.solution(), root, "alice")
+    report = cli.grade(gf.ASSIGNMENT, root)  # the solution's references get cached
+    assert report["students"]["alice"]["score"] == gf.AUTO_MAX, report
+    own = os.path.realpath(Path(sandbox.__file__).parent)
+    dirs = sandbox._package_dirs
+    monkeypatch.setattr(sandbox, "_package_dirs", lambda: [d for d in dirs() if d != own])
+    report = cli.grade(gf.ASSIGNMENT, root)
+    alice = report["students"]["alice"]
+    assert alice["status"] == "error", alice
+    assert "Kernel died" in alice["note"] and "No module named 'mathdl_grading" in alice["note"]
+
+
+# ----------------------------------------------------------------------------- through mathdl-grade
+
+POOL = """
+    from multiprocessing import Pool
+    with Pool(4) as pool:
+        _squares = pool.map(abs, [-4, -3, -2, -1])
+    assert _squares == [4, 3, 2, 1]
+"""
+GUARD = """
+    import os, time
+    if not os.environ.get("NBGRADER_EXECUTION"):  # nbgrader's documented guard
+        time.sleep(60)
+"""
+LEAK = """
+    import glob, os
+    found = glob.glob("**/*.ipynb", recursive=True) + glob.glob("../**/*.ipynb", recursive=True)
+    found += glob.glob(os.path.expanduser("~/**/*.ipynb"), recursive=True)
+    print("NOTEBOOKS:", found)
+    for path in found:
+        print(open(path).read()[::-1])
+"""
+
+
+def before_solution(nb, code, grade_id="grad_sol"):
+    """``code`` at the top of the solution cell ``grade_id``: if it fails, that answer is lost."""
+    cell = gf.cell(nb, grade_id)
+    cell.source = textwrap.dedent(code).strip() + "\n" + cell.source
+    return nb
+
+
+@sandboxed
+def test_grading_keeps_honest_students_whole_and_bounds_a_slow_one(tmp_path):
+    root = gf.make_course(tmp_path / "course")
+    with open(root / "nbgrader_config.py", "a") as fh:
+        fh.write("\nc.SandboxKernelManager.wall_seconds = 15\n")
+    gf.save(gf.solution(), root, "good")
+    gf.save(before_solution(gf.solution(), POOL), root, "pool")
+    gf.save(before_solution(gf.solution(), GUARD), root, "guard")
+    gf.save(gf.with_cell(gf.exercise(), LEAK), root, "leak")
+    slow = gf.solution()
+    for _ in range(8):  # 8 x 2.5 s: within the per-cell timeout, not the notebook's budget
+        slow = gf.with_cell(slow, "import time\ntime.sleep(2.5)")
+    gf.save(slow, root, "slow")
+    env = {"PATH": "/usr/bin:/bin", "HOME": str(root), "LANG": "C.UTF-8"}
+    start = time.monotonic()
+    proc = subprocess.run(
+        [str(BIN / "mathdl-grade"), gf.ASSIGNMENT, "--root", str(root), "--timeout", "5"],
+        cwd=root,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    took = time.monotonic() - start
+    report = json.loads((root / "nbgrader_work" / gf.ASSIGNMENT / "report.json").read_text())
+    scores = {s: e["score"] for s, e in report["students"].items()}
+    full = gf.AUTO_MAX
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    assert scores == {"good": full, "pool": full, "guard": full, "leak": 0, "slow": 0}, scores
+    assert report["students"]["slow"]["seconds"] < 15 + 10, report["students"]["slow"]
+    assert took < 300, took
+    graded = root / "autograded" / "leak" / gf.ASSIGNMENT / f"{gf.ASSIGNMENT}.ipynb"
+    cell = next(c for c in nbformat.read(str(graded), 4).cells if "NOTEBOOKS" in c.source)
+    assert [o.get("text") for o in cell.outputs] == ["NOTEBOOKS: []\n"], cell.outputs
