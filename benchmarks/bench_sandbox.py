@@ -147,7 +147,7 @@ def d_mem(memory_mb=None, folder_mb=None, child_mb=1500, settle=8):
         thread.join()
     reports = [line for line in texts[0].splitlines() if line.startswith("{")]
     return {
-        "limits": {"memory_mb": km.memory_mb, "folder_mb": km.folder_mb},
+        "limits": {"memory_mb": km.memory_mb, "folder_mb": getattr(km, "folder_mb", None)},
         "attack": json.loads(reports[-1]) if reports else None,
         "kernel survived": "still here" in texts[1],
         "peak_mib": round(getattr(km, "peak_bytes", 0) / MIB, 1),

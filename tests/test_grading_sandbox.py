@@ -13,6 +13,7 @@ breaks 2, 5, 9, 10, 11 and "a kernel that cannot start says why"), and variants 
 import importlib.util
 import json
 import os
+import shutil
 import subprocess
 import sys
 import textwrap
@@ -330,3 +331,60 @@ def test_grading_keeps_honest_students_whole_and_bounds_a_slow_one(tmp_path):
     graded = root / "autograded" / "leak" / gf.ASSIGNMENT / f"{gf.ASSIGNMENT}.ipynb"
     cell = next(c for c in nbformat.read(str(graded), 4).cells if "NOTEBOOKS" in c.source)
     assert [o.get("text") for o in cell.outputs] == ["NOTEBOOKS: []\n"], cell.outputs
+
+
+# ----------------------------------------------------------------------------- as an ordinary user
+
+AS_USER = """
+import json, sys
+sys.path.insert(0, sys.argv[1])
+import bench_sandbox as bench
+code = '''
+import json, os
+status = dict(l.split(":\\\\t") for l in open("/proc/self/status").read().splitlines() if ":\\\\t" in l)
+caps = {k: int(v, 16) for k, v in status.items() if k.startswith("Cap") and k != "CapBnd"}
+try:
+    open(os.path.dirname(os.getcwd()) + "/x", "w")
+    sockets = "writable"
+except OSError as exc:
+    sockets = exc.strerror
+print(json.dumps({"uid": os.getuid(), "caps": caps, "sockets": sockets}))
+'''
+texts, km = bench.run_cells([code])
+caged = hasattr(km, "peak_bytes")
+print(json.dumps({"kernel": bench.last_json(texts[0]), "log": km.log_tail(), "caged": caged}))
+"""
+
+
+@sandboxed
+def test_as_an_ordinary_user_the_kernel_has_no_capability_and_cannot_write_to_disk(tmp_path):
+    """The user-namespace path (the hub's instructor is a normal unix user)."""
+    if os.geteuid() != 0 or not shutil.which("runuser"):
+        pytest.skip("needs root to become another user")
+    opened = {}
+    here = Path(os.path.realpath(sys.executable)).parent
+    for folder in (here, ROOT, tmp_path):
+        for parent in [*reversed(folder.parents), folder]:
+            mode = parent.stat().st_mode
+            if not mode & 0o001:
+                opened.setdefault(parent, mode)
+                os.chmod(parent, mode | 0o001)
+    try:
+        env = ["env", "-i", f"HOME={tmp_path}", "PATH=/usr/bin:/bin", "LANG=C.UTF-8"]
+        cmd = ["runuser", "-u", "nobody", "--", *env, sys.executable, "-c", AS_USER]
+        proc = subprocess.run(
+            [*cmd, str(ROOT / "benchmarks")],
+            cwd=tmp_path,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+    finally:
+        for parent, mode in opened.items():
+            os.chmod(parent, mode & 0o7777)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert out["kernel"]["caps"] == {"CapInh": 0, "CapPrm": 0, "CapEff": 0, "CapAmb": 0}, out
+    assert out["kernel"]["sockets"] == "Read-only file system", out
+    # without a delegated cgroup the grader says what holds instead (docs/instructors.md)
+    assert out["caged"] or "no cgroup for the sandbox" in out["log"], out["log"]
