@@ -304,7 +304,8 @@ class SandboxKernelManager(AsyncKernelManager):
 
     def why_dead(self):
         """Which of the sandbox's limits stopped the kernel, if one did ("" if none is known)."""
-        if self._cage and self._cage.oom_kills():
+        kills = self._cage.oom_kills() if self._cage else getattr(self, "oom_killed", 0)
+        if kills:
             return f"the sandbox used up its memory ({self.memory_mb} MiB in all)"
         if time.monotonic() - getattr(self, "_started", time.monotonic()) >= self.wall_seconds - 1:
             return f"the notebook used up its time ({self.wall_seconds} s in all)"
