@@ -388,3 +388,44 @@ def test_as_an_ordinary_user_the_kernel_has_no_capability_and_cannot_write_to_di
     assert out["kernel"]["sockets"] == "Read-only file system", out
     # without a delegated cgroup the grader says what holds instead (docs/instructors.md)
     assert out["caged"] or "no cgroup for the sandbox" in out["log"], out["log"]
+
+
+HONEST = """
+    import json, subprocess, tempfile
+    from concurrent.futures import ThreadPoolExecutor
+    import matplotlib.pyplot as plt
+    import numpy as np
+    import torch
+    res = {}
+    plt.plot([1, 2, 3])
+    plt.savefig("plot.png")
+    res["savefig"] = os.path.getsize("plot.png") > 1000
+    with tempfile.NamedTemporaryFile("w", delete=False) as fh:
+        fh.write("x" * 10**6)
+    res["tempfile"] = os.path.getsize(fh.name)
+    with ThreadPoolExecutor(32) as pool:
+        res["threads"] = sum(pool.map(lambda i: i, range(100)))
+    x = torch.tensor([3.0], requires_grad=True)
+    (x**2).sum().backward()
+    res["torch"] = x.grad.item()
+    res["ls"] = subprocess.run(["ls"], capture_output=True, text=True).stdout.split()
+    print(json.dumps(res))
+"""
+
+
+BIG = """
+    import numpy as np
+    big = np.ones(int(1.15e9) // 8)  # a 1.15 GB array (the review's honest case)
+    print(float(big.sum()))
+"""
+
+
+@sandboxed
+def test_honest_code_still_works_under_the_new_limits():
+    texts, _km = run_cells(["import os", HONEST], timeout=120)
+    out = last_json(texts[1])
+    assert out["savefig"] and out["tempfile"] == 10**6 and out["threads"] == 4950, out
+    assert out["torch"] == 6.0 and "plot.png" in out["ls"], out
+    # in a kernel of its own: torch's address-space reservations count against RLIMIT_AS
+    texts, _km = run_cells([BIG], timeout=120)
+    assert texts[0].strip() == str(float(int(1.15e9) // 8)), texts
