@@ -54,17 +54,20 @@ c.LimitOutput.max_traceback = 100
 # own defaults, but autograding REFUSES to run (it would run students' code unsandboxed, as
 # whoever grades): install the course package, or set MATHDL_UNSAFE_GRADING=1 in the
 # environment to grade with nbgrader's plain Execute (trusted notebooks only).
+# Any error counts, not only ImportError: traitlets ignores a config file that raises, which would
+# leave nbgrader's unsandboxed defaults in force.
 try:
     from mathdl_grading import feedback, preprocessors
-except ImportError as exc:
-    preprocessors, _missing = None, f"{type(exc).__name__}: {exc}"
-if preprocessors is not None:
+
     c.Autograde.autograde_preprocessors = preprocessors.autograde_preprocessors()
     # Feedback shows "hidden tests ran here" and the failure message, never the hidden code
     # (nbgrader shows it by default, jupyter/nbgrader#917), with MathJax inlined (no CDN).
     c.GenerateFeedback.preprocessors = preprocessors.feedback_preprocessors()
     feedback.configure(c)
-elif os.environ.get("MATHDL_UNSAFE_GRADING") != "1":
+    _missing = None
+except Exception as exc:
+    _missing = f"{type(exc).__name__}: {exc}"
+if _missing and os.environ.get("MATHDL_UNSAFE_GRADING") != "1":
     from nbgrader.preprocessors import NbGraderPreprocessor
 
     class NoSandbox(NbGraderPreprocessor):

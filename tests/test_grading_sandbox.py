@@ -211,13 +211,19 @@ def test_the_notebook_has_a_wall_time_budget():
 # ----------------------------------------------------------------------------- fail closed
 
 BLOCKED = "import sys; sys.modules['mathdl_grading'] = None; from nbgrader.apps.nbgraderapp import main; sys.argv[0] = 'nbgrader'; main()"
+# our variant: a package that is there but broken (an error other than ImportError on import)
+BROKEN = BLOCKED.replace(
+    "sys.modules['mathdl_grading'] = None",
+    "import types; B = type('B', (types.ModuleType,), {'__getattr__': lambda s, n: 1 / 0}); "
+    "sys.modules['mathdl_grading'] = B('mathdl_grading')",
+)
 
 
-def nbgrader_without_the_package(args, cwd, env_extra=None):
+def nbgrader_without_the_package(args, cwd, env_extra=None, how=BLOCKED):
     """Plain nbgrader in a process where ``mathdl_grading`` cannot be imported (the review's
     simulation of an environment without the course package)."""
     env = {"PATH": f"{BIN}:/usr/bin:/bin", "HOME": str(cwd), "LANG": "C.UTF-8", **(env_extra or {})}
-    cmd = [sys.executable, "-c", BLOCKED, *args]
+    cmd = [sys.executable, "-c", how, *args]
     return subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
 
 
@@ -233,6 +239,11 @@ def test_autograding_without_the_course_package_refuses_but_validate_works(tmp_p
     assert auto.returncode != 0, auto.stderr[-2000:]
     assert "refusing to autograde" in auto.stderr and "MATHDL_UNSAFE_GRADING" in auto.stderr
     assert not marker.exists(), "a student's code ran without the sandbox"
+    broken = nbgrader_without_the_package(["autograde", gf.ASSIGNMENT, "--force"], root, how=BROKEN)
+    assert broken.returncode != 0 and "refusing to autograde" in broken.stderr, broken.stderr[
+        -2000:
+    ]
+    assert "ZeroDivisionError" in broken.stderr and not marker.exists()
     # a student's own `nbgrader validate` (no course package) still runs the visible tests
     path = gf.save(gf.exercise(), root, "student") / f"{gf.ASSIGNMENT}.ipynb"
     val = nbgrader_without_the_package(["validate", str(path)], root)
