@@ -118,7 +118,7 @@ D_MEM = """
 """
 
 
-def d_mem(memory_mb=None, folder_mb=None, child_mb=1500, settle=8):
+def d_mem(memory_mb=None, folder_mb=None, child_mb=1500, settle=8, **traits):
     """The review's d_mem attack (and a /dev/shm variant) in a sandbox of ``memory_mb``; returns
     a dict: how far the attack got (``attack``: its last report, with ``finished`` if it got to
     the end), ``peak_mib`` (the cgroup's), ``oom_kills``, ``mem_drop_mib`` (host MemAvailable
@@ -133,7 +133,7 @@ def d_mem(memory_mb=None, folder_mb=None, child_mb=1500, settle=8):
 
     thread = threading.Thread(target=watch, daemon=True)
     thread.start()
-    limits = {"memory_mb": memory_mb, "folder_mb": folder_mb}
+    limits = {"memory_mb": memory_mb, "folder_mb": folder_mb, **traits}
     start = time.monotonic()
     try:
         code = D_MEM.format(mb=child_mb, settle=settle)

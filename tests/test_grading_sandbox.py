@@ -10,6 +10,7 @@ breaks 2, 5, 9, 10, 11 and "a kernel that cannot start says why"), and variants 
 * fail closed when mathdl_grading is missing; a kernel that cannot start says why.
 """
 
+import contextlib
 import importlib.util
 import json
 import os
@@ -367,9 +368,9 @@ print(json.dumps({"kernel": bench.last_json(texts[0]), "log": km.log_tail(), "ca
 """
 
 
-@sandboxed
-def test_as_an_ordinary_user_the_kernel_has_no_capability_and_cannot_write_to_disk(tmp_path):
-    """The user-namespace path (the hub's instructor is a normal unix user)."""
+def as_nobody(code, tmp_path):
+    """Run ``code`` (Python; ``sys.argv[1]`` is benchmarks/) as ``nobody``; its last line, read
+    as JSON. The folders the test's Python needs get search permission meanwhile."""
     if os.geteuid() != 0 or not shutil.which("runuser"):
         pytest.skip("needs root to become another user")
     opened = {}
@@ -382,7 +383,7 @@ def test_as_an_ordinary_user_the_kernel_has_no_capability_and_cannot_write_to_di
                 os.chmod(parent, mode | 0o001)
     try:
         env = ["env", "-i", f"HOME={tmp_path}", "PATH=/usr/bin:/bin", "LANG=C.UTF-8"]
-        cmd = ["runuser", "-u", "nobody", "--", *env, sys.executable, "-c", AS_USER]
+        cmd = ["runuser", "-u", "nobody", "--", *env, sys.executable, "-c", code]
         proc = subprocess.run(
             [*cmd, str(ROOT / "benchmarks")],
             cwd=tmp_path,
@@ -394,7 +395,13 @@ def test_as_an_ordinary_user_the_kernel_has_no_capability_and_cannot_write_to_di
         for parent, mode in opened.items():
             os.chmod(parent, mode & 0o7777)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    out = json.loads(proc.stdout.strip().splitlines()[-1])
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+@sandboxed
+def test_as_an_ordinary_user_the_kernel_has_no_capability_and_cannot_write_to_disk(tmp_path):
+    """The user-namespace path (the hub's instructor is a normal unix user)."""
+    out = as_nobody(AS_USER, tmp_path)
     assert out["kernel"]["caps"] == {"CapInh": 0, "CapPrm": 0, "CapEff": 0, "CapAmb": 0}, out
     assert out["kernel"]["sockets"] == "Read-only file system", out
     # without a delegated cgroup the grader says what holds instead (docs/instructors.md)
@@ -440,3 +447,37 @@ def test_honest_code_still_works_under_the_new_limits():
     # in a kernel of its own: torch's address-space reservations count against RLIMIT_AS
     texts, _km = run_cells([BIG], timeout=120)
     assert texts[0].strip() == str(float(int(1.15e9) // 8)), texts
+
+
+DELEGATED = """
+import json, sys
+sys.path.insert(0, sys.argv[1])
+import bench_sandbox as bench
+print(json.dumps(bench.d_mem(1024, 128, 400, 3, cgroup_parent=%r)))
+"""
+
+
+@sandboxed
+def test_an_ordinary_user_with_a_delegated_cgroup_gets_the_whole_sandbox_limit(tmp_path):
+    """cgroup v1 (this machine and CI): an administrator gives the instructor a memory and a
+    pids folder (chown); c.SandboxKernelManager.cgroup_parent names the memory one."""
+    from mathdl_grading import cage
+
+    if os.path.isfile("/sys/fs/cgroup/cgroup.controllers"):
+        pytest.skip("cgroup v2 here: delegation needs the v2 rules (docs/instructors.md)")
+    if os.geteuid() != 0:
+        pytest.skip("needs root to delegate a cgroup")
+    memory = os.path.join(cage._own_v1("memory"), f"mdl-test-{os.getpid()}")
+    pids = memory.replace("/sys/fs/cgroup/memory", "/sys/fs/cgroup/pids", 1)
+    made = [p for p in Path(pids).parents if not p.exists()][::-1]
+    try:
+        for folder in (memory, *map(str, made), pids):
+            os.makedirs(folder, exist_ok=True)
+        for folder in (memory, pids):
+            os.chown(folder, 65534, 65534)
+        got = as_nobody(DELEGATED % memory, tmp_path)
+    finally:
+        for folder in (memory, pids, *map(str, reversed(made))):
+            with contextlib.suppress(OSError):
+                os.rmdir(folder)
+    assert 0 < got["peak_mib"] <= 1024 + 1 and got["oom_kills"] >= 1, got
