@@ -340,6 +340,8 @@ def test_grading_keeps_honest_students_whole_and_bounds_a_slow_one(tmp_path):
     assert scores == {"good": full, "pool": full, "guard": full, "leak": 0, "slow": 0}, scores
     assert report["students"]["slow"]["seconds"] < 15 + 10, report["students"]["slow"]
     assert took < 300, took
+    slow = root / "autograded" / "slow" / gf.ASSIGNMENT / f"{gf.ASSIGNMENT}.ipynb"
+    assert "the notebook used up its time (15 s in all)" in slow.read_text()
     graded = root / "autograded" / "leak" / gf.ASSIGNMENT / f"{gf.ASSIGNMENT}.ipynb"
     cell = next(c for c in nbformat.read(str(graded), 4).cells if "NOTEBOOKS" in c.source)
     assert [o.get("text") for o in cell.outputs] == ["NOTEBOOKS: []\n"], cell.outputs
