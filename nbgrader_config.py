@@ -48,10 +48,11 @@ c.FileNameCollectorPlugin.named_regexp = r".*/(?P<student_id>[^/_]+)_(?P<file_id
 # Per-cell time limit; a cell that runs longer is interrupted and its tests score 0.
 c.Execute.timeout = 30
 c.Execute.interrupt_on_timeout = True
-# Limits of each sandboxed kernel (memory in MiB, CPU and wall time in seconds).
-c.SandboxKernelManager.memory_mb = 2048
-c.SandboxKernelManager.cpu_seconds = 600
-c.SandboxKernelManager.wall_seconds = 1800
+# The sandbox's limits are set in one place, mathdl_grading/sandbox.py (SandboxKernelManager):
+# memory_mb 2048 (the whole sandbox: every process, memory file and in-memory folder), folder_mb
+# 512 (its working folder, /tmp, /dev/shm), wall_seconds 120 (the whole notebook), processes 64,
+# open_files 1024, file_mb 64, cpu_seconds 600. Override one here if you must, e.g.
+# c.SandboxKernelManager.wall_seconds = 300
 # Deleted test cells are put back (nbgrader's own OverwriteCells), so their points are at stake.
 c.OverwriteCells.add_missing_cells = True
 # At most this many lines of output per cell are kept in the graded notebook and feedback.
@@ -75,13 +76,15 @@ if _vet_submissions is not None:
     _vet_submissions()  # nbgrader autograde and formgrader's Autograde use SafeAutograde
 
 # The preprocessors live in the mathdl_grading package (`pip install -e .`, done by `make setup`).
-# Where it is not installed (a student's copy), nbgrader's defaults are used: `nbgrader validate`
-# still runs the visible tests.
+# Where it is not installed (a student's copy), `nbgrader validate` still works with nbgrader's
+# own defaults, but autograding REFUSES to run (it would run students' code unsandboxed, as
+# whoever grades): install the course package, or set MATHDL_UNSAFE_GRADING=1 in the
+# environment to grade with nbgrader's plain Execute (trusted notebooks only).
+# Any error counts, not only ImportError: traitlets ignores a config file that raises, which would
+# leave nbgrader's unsandboxed defaults in force.
 try:
     from mathdl_grading import feedback, preprocessors, sanitize
-except ImportError:
-    preprocessors = None
-if preprocessors is not None:
+
     c.Autograde.autograde_preprocessors = preprocessors.autograde_preprocessors()
     # The student version's visible checks get the solution's answers as data (and the known
     # mistakes' answers), written by generate_assignment: `make exercises` and mathdl-grade alike.
@@ -92,3 +95,21 @@ if preprocessors is not None:
     feedback.configure(c)
     # What a browser renders from a submission (feedback, formgrader) is inert: docs/instructors.md.
     sanitize.configure(c)
+    _missing = None
+except Exception as exc:
+    _missing = f"{type(exc).__name__}: {exc}"
+if _missing and os.environ.get("MATHDL_UNSAFE_GRADING") != "1":
+    from nbgrader.preprocessors import NbGraderPreprocessor
+
+    class NoSandbox(NbGraderPreprocessor):
+        """Autograding without the course package: refuse before any student code runs."""
+
+        def preprocess(self, nb, resources):
+            raise RuntimeError(
+                "refusing to autograde: the course package mathdl_grading cannot be imported "
+                f"({_missing}), so there is no sandbox. Install it (`make setup`, or "
+                "`pip install -e .` in the course), or set MATHDL_UNSAFE_GRADING=1 to run "
+                "students' code unsandboxed (trusted notebooks only)."
+            )
+
+    c.Autograde.autograde_preprocessors = [NoSandbox]

@@ -235,8 +235,18 @@ def main(argv=None):
     arg = ap.add_argument
     arg("assignment", help="assignment name, e.g. 04_gradients (a folder of solutions/)")
     arg("--student", action="append", help="grade only this student (repeatable)")
-    arg("--timeout", type=int, default=env("GRADE_TIMEOUT"), help="s per cell (config: 30)")
-    arg("--memory-mb", type=int, default=env("GRADE_MEMORY_MB"), help="kernel cap (config: 2048)")
+    arg(
+        "--timeout",
+        type=int,
+        default=env("GRADE_TIMEOUT"),
+        help="s per cell (default: nbgrader_config.py)",
+    )
+    arg(
+        "--memory-mb",
+        type=int,
+        default=env("GRADE_MEMORY_MB"),
+        help="the sandbox's memory (default: nbgrader_config.py / SandboxKernelManager)",
+    )
     arg("--root", default=".", help="course root (default: the current directory)")
     arg("--unsafe", action="store_true", help="grade WITHOUT a sandbox (trusted notebooks only)")
     arg("--jobs", type=int, default=env("GRADE_JOBS"), help="students at once (default: cores)")

@@ -210,7 +210,9 @@ class SandboxExecute(Execute):
                 self._stop = "the kernel stayed busy after an interrupt, so this cell was not run"
         except DeadKernelError:
             self._stop = "the kernel died in an earlier cell, so this cell was not run"
-            why = "a crash, os._exit, exit(), or the grader's memory/CPU/time limit"
+            why = getattr(self.km, "why_dead", str)() or (
+                "a crash, os._exit, exit(), or the grader's memory/CPU/time limit"
+            )
             cell.outputs.append(error("DeadKernelError", f"the kernel died here ({why})"))
         return cell, self.resources
 
