@@ -26,7 +26,6 @@ import json
 from collections import defaultdict
 
 import zmq
-from jupyter_client.asynchronous.client import AsyncKernelClient
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from nbformat import v4
 from nbgrader.preprocessors import Execute
@@ -34,7 +33,7 @@ from traitlets import Integer, Unicode
 
 from .cells import error, is_test, split_test, strip_references
 from .checks import MIME
-from .sandbox import SandboxKernelManager
+from .sandbox import SandboxKernelClient, SandboxKernelManager
 
 #: The largest single message part the grader accepts from a kernel: ZeroMQ drops the
 #: connection of a kernel that sends a larger one, so that submission's remaining cells time
@@ -44,7 +43,7 @@ MAX_MESSAGE_BYTES = 32 * 1024 * 1024
 NOT_RUN = "NotRunByGrader"
 
 
-class BoundedClient(AsyncKernelClient):
+class BoundedClient(SandboxKernelClient):
     """A kernel client whose sockets refuse messages over :data:`MAX_MESSAGE_BYTES`."""
 
     def _create_connected_socket(self, channel, identity=None):
