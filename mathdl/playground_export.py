@@ -11,8 +11,8 @@ The grid (a "star" around the notebook's starting values):
 
 * the learning rate (the control named ``lr``) over its slider's stops, every ``lr_stride``-th
   one, plus the starting value;
-* every other control over a few values (a menu: every option; a slider: its two ends and its
-  middle, snapped to its stops, plus its starting value), the others at their starting values;
+* every other control over a few values (a menu: every option; a slider: its two ends, plus its
+  starting value), the others at their starting values;
 * the learning rate crossed with each of those settings. Moving one control while another
   (other than the learning rate) is off its starting value resets that other one.
 
@@ -46,8 +46,8 @@ __all__ = [
     "site_settings",
 ]
 
-SLIDER_POINTS = 3  # values per slider other than the learning rate (ends and middle)
-MAX_SETTINGS = 72  # per playground: the site's size and build time (docs/site.md)
+SLIDER_POINTS = 2  # values per slider other than the learning rate (its two ends)
+MAX_SETTINGS = 56  # per playground: the site's size and build time (docs/site.md)
 
 
 def _stops(w):
@@ -73,7 +73,8 @@ def control_values(name, w, lr_stride=1):
     if name == "lr":
         picked = stops[::lr_stride]
     else:
-        picked = [stops[round(i * (len(stops) - 1) / (SLIDER_POINTS - 1))] for i in range(3)]
+        n = SLIDER_POINTS
+        picked = [stops[round(i * (len(stops) - 1) / (n - 1))] for i in range(n)]
         picked = sorted(set(picked))
     default = w.value
     values = [v for v in picked if not math.isclose(v, default, rel_tol=1e-9)]
@@ -318,6 +319,7 @@ def _skip_encoding(pg):
 def export_all(out, max_settings: int = MAX_SETTINGS) -> list:
     """Export every Playground of this kernel into ``out``/<n>/; write ``out``/manifest.json."""
     out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
     manifests = []
     for n, pg in enumerate(instances()):
         m = export_playground(pg, out / str(n), max_settings)
