@@ -15,13 +15,17 @@ The site build precomputes every Playground's pictures over its site grid
   site first, like test_site.py).
 """
 
+import base64
+import io
 import json
 import random
 import statistics
 
 import nbformat
+import numpy as np
 import pytest
 from nbclient import NotebookClient
+from PIL import Image
 from test_site import ARTIFACTS, browser, open_offline, server, site  # noqa: F401 (fixtures)
 
 from mathdl.playground_export import compose, pixels_digest
@@ -59,10 +63,9 @@ INSTRUMENT = """(root) => {
 }"""
 
 SHOWN = """(root) => {
-  const frame = root.querySelector('.mathdl-live-frame');
-  const imgs = [...frame.querySelectorAll('img')];
-  return imgs.map(i => ({src: i.getAttribute('src'), cls: i.className, complete: i.complete,
-                         w: i.naturalWidth, left: i.style.left, top: i.style.top}));
+  const canvas = root.querySelector('.mathdl-live-frame canvas');
+  return {layers: root.dataset.layers.split(' '), png: canvas.toDataURL('image/png'),
+          width: canvas.width, css: canvas.getBoundingClientRect().width};
 }"""
 
 
@@ -102,7 +105,9 @@ def test_learning_rate_moves_the_picture_offline_within_50_ms(browser, server, s
         lr = next(c for c in m["controls"] if c["name"] == "lr")
         assert lr["description"] == "learning rate"
         root.scroll_into_view_if_needed()
-        page.wait_for_function("r => r.querySelector('img').complete", arg=root.element_handle())
+        page.wait_for_function(
+            "r => r.dataset.shown && r.dataset.shown === r.dataset.key", arg=root.element_handle()
+        )
         root.evaluate(INSTRUMENT)
         keys = press_lr(page, root, lr, PRESSES)
         rec = root.evaluate("r => r.__rec")
@@ -120,18 +125,17 @@ def test_learning_rate_moves_the_picture_offline_within_50_ms(browser, server, s
     assert len(set(keys)) > 1 and all(k in m["settings"] for k in keys)
     digests = [m["settings"][k]["sha256"] for k in keys]
     assert len(set(digests)) > 1, "moving the learning rate never changed the picture"
-    # The page stacks base.png, the row's layer and the setting's layer, each in its place.
+    # The page composed base.png, the row's layer and the setting's layer on a canvas at 2x:
+    # its pixels, read back from the browser, are the pixels the build drew for that setting.
     entry = m["settings"][keys[-1]]
     layers = [m["rows"][entry["row"]], entry]
-    expected = ["base.png"] + [x["file"] for x in layers if "file" in x]
-    assert [s["src"].rsplit("/", 1)[1] for s in shown] == expected, shown
-    assert all(s["complete"] for s in shown), shown
-    for s, layer in zip(shown[1:], [x for x in layers if "file" in x]):
-        left, top = (float(s[k].rstrip("%")) for k in ("left", "top"))
-        assert (left, top) == pytest.approx(
-            (100 * layer["x"] / m["pixels"][0], 100 * layer["y"] / m["pixels"][1])
-        ), shown
-    assert shown[0]["w"] == m["pixels"][0] == 2 * m["css_width"], "the picture is not at 2x"
+    assert shown["layers"] == ["base.png"] + [x["file"] for x in layers if "file" in x], shown
+    assert shown["width"] == m["pixels"][0] == 2 * m["css_width"], "the picture is not at 2x"
+    png = base64.b64decode(shown["png"].split(",", 1)[1])
+    assert pixels_digest(png) == entry["sha256"], "the page's picture is not the build's"
+    assert np.array_equal(
+        np.asarray(Image.open(io.BytesIO(png)).convert("RGBA")), composed(site, lesson, m, keys[-1])
+    )
 
     latency = [s["t"] - p for p, s in zip(rec["presses"], rec["shown"])]
     p50 = statistics.median(latency)

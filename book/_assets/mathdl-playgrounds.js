@@ -63,39 +63,36 @@
     const frame = document.createElement("div");
     frame.className = "mathdl-live-frame";
     frame.style.width = m.css_width + "px";
+    // One canvas at the pictures' own size (2x): the layers are composed there pixel for
+    // pixel, and the browser scales the result as one picture (stacked <img> would each be
+    // scaled on their own, and a layer's transparent pixels would blur into its edges).
+    const canvas = document.createElement("canvas");
+    canvas.width = m.pixels[0];
+    canvas.height = m.pixels[1];
+    canvas.setAttribute("role", "img");
+    canvas.setAttribute("aria-label", "the playground's picture");
+    frame.append(canvas);
+    const ctx = canvas.getContext("2d");
     const pictures = new Map(); // file -> {img, ready: its decoding}
-    const picture = (file, place) => {
-      if (!pictures.has(file)) {
+    const picture = (e) => {
+      if (!e || !e.file) return null;
+      if (!pictures.has(e.file)) {
         const img = new Image();
-        img.src = folder + "/" + file;
-        img.alt = "the playground's picture";
-        place(img);
-        pictures.set(file, { img, ready: img.decode().catch(() => null) });
+        img.src = folder + "/" + e.file;
+        pictures.set(e.file, { img, e, ready: img.decode().catch(() => null) });
       }
-      return pictures.get(file);
+      return pictures.get(e.file);
     };
-    const base = picture("base.png", (img) => { img.className = "mathdl-live-base"; });
-    frame.append(base.img);
-    const shown = [null, null]; // the row's layer and the setting's layer, over base.png
+    const base = picture({ file: "base.png", x: 0, y: 0 });
     let token = 0;
     let keyTime = null;
-    const layer = (e) =>
-      e && e.file
-        ? picture(e.file, (img) => {
-            img.className = "mathdl-live-layer";
-            img.alt = "";
-            img.style.left = (100 * e.x) / m.pixels[0] + "%";
-            img.style.top = (100 * e.y) / m.pixels[1] + "%";
-            img.style.width = (100 * e.w) / m.pixels[0] + "%";
-          })
-        : null;
     const preload = () => {
       // Every learning rate for the other controls as they are: the next key is instant.
       if (lr < 0) return;
       const s = state.slice();
       for (let i = 0; i < m.controls[lr].values.length; i++) {
         s[lr] = i;
-        layer(m.settings[s.join(",")]);
+        picture(m.settings[s.join(",")]);
       }
     };
     let preloadedRows = false;
@@ -103,7 +100,7 @@
       // The other controls' rows, once the reader reaches for the controls.
       if (preloadedRows) return;
       preloadedRows = true;
-      for (const r of Object.values(m.rows)) layer(r);
+      for (const r of Object.values(m.rows)) picture(r);
     };
     const show = () => {
       const key = state.join(",");
@@ -111,16 +108,11 @@
       const mine = ++token;
       const t0 = keyTime !== null ? keyTime : performance.now();
       keyTime = null;
-      const next = [layer(m.rows[entry.row]), layer(entry)];
-      Promise.all(next.map((l) => l && l.ready)).then(() => {
+      const layers = [base, picture(m.rows[entry.row]), picture(entry)].filter((l) => l);
+      Promise.all(layers.map((l) => l.ready)).then(() => {
         if (mine !== token) return;
-        next.forEach((l, i) => {
-          const img = l && l.img;
-          if (shown[i] === img) return;
-          if (shown[i]) shown[i].remove();
-          shown[i] = img;
-        });
-        for (const img of shown) if (img) frame.append(img); // row first, then the setting
+        for (const l of layers) ctx.drawImage(l.img, l.e.x, l.e.y);
+        root.dataset.layers = layers.map((l) => l.e.file).join(" ");
         requestAnimationFrame(() => {
           root.dataset.shown = key;
           window.mathdlPlaygroundTimings.push({ key, ms: performance.now() - t0 });
@@ -173,8 +165,7 @@
           "another control resets the rest). For every combination, run it live: ";
       }
     }
-    root.dataset.key = state.join(",");
-    root.dataset.shown = root.dataset.key;
+    show();
     base.ready.then(preload);
   }
 
