@@ -9,8 +9,8 @@ and tests/test_site_playgrounds.py checks the digests against a fresh run of the
 
 The grid (a "star" around the notebook's starting values):
 
-* the learning rate (the control named ``lr``) over its slider's stops, every ``lr_stride``-th
-  one, plus the starting value;
+* the learning rate (the control named ``lr``) over its slider's stops (as many as the budget
+  allows, evenly spread, both ends included) plus the starting value;
 * every other control over a few values (a menu: every option; a slider: its two ends, plus its
   starting value), the others at their starting values;
 * the learning rate crossed with each of those settings. Moving one control while another
@@ -61,21 +61,23 @@ def _stops(w):
     return [round(float(e), 10) for e in exps]
 
 
-def control_values(name, w, lr_stride=1):
+def _spread(stops, n):
+    """``n`` of the ``stops``, evenly spread over them, both ends included."""
+    n = min(n, len(stops))
+    return sorted({stops[round(i * (len(stops) - 1) / (n - 1))] for i in range(n)})
+
+
+def control_values(name, w, lr_points=None):
     """The values the site offers for control ``w``: a list of (label, value), and the index of
-    the control's starting value in it."""
+    the control's starting value in it. The learning rate: ``lr_points`` of its slider's stops
+    (None: all), evenly spread, both ends included, plus its starting value."""
     if isinstance(w, (widgets.Dropdown, widgets.SelectionSlider, widgets.RadioButtons)):
         pairs = list(zip(w._options_labels, w._options_values))
         return pairs, list(w._options_values).index(w.value)
     if not isinstance(w, (widgets.FloatLogSlider, widgets.FloatSlider, widgets.IntSlider)):
         raise TypeError(f"control {name!r}: a {type(w).__name__} cannot be shown on the site")
     stops = _stops(w)
-    if name == "lr":
-        picked = stops[::lr_stride]
-    else:
-        n = SLIDER_POINTS
-        picked = [stops[round(i * (len(stops) - 1) / (n - 1))] for i in range(n)]
-        picked = sorted(set(picked))
+    picked = _spread(stops, (lr_points or len(stops)) if name == "lr" else SLIDER_POINTS)
     default = w.value
     values = [v for v in picked if not math.isclose(v, default, rel_tol=1e-9)]
     values = sorted([*values, default])  # the notebook's exact starting value, in its place
@@ -208,8 +210,8 @@ def _canvas_rgba(pg):
     return rgba
 
 
-def _describe(name, w, lr_stride):
-    pairs, start = control_values(name, w, lr_stride if name == "lr" else 1)
+def _describe(name, w, lr_points):
+    pairs, start = control_values(name, w, lr_points if name == "lr" else None)
     try:
         json.dumps([v for _, v in pairs])
     except TypeError as exc:
@@ -227,16 +229,18 @@ def _describe(name, w, lr_stride):
 
 
 def site_controls(pg: Playground, max_settings: int = MAX_SETTINGS):
-    """The site's controls of ``pg`` and its settings (tuples of value indices), the learning
-    rate thinned (every 2nd, 3rd... stop) until there are at most ``max_settings``."""
+    """The site's controls of ``pg``, its settings (tuples of value indices) and the number of
+    learning rates: the most (of the slider's stops, evenly spread) that keep at most
+    ``max_settings`` settings."""
     names = [n for n, w in pg.controls.items() if not isinstance(w, widgets.Button)]
     lr_index = names.index("lr") if "lr" in names else None
-    for stride in range(1, 50):
-        controls = [_describe(n, pg.controls[n], stride) for n in names]
+    n_stops = len(_stops(pg.controls["lr"])) if lr_index is not None else 2
+    for points in range(n_stops, 1, -1):
+        controls = [_describe(n, pg.controls[n], points) for n in names]
         sizes = [(len(c["values"]), c["start"]) for c in controls]
         settings = site_settings(sizes, lr_index)
         if len(settings) <= max_settings:
-            return controls, settings, stride
+            return controls, settings, points
         if lr_index is None:
             break
     raise ValueError(f"a playground with controls {names} has too many settings for the site")
@@ -268,7 +272,7 @@ def export_playground(pg: Playground, out: Path, max_settings: int = MAX_SETTING
     and pixel size."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    controls, keys, stride = site_controls(pg, max_settings)
+    controls, keys, lr_points = site_controls(pg, max_settings)
     names = [c["name"] for c in controls]
     lr_index = names.index("lr") if "lr" in names else None
     pg.image.device_pixel_ratio = 2.0  # as a HiDPI screen reports it: the figure at 2x
@@ -307,7 +311,7 @@ def export_playground(pg: Playground, out: Path, max_settings: int = MAX_SETTING
         css_width=pg.image.css_width,
         pixels=[int(base.shape[1]), int(base.shape[0])],
         model_id=pg.widget.model_id,
-        lr_stride=stride,
+        lr_points=lr_points,
     )
 
 

@@ -52,7 +52,7 @@ def test_star_grid_every_learning_rate_with_one_other_control_moved():
 def test_learning_rate_values_are_the_notebook_sliders_stops_and_its_start():
     w = lr_slider(0.079, min=1e-4, max=10.0)
     stops = [10 ** (-4 + 0.1 * k) for k in range(51)]
-    pairs, start = control_values("lr", w, lr_stride=2)
+    pairs, start = control_values("lr", w, lr_points=26)
     values = [v for _, v in pairs]
     assert values[start] == 0.079 and pairs[start][0] == "0.079"
     others = [v for v in values if v != 0.079]
@@ -144,7 +144,7 @@ def test_exported_pictures_are_what_a_fresh_playground_shows(tmp_path):
     json.dumps(m)  # the manifest travels as JSON
     names = [c["name"] for c in m["controls"]]
     assert names == ["lr", "kind", "seed"], "the button is left out"
-    assert len(m["settings"]) <= 40 and m["lr_stride"] > 1
+    assert len(m["settings"]) <= 40 and 2 <= m["lr_points"] < 21
     assert m["pixels"] == [2 * m["css_width"], 2 * 160]
     fresh, other = make(), make(slope=1.5)
     keys = list(m["settings"])
@@ -161,8 +161,8 @@ def test_exported_pictures_are_what_a_fresh_playground_shows(tmp_path):
 
 
 def test_too_many_settings_thin_the_learning_rate_or_fail_clearly():
-    _controls, keys, stride = site_controls(make(), max_settings=12)
-    assert len(keys) <= 12 and stride >= 4
+    controls, keys, points = site_controls(make(), max_settings=12)
+    assert len(keys) <= 12 and points == 3 and len(controls[0]["values"]) == 4
     pg = Playground(
         lambda ax, a, b: None,
         a=float_slider(0.0, 0.0, 1.0),
