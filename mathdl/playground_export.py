@@ -291,6 +291,12 @@ def export_playground(pg: Playground, out: Path, max_settings: int = MAX_SETTING
     try:
         for number, (key, row) in enumerate(_by_rows(keys, lr_index, lr_start)):
             pg.set(**{c["name"]: c["values"][i] for c, i in zip(controls, key)})
+            if pg.diverged and lr_index is not None and key[lr_index] != lr_start:
+                # A draw that raises may leave artists as the previous setting drew them
+                # (05's bars): draw it again right after its row's start, so that its picture
+                # depends on the setting only (the test does the same in the notebook).
+                pg.set(**_values(controls, _row_start(key, lr_index, lr_start)))
+                pg.set(**_values(controls, key))
             rgba = _canvas_rgba(pg)
             if row not in rows:
                 name = f"r{len(rows):03d}"
@@ -313,6 +319,15 @@ def export_playground(pg: Playground, out: Path, max_settings: int = MAX_SETTING
         model_id=pg.widget.model_id,
         lr_points=lr_points,
     )
+
+
+def _values(controls, key):
+    return {c["name"]: c["values"][i] for c, i in zip(controls, key)}
+
+
+def _row_start(key, lr_index, lr_start):
+    """The setting of ``key``'s row at the starting learning rate."""
+    return (*key[:lr_index], lr_start, *key[lr_index + 1 :])
 
 
 def _skip_encoding(pg):
