@@ -10,8 +10,10 @@
    come from its PyPI package.
 3. Execute every lesson in a fresh kernel, in its folder (nbclient, several lessons at once:
    --jobs), keeping the widgets' state; a lesson that raises stops the build, and so does a
-   saved widget whose module the pages could only get from a CDN. Then Jupyter Book 1
-   renders the executed notebooks.
+   saved widget whose module the pages could only get from a CDN. In the same kernel, every
+   Playground draws each setting of its site grid (mathdl/playground_export.py). Then
+   Jupyter Book 1 renders the executed notebooks, and each lesson page gets its live
+   playgrounds (playgrounds/<lesson>/ and _static/mathdl-playgrounds.js).
 4. Refuse to publish a page that loads anything from another host (script, style sheet, font,
    image, frame), or an exercise page that holds solution or hidden-test text.
 
@@ -39,6 +41,7 @@ BOOK = ROOT / "book"
 NODE = BOOK / "node_modules"
 WORK = ROOT / "build" / "book"  # staged sources and Jupyter Book's own output
 SITE = ROOT / "build" / "site"  # the website
+PLAYGROUNDS = WORK / "playgrounds"  # the playgrounds' precomputed pictures, per lesson
 STAMP = SITE / "build-info.json"
 
 LESSON_GLOB = "notebooks/[0-9][0-9]_*.ipynb"
@@ -64,7 +67,7 @@ def exercises(root=ROOT):
 def inputs():
     """Every file the site is built from (for --if-stale)."""
     files = [*lessons(), *exercises(), ROOT / "README.md", *ROOT.glob("requirements*.txt")]
-    files += [p for p in (ROOT / "mathdl").rglob("*.py")]
+    files += [p for p in (ROOT / "mathdl").rglob("*.py")]  # playground_export.py among them
     files += [
         p
         for p in BOOK.rglob("*")
@@ -188,10 +191,12 @@ def intro(lesson_titles, exercise_titles):
             "built**, so its printouts, figures and formulas are the current code's.",
             "",
             ":::{note}",
-            "The playgrounds' sliders and menus on these pages are **static**: they show the state",
-            "saved at build time and nothing recomputes behind them. To move them for real, run",
-            f"the course live [on Binder]({BINDER}notebooks/00_welcome.ipynb), or locally:",
-            "clone the repository and run `make lab`.",
+            "The playgrounds on these pages are **live without a kernel**: their pictures were",
+            "drawn by the lessons' own code when this site was built, for every learning rate",
+            "with one other control at a time, and a slider swaps them in the page. For every",
+            "combination of the controls (and your own code), run the course live",
+            f"[on Binder]({BINDER}notebooks/00_welcome.ipynb), or locally: clone the repository",
+            "and run `make lab`.",
             ":::",
             "",
             "## The lessons",
@@ -277,6 +282,8 @@ def execute_one(path, timeout=300):
 
     path = Path(path)
     nb = nbformat.read(path, as_version=4)
+    n_cells = len(nb.cells)
+    nb.cells.append(nbformat.v4.new_code_cell(EXPORT_CELL.format(out=str(PLAYGROUNDS / path.stem))))
     t0 = time.monotonic()
     client = NotebookClient(
         nb,
@@ -290,8 +297,21 @@ def execute_one(path, timeout=300):
         client.execute()
     except CellExecutionError as e:
         return path.stem, None, str(e)
+    del nb.cells[n_cells:]  # the export cell is the build's, not the lesson's
     nbformat.write(nb, path)
     return path.stem, time.monotonic() - t0, None
+
+
+# Run in each lesson's kernel after its last cell: every Playground over its site grid, the
+# pictures written for the live playgrounds on the page (mathdl/playground_export.py), then the
+# picture back at pixel ratio 1 for the saved widget state.
+EXPORT_CELL = """\
+from mathdl.playground_export import export_all as _mathdl_export_all
+from mathdl.playground import instances as _mathdl_instances
+_mathdl_export_all({out!r})
+for _pg in _mathdl_instances():
+    _pg.image.device_pixel_ratio = 1.0
+"""
 
 
 def execute(paths, jobs):
@@ -463,6 +483,39 @@ def check_widgets(paths, vendored=None):
         )
 
 
+# --- live playgrounds -----------------------------------------------------------------------
+
+PLAYGROUND_SCRIPTS = (
+    '<script src="../playgrounds/{name}/playgrounds.js"></script>\n'
+    '<script src="../_static/mathdl-playgrounds.js"></script>\n'
+)
+
+
+def publish_playgrounds(html, lesson_names):
+    """Copy each lesson's precomputed pictures to playgrounds/<lesson>/ and load them (with
+    mathdl-playgrounds.js) on its page; return {lesson: number of settings}."""
+    counts = {}
+    for name in lesson_names:
+        src = PLAYGROUNDS / name
+        manifests = json.loads((src / "manifest.json").read_text())
+        if not manifests:
+            continue
+        dest = html / "playgrounds" / name
+        shutil.copytree(src, dest, ignore=shutil.ignore_patterns("manifest.json"))
+        data = json.dumps({"base": f"../playgrounds/{name}", "manifests": manifests})
+        (dest / "playgrounds.js").write_text(
+            f"(window.mathdlPlaygrounds = window.mathdlPlaygrounds || []).push({data});\n"
+        )
+        page = html / "notebooks" / f"{name}.html"
+        text = page.read_text()
+        if "</body>" not in text:
+            raise BuildError(f"{page.name} has no </body>: cannot add its playgrounds")
+        text = text.replace("</body>", PLAYGROUND_SCRIPTS.format(name=name) + "</body>", 1)
+        page.write_text(text)
+        counts[name] = sum(len(m["settings"]) for m in manifests)
+    return counts
+
+
 # --- build ----------------------------------------------------------------------------------
 
 
@@ -493,6 +546,7 @@ def build(only=None, jobs=2):
     ]
     if missing:
         raise BuildError(f"pages missing from the build: {missing}")
+    settings = publish_playgrounds(html, lesson_names)
     loads = external_loads(html)
     if loads:
         listing = "\n".join(f"  {f}: {u}" for f, u in loads[:30])
@@ -522,6 +576,7 @@ def build(only=None, jobs=2):
             "total": round(total, 1),
             "per_lesson": times,
         },
+        "playground_settings": settings,
     }
     STAMP.write_text(json.dumps(info, indent=1) + "\n")
     print(
