@@ -23,6 +23,14 @@ ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 #: (assignment, catalogued mistakes planted twice each, an uncatalogued slip: cell, old, new)
 CLASS = {
+    "05_chain_rule": (
+        ["forward-order", "grad-assigned-not-accumulated"],
+        (
+            "comp_sol",
+            "return 2 * s * np.cos(x) / (1 + s * s)",
+            "return s * np.cos(x) / (1 + s * s)",
+        ),
+    ),
     "06_activations": (
         ["relu-derivative-at-zero", "dead-on-one-example"],
         ("sigmoid_sol", "return s * (1.0 - s)", "return s * (2.0 - s)"),
@@ -150,6 +158,18 @@ def test_a_wrong_backward_pass_is_reported_at_its_first_wrong_step(course):
     assert "the ReLU's derivative left out of the chain" in text  # and the catalogue names it
     assert "visible tests passed" not in text
     assert any("image/png" in o.get("data", {}) for o in cell.outputs)  # the graph, drawn
+
+
+def test_a_wrong_engine_is_reported_at_its_first_wrong_node(course):
+    root, _ = course
+    a = "05_chain_rule"
+    nb = nbformat.read(
+        str(root / "autograded" / "forward-order-1" / a / f"{a}.ipynb"), as_version=4
+    )
+    cell = next(c for c in nb.cells if c.metadata.get("nbgrader", {}).get("grade_id") == "ops_test")
+    text = json.dumps(cell.outputs)
+    assert "first wrong step a" in text  # run forwards, a's _backward ran before b's and c's
+    assert any("image/png" in o.get("data", {}) for o in cell.outputs)
 
 
 def test_the_course_report_shows_every_assignment(course):
