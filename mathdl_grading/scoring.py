@@ -70,13 +70,26 @@ def _no_mistakes(_name, _index):
     return []
 
 
-def _known_mistake(answer, ref, candidates):
-    """The first catalogued mistake whose answer this one matches (and the right one does not)."""
+def _known_mistake(answer, ref, candidates, agreement=None):
+    """The catalogued mistake whose answer this one matches (and the right one does not); when
+    several do, the one that agrees with the most of the cell's answers (``agreement``)."""
     opts = _options(ref)
-    for mid, label, step, wrong in candidates:
-        if _compare(answer, wrong, opts) is None and _compare(wrong, ref["answer"], opts):
-            return mid, label, step
-    return None
+    found = [
+        (mid, label, step)
+        for mid, label, step, wrong in candidates
+        if _compare(answer, wrong, opts) is None and _compare(wrong, ref["answer"], opts)
+    ]
+    return max(found, key=lambda m: (agreement or {}).get(m[0], 0), default=None)
+
+
+def _agreement(mine, theirs, known):
+    """``{mistake id: how many of the cell's answers equal that mistake's answers}``."""
+    counts = defaultdict(int)
+    for name, refs in theirs.items():
+        for index, (answer, ref) in enumerate(zip(mine.get(name, []), refs, strict=False)):
+            for mid, _label, _step, wrong in known(name, index):
+                counts[mid] += _compare(answer, wrong, _options(ref)) is None
+    return counts
 
 
 def _problem(name, why, ref, found=None):
@@ -102,6 +115,7 @@ def assess(got, want, hidden=False, known=None):
     for rec in want:
         theirs[rec["name"]].append(rec)
     out = [_problem(n, "not a check of this test", None) for n in mine if n not in theirs]
+    agreement = _agreement(mine, theirs, known) if known else {}
     for name, refs in theirs.items():
         answers = mine.get(name, [])
         if len(answers) != len(refs):
@@ -110,7 +124,8 @@ def assess(got, want, hidden=False, known=None):
         for index, (answer, ref) in enumerate(zip(answers, refs, strict=True)):
             why = _compare(answer, ref["answer"], _options(ref))
             if why:
-                found = _known_mistake(answer, ref, (known or _no_mistakes)(name, index))
+                candidates = (known or _no_mistakes)(name, index)
+                found = _known_mistake(answer, ref, candidates, agreement)
                 out.append(_problem(name, coarse(why) if hidden else why, ref, found))
                 out[-1]["picture"] = _chain_picture(name, answer, ref)
                 break
