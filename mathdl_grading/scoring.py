@@ -102,20 +102,35 @@ def _problem(name, why, ref, found=None):
     return {"check": name, "kind": coarse(why), "mistake": None, "message": f"{name}: {why}{tip}"}
 
 
-def assess(got, want, hidden=False, known=None):
-    """Each failed check of a cell as ``{"check", "kind", "mistake", "message"}``.
-
-    ``known(name, index)`` gives the catalogued mistakes' answers to that call
-    (:func:`.mistakes.answers_for`); a failed answer that matches one is reported by its label.
-    """
+def _by_name(got, want):
     mine, theirs = defaultdict(list), defaultdict(list)
     for rec in got:
         if isinstance(rec, dict) and isinstance(rec.get("name"), str):
             mine[rec["name"]].append(rec.get("answer"))
     for rec in want:
         theirs[rec["name"]].append(rec)
+    return mine, theirs
+
+
+def cell_agreement(parts, known):
+    """:func:`_agreement` summed over a cell's parts: ``[(got, want, part name), ...]``."""
+    total = defaultdict(int)
+    for got, want, part in parts:
+        for mid, n in _agreement(*_by_name(got, want), known(part)).items():
+            total[mid] += n
+    return total
+
+
+def assess(got, want, hidden=False, known=None, agreement=None):
+    """Each failed check of a cell as ``{"check", "kind", "mistake", "message"}``.
+
+    ``known(name, index)`` gives the catalogued mistakes' answers to that call
+    (:func:`.mistakes.answers_for`); a failed answer that matches one is reported by its label.
+    """
+    mine, theirs = _by_name(got, want)
     out = [_problem(n, "not a check of this test", None) for n in mine if n not in theirs]
-    agreement = _agreement(mine, theirs, known) if known else {}
+    if agreement is None:
+        agreement = _agreement(mine, theirs, known) if known else {}
     for name, refs in theirs.items():
         answers = mine.get(name, [])
         if len(answers) != len(refs):
@@ -137,7 +152,7 @@ def verdict(got, want, hidden=False, known=None):
     return [p["message"] for p in assess(got, want, hidden, known)]
 
 
-def hidden_assess(found, want, known=None):
+def hidden_assess(found, want, known=None, agreement=None):
     """The failures of a cell's hidden part: its pass-B records, or the error it raised."""
     if found is None:
         stop = "did not run (the kernel stopped earlier)"
@@ -147,7 +162,7 @@ def hidden_assess(found, want, known=None):
         return [_problem("hidden tests", why, None)]
     if found.get("error"):
         return [_problem("hidden tests", f"your code raised {found['error']}", None)]
-    out = assess(found.get("records", []), want, hidden=True, known=known)
+    out = assess(found.get("records", []), want, hidden=True, known=known, agreement=agreement)
     for p in out:
         p["message"] = "hidden test " + p["message"]
     return out
@@ -185,17 +200,29 @@ class ScoreChecks(NbGraderPreprocessor):
         mistakes = mistake_records(source, self.config, cache)
         hidden = resources.get("mathdl", {}).get("hidden", {})
         nb.metadata["mathdl"] = {"flags": _flags(nb)}
-        for cell in nb.cells:
-            if is_test(cell):
-                gid = cell.metadata.nbgrader["grade_id"]
+        tests = [c for c in nb.cells if is_test(c)]
+        knowns, agree = {}, defaultdict(int)  # a slip is named by the whole notebook's answers
+        for cell in tests:
+            gid = cell.metadata.nbgrader["grade_id"]
 
-                def known(part, gid=gid):
-                    return lambda name, i: answers_for(mistakes, gid, part, name, i)
+            def known(part, gid=gid):
+                return lambda name, i: answers_for(mistakes, gid, part, name, i)
 
-                self.score(cell, refs.get(gid, {}), hidden.get(gid), known)
+            knowns[gid], ref = known, refs.get(gid, {})
+            got = [o["data"][MIME] for o in cell.get("outputs", []) if MIME in o.get("data", {})]
+            found = (hidden.get(gid) or {}).get("records", [])
+            parts = [
+                (got, ref.get("visible", []), "visible"),
+                (found, ref.get("hidden", []), "hidden"),
+            ]
+            for mid, n in cell_agreement(parts, known).items():
+                agree[mid] += n
+        for cell in tests:
+            gid = cell.metadata.nbgrader["grade_id"]
+            self.score(cell, refs.get(gid, {}), hidden.get(gid), knowns[gid], agree)
         return nb, resources
 
-    def score(self, cell, refs, hidden_found, known):
+    def score(self, cell, refs, hidden_found, known, agree=None):
         got, outputs = [], []
         for out in cell.get("outputs", []):
             if MIME in out.get("data", {}):
@@ -206,9 +233,15 @@ class ScoreChecks(NbGraderPreprocessor):
                 outputs.append(v4.new_output("display_data", data=out.data))
             else:
                 outputs.append(out)
-        problems = assess(got, refs.get("visible", []), known=known("visible")) if refs else []
+        if agree is None:
+            parts = [(got, refs.get("visible", []), "visible")]
+            parts += [((hidden_found or {}).get("records", []), refs.get("hidden", []), "hidden")]
+            agree = cell_agreement(parts, known)
+        problems = (
+            assess(got, refs.get("visible", []), False, known("visible"), agree) if refs else []
+        )
         if refs.get("hidden") or hidden_found is not None:
-            problems += hidden_assess(hidden_found, refs.get("hidden", []), known("hidden"))
+            problems += hidden_assess(hidden_found, refs.get("hidden", []), known("hidden"), agree)
         errors = [o.ename for o in outputs if o.get("output_type") == "error"]
         if errors and not problems:
             problems.append(_problem("the test cell", f"raised {errors[0]}", None))
