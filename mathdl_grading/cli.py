@@ -153,6 +153,8 @@ def grade(assignment, root=None, students=None, jobs=1, **settings):
     for student, (status, note) in todo.items():
         if student in done:  # graded in parallel: autograde and feedback done
             report["students"][student] = done[student]
+            if note:  # what intake refused in this submission (the worker does not know)
+                done[student]["note"] = (note + "\n" + done[student].get("note", "")).strip()
             continue
         start = time.monotonic()
         if status == "graded":
@@ -216,7 +218,8 @@ def render(report):
     ]
     lines.append("|---|---|---|---|")
     for student, s in sorted(report["students"].items()):
-        note = (s["note"].strip().splitlines() or [""])[-1][:200]
+        lines_of_note = [ln.strip() for ln in s["note"].strip().splitlines() if ln.strip()]
+        note = "; ".join(lines_of_note[:1] + lines_of_note[1:][-1:])[:300]  # first and last
         note += " needs manual grading" if s.get("needs_manual") else ""
         if s.get("flags"):
             f = s["flags"][0]
