@@ -67,10 +67,11 @@ c.LimitOutput.max_traceback = 100
 # students load this file):
 c.CourseDirectory.max_file_size = 20_000
 c.CourseDirectory.max_dir_size = 50_000
-c.ExchangeFactory.collect = "mathdl_grading.exchange.SafeExchangeCollect"
+# c.ExchangeFactory.collect is set below: SafeExchangeCollect with the course package, and a
+# collect that refuses without it (a student's copy never collects).
 try:
     from mathdl_grading.safe_autograde import install as _vet_submissions
-except ImportError:  # a student's copy without the package (nothing is graded there)
+except Exception:  # no (or a broken) package: autograding refuses below, nothing is graded
     _vet_submissions = None
 if _vet_submissions is not None:
     _vet_submissions()  # nbgrader autograde and formgrader's Autograde use SafeAutograde
@@ -113,3 +114,17 @@ if _missing and os.environ.get("MATHDL_UNSAFE_GRADING") != "1":
             )
 
     c.Autograde.autograde_preprocessors = [NoSandbox]
+
+    from nbgrader.exchange.default.collect import ExchangeCollect
+
+    class NoSafeCollect(ExchangeCollect):
+        """Collecting without the course package would follow students' links: refuse."""
+
+        def start(self):
+            raise RuntimeError(
+                f"refusing to collect: mathdl_grading cannot be imported ({_missing})"
+            )
+
+    c.ExchangeFactory.collect = NoSafeCollect
+elif not _missing:
+    c.ExchangeFactory.collect = "mathdl_grading.exchange.SafeExchangeCollect"
