@@ -112,15 +112,28 @@ def vetted(root, folder, notebook, limits):
     return ("graded", intake.summary(refused) if refused else "")
 
 
+def prepare_assignment(root, cfg, assignment, work):
+    """generate_assignment into ``work``/release (the gradebook's cells, baked), then the
+    solution's references (run once in the sandbox, cached)."""
+    from nbgrader.converters import GenerateAssignment
+
+    from .reference import references
+
+    res = run_app(GenerateAssignment, cfg, assignment, create_assignment=True)
+    if not res["success"]:
+        raise SystemExit(f"generate_assignment failed for {assignment}:\n{res['log'][-3000:]}")
+    source = root / "solutions" / assignment / f"{assignment}.ipynb"
+    references(source, cfg, work.parent / "references")
+
+
 def grade(assignment, root=None, students=None, jobs=1, **settings):
     """Grade every submission of ``assignment``; returns the report dict (see :func:`main`).
     ``jobs`` > 1: that many students at once (:mod:`.parallel`)."""
-    from nbgrader.converters import GenerateAssignment, GenerateFeedback
+    from nbgrader.converters import GenerateFeedback
     from nbgrader.coursedir import CourseDirectory
 
     from . import late, parallel, regrade
     from .intake import Limits
-    from .reference import references
     from .safe_autograde import SafeAutograde as Autograde
 
     root = Path(root or Path.cwd()).resolve()
@@ -136,12 +149,7 @@ def grade(assignment, root=None, students=None, jobs=1, **settings):
         clock.append(time.monotonic())
         return round(clock[-1] - clock[-2], 2)
 
-    res = run_app(GenerateAssignment, cfg, assignment, create_assignment=True)
-    if not res["success"]:
-        raise SystemExit(f"generate_assignment failed for {assignment}:\n{res['log'][-3000:]}")
-    references(
-        root / "solutions" / assignment / f"{assignment}.ipynb", cfg, work.parent / "references"
-    )
+    prepare_assignment(root, cfg, assignment, work)
     report = {"assignment": assignment, "students": {}, "phases": {"generate, references": lap()}}
     limits = Limits.of(CourseDirectory(config=cfg))
     todo = submissions(root, assignment, students, limits)
