@@ -18,19 +18,17 @@ the right answer there), is reported with the mistake's label and next step; vis
 carry the mistakes' answers as data (:mod:`.bake`), so the student's own Jupyter names them too.
 """
 
-import hashlib
 import json
-import os
 import tomllib
 from pathlib import Path
 
 import nbformat
 
 from .checks import MIME
+from .reference import cached
 
 FILE = "mistakes.toml"
 VERSION = "1"
-_MEMORY = {}
 
 
 class CatalogueError(ValueError):
@@ -71,24 +69,16 @@ def mistake_records(source, config, cache=None):
     if not items:
         return {}
     data = Path(source).read_bytes() + (Path(source).parent / FILE).read_bytes()
-    key = hashlib.sha256(data + VERSION.encode()).hexdigest()
-    if key in _MEMORY:
-        return _MEMORY[key]
-    path = Path(cache) / f"{Path(source).stem}-mistakes-{key[:20]}.json" if cache else None
-    if path is not None and path.is_file():
-        _MEMORY[key] = json.loads(path.read_text())
-        return _MEMORY[key]
-    nb = nbformat.read(str(source), as_version=4)
-    out = {}
-    for item in items:
-        cells = _run_mutant(plant(nb, item), Path(source).parent, config)
-        out[item["id"]] = {"label": item["label"], "next": item["next"], "cells": cells}
-    if path is not None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.with_suffix(".tmp").write_text(json.dumps(out))
-        os.replace(path.with_suffix(".tmp"), path)
-    _MEMORY[key] = out
-    return out
+
+    def run_all():
+        nb = nbformat.read(str(source), as_version=4)
+        out = {}
+        for item in items:
+            cells = _run_mutant(plant(nb, item), Path(source).parent, config)
+            out[item["id"]] = {"label": item["label"], "next": item["next"], "cells": cells}
+        return out
+
+    return cached(data + VERSION.encode(), f"{Path(source).stem}-mistakes", cache, run_all)
 
 
 def _run_mutant(nb, folder, config):
