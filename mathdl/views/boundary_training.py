@@ -43,6 +43,49 @@ class TrainingRun:
                 self.params[k] -= lr * self.velocity[k]
 
 
+class _TrainingPicture:
+    """What the playground's picture shows for a setting: one :class:`TrainingRun` per setting,
+    advanced by the "train" button, and its decision regions computed once per step count."""
+
+    def __init__(self, init_params, loss_and_grads, predict_proba, X, y, steps):
+        self.init_params, self.loss_and_grads, self.predict_proba = (
+            init_params,
+            loss_and_grads,
+            predict_proba,
+        )
+        self.X, self.y, self.steps = X, y, steps
+        self.n_classes = int(np.max(y)) + 1
+        self.runs, self.clicks_seen, self.shown, self.view = {}, 0, {}, None
+
+    def run_for(self, lr, init, width, seed, train):
+        key = (lr, init, width, seed)
+        if key not in self.runs:
+            params = self.init_params(
+                self.X.shape[1], width, self.n_classes, scheme=init, seed=seed
+            )
+            self.runs[key] = TrainingRun(params, self.loss_and_grads, self.X, self.y)
+            self.runs[key].advance(lr, self.steps)
+        run = self.runs[key]
+        if train > self.clicks_seen:
+            run.advance(lr, self.steps * (train - self.clicks_seen))
+        self.clicks_seen = train
+        return key, run
+
+    def draw(self, axes, lr, init, width, seed, train):
+        from ..playground import Diverged
+
+        key, run = self.run_for(lr, init, width, seed, train)
+        n = len(run.losses)
+        if run.diverged:
+            self.view.show(None, run.losses, f"step {n}: diverged")
+            raise Diverged(f"loss {run.losses[-1]:.3g} at step {n}")
+        if self.shown.get(key, (None,))[0] != n:  # the regions at step n, computed once
+            accuracy = np.mean(self.predict_proba(run.params, self.X).argmax(axis=1) == self.y)
+            probs = self.predict_proba(run.params, self.view.grid)
+            self.shown[key] = (n, probs, f"step {n}: train accuracy {accuracy:.0%}")
+        self.view.show(self.shown[key][1], run.losses, self.shown[key][2])
+
+
 def boundary_training_playground(
     init_params: Callable,
     loss_and_grads: Callable,
@@ -58,48 +101,16 @@ def boundary_training_playground(
     network shown for ``steps_per_click`` more steps. Returns the :class:`mathdl.playground.Playground`."""
     import ipywidgets as widgets  # here: importing this module needs NumPy only
 
-    from ..playground import (
-        Diverged,
-        Playground,
-        choice_slider,
-        init_dropdown,
-        lr_slider,
-        seed_slider,
-    )
+    from ..playground import Playground, choice_slider, init_dropdown, lr_slider, seed_slider
     from .boundary import BoundaryView
 
-    n_classes = int(np.max(y)) + 1
-    runs, clicks_seen, view, shown = {}, [0], {}, {}
-
-    def draw(axes, lr, init, width, seed, train):
-        key = (lr, init, width, seed)
-        if key not in runs:
-            runs[key] = TrainingRun(
-                init_params(X.shape[1], width, n_classes, scheme=init, seed=seed),
-                loss_and_grads,
-                X,
-                y,
-            )
-            runs[key].advance(lr, steps_per_click)
-        run = runs[key]
-        if train > clicks_seen[0]:
-            run.advance(lr, steps_per_click * (train - clicks_seen[0]))
-        clicks_seen[0] = train
-        n = len(run.losses)
-        if run.diverged:
-            view["v"].show(None, run.losses, f"step {n}: diverged")
-            raise Diverged(f"loss {run.losses[-1]:.3g} at step {n}")
-        if shown.get(key, (None,))[0] != n:  # the regions at step n, computed once
-            accuracy = np.mean(predict_proba(run.params, X).argmax(axis=1) == y)
-            probs = predict_proba(run.params, view["v"].grid)
-            shown[key] = (n, probs, f"step {n}: train accuracy {accuracy:.0%}")
-        view["v"].show(shown[key][1], run.losses, shown[key][2])
+    picture = _TrainingPicture(init_params, loss_and_grads, predict_proba, X, y, steps_per_click)
 
     def setup(axes):
-        view["v"] = BoundaryView(*axes, X, y, resolution=resolution, steps=steps_per_click)
+        picture.view = BoundaryView(*axes, X, y, resolution=resolution, steps=steps_per_click)
 
     return Playground(
-        draw,
+        picture.draw,
         setup=setup,
         figsize=(9.6, 3.8),
         dpi=100,
