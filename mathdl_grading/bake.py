@@ -14,6 +14,11 @@ It also enforces the conventions that keep a test cell honest: no ``assert``/``r
 requirement is a ``check()`` of data, e.g. with :func:`.checks.raised`), one record per
 visible call (no visible check inside a loop), a literal short enough to read, and a name a
 student understands (no "#N").
+
+A visible check written ``check(name, answer, expected, reveal=False)`` (a constant the student
+derives) gets no literal: its expected value is replaced by a seal, ``sealed="seal1:..."``
+(:mod:`.sealed`), with which the student's Jupyter tells right from wrong, and the type or shape
+of a wrong answer, without the value.
 """
 
 import ast
@@ -27,6 +32,7 @@ from traitlets import Integer
 
 from .cells import HIDDEN, is_test
 from .checks import compare, pack
+from .sealed import SealError, salt_for, seal
 
 ACCURACY_OPTION = "min_accuracy"
 
@@ -142,6 +148,9 @@ def bake_cell(source, records, where, max_chars=3000, mistakes=None):
                 "hidden tests"
             )
         rec = found[0]
+        if _keeps_secret(node):
+            edits.append(_sealed_edit(node, rec, records, where, offset, mistakes))
+            continue
         if ACCURACY_OPTION in rec:
             continue  # its expected value is the labels, data the cell already holds
         text = literal(rec["answer"])
@@ -158,6 +167,37 @@ def bake_cell(source, records, where, max_chars=3000, mistakes=None):
     for start, end, text in sorted(edits, reverse=True):
         data = data[:start] + text.encode() + data[end:]
     return data.decode()
+
+
+def _keeps_secret(node):
+    """``check(..., reveal=False)``: a derived constant whose value must not be written out."""
+    for k in node.keywords:
+        if k.arg == "reveal":
+            if not isinstance(k.value, ast.Constant) or not isinstance(k.value.value, bool):
+                raise BakeError(f"line {node.lineno}: write reveal=False literally")
+            return k.value.value is False
+    return False
+
+
+def _sealed_edit(node, rec, records, where, offset, mistakes):
+    """The edit that puts a seal of the solution's answer (:mod:`.sealed`) in place of expected."""
+    line = f"{where}, line {node.lineno}"
+    unsupported = [k for k in (ACCURACY_OPTION, "chain") if rec.get(k)]
+    if rec.get("broadcast"):
+        unsupported.append("broadcast")
+    if unsupported:
+        raise BakeError(f"{line}: reveal=False does not combine with {', '.join(unsupported)}")
+    index = [r for r in records if r["name"] == rec["name"]].index(rec)
+    salt = salt_for(where, rec["name"], index)
+    wrong = _wrong_answers(rec, records, mistakes)
+    try:
+        token = seal(rec["answer"], rec.get("rtol", 1e-7), rec.get("atol", 1e-12), salt, wrong)
+    except SealError as exc:
+        raise BakeError(f"{line}: {rec['name']!r} cannot be sealed: {exc}") from None
+    start, end, _text = _edit(node, "", offset)
+    if start != end:  # an expected argument, positional or keyword: the seal replaces it
+        return start, end, f"sealed={token!r}"
+    return start, end, f", sealed={token!r}"
 
 
 def _wrong_answers(rec, records, mistakes):

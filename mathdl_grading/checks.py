@@ -96,6 +96,8 @@ def _shown(data, limit=100):
         return "a dict with keys " + repr(sorted(data[1]))
     if data[0] in ("none", "bool", "str"):
         return repr(data[1]) if data[0] != "none" else "None"
+    if data[0] == "seq" and data[1] and all(d[0] == "int" for d in data[1]):  # a shape
+        return repr(tuple(d[1] for d in data[1]))
     arr = _as_array(data)
     if arr is None:
         return "a sequence of " + str(len(data[1])) + " items"
@@ -105,7 +107,7 @@ def _shown(data, limit=100):
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def compare(got, want, rtol, atol, broadcast=False, min_accuracy=None, chain=False):
+def compare(got, want, rtol, atol, broadcast=False, min_accuracy=None, chain=False, values=True):
     """``None`` when the plain answers agree, else a short reason.
 
     ``broadcast``: a scalar ``want`` may stand for every entry of the answer (as in
@@ -114,6 +116,8 @@ def compare(got, want, rtol, atol, broadcast=False, min_accuracy=None, chain=Fal
     least that fraction agree (the accuracy is computed here, never taken from the answer).
     ``chain``: the answer is a dict of intermediate results in the order of computation (a
     forward or backward pass); the reason names the first one that differs.
+    ``values=False``: compare the form only (type, shape, length, keys), not the values; a
+    sealed check (:mod:`.sealed`) decides the values by their digest.
     """
     import numpy as np
 
@@ -127,9 +131,11 @@ def compare(got, want, rtol, atol, broadcast=False, min_accuracy=None, chain=Fal
         return f"first wrong step {step}: {why or 'missing'} (the steps after it inherit its error)"
     kind = want[0]
     if kind in ("none", "bool", "str") or (kind == "int" and got[0] == "int"):
+        if not values:
+            return None if got[0] == kind else f"wrong type of answer (expected {_kind_name(kind)})"
         return None if got == want else "wrong value"
     if kind in ("seq", "dict") and got[0] == kind:
-        return _compare_items(got, want, rtol, atol, broadcast)
+        return _compare_items(got, want, rtol, atol, broadcast, values)
     g, w = _as_array(got), _as_array(want)
     if w is None or g is None:
         return "wrong type of answer"
@@ -137,6 +143,8 @@ def compare(got, want, rtol, atol, broadcast=False, min_accuracy=None, chain=Fal
         w = np.broadcast_to(w, g.shape)
     if g.shape != w.shape:
         return f"wrong shape {g.shape}, expected {w.shape}"
+    if not values:
+        return None
     if not np.allclose(g, w, rtol=rtol, atol=atol, equal_nan=True):
         err = np.abs(g - w)
         largest = np.nanmax(err) if np.any(np.isfinite(err)) else float("nan")
@@ -152,7 +160,11 @@ def first_wrong_step(got, want, rtol, atol, broadcast=False):
     return None
 
 
-def _compare_items(got, want, rtol, atol, broadcast):
+def _kind_name(kind):
+    return {"none": "None", "bool": "True or False", "str": "a str", "int": "an int"}[kind]
+
+
+def _compare_items(got, want, rtol, atol, broadcast, values=True):
     kind = want[0]
     if kind == "dict" and sorted(got[1]) != sorted(want[1]):
         return f"wrong keys: {sorted(got[1])}, expected {sorted(want[1])}"
@@ -160,7 +172,7 @@ def _compare_items(got, want, rtol, atol, broadcast):
         return f"wrong length {len(got[1])}, expected {len(want[1])}"
     keys = range(len(want[1])) if kind == "seq" else want[1]  # a dict in the solution's order
     for key in keys:
-        why = compare(got[1][key], want[1][key], rtol, atol, broadcast)
+        why = compare(got[1][key], want[1][key], rtol, atol, broadcast, values=values)
         if why:
             return why if kind == "seq" else f"[{key!r}] {why}"
     return None
@@ -191,6 +203,8 @@ def check(
     mistakes=None,
     chain=False,
     graph=None,
+    reveal=True,
+    sealed=None,
 ):
     """Check (locally) or record (when grading) one answer; see the module docstring.
 
@@ -199,6 +213,9 @@ def check(
     ``chain``: a dict of intermediate results in the order of computation; a failure names the
     first wrong one. ``graph`` (``{node: [its inputs]}``): the computational graph the grader
     draws in the feedback with that node marked.
+    ``reveal=False`` (in solutions/): the expected value is a constant the student derives;
+    ``make exercises`` writes a seal of it (``sealed=``, :mod:`.sealed`) instead of its literal,
+    and the grader's feedback on it names the kind of mistake, never a difference.
     """
     data = plain(answer)  # before anything else runs: the answer is fixed now
     mode = os.environ.get(MODE_ENV, "")
@@ -209,29 +226,54 @@ def check(
         opts["chain"] = True
     if mode != "student" and expected is not None:
         want = plain(expected)
-        why = compare(data, want, **opts)
-        if why:
-            # Only visible tests reach a student with `expected` (the grader strips it from
-            # hidden ones), so showing it gives nothing away.
-            known = _matching_mistake(data, want, opts, mistakes)
-            if known:
-                raise AssertionError(f"{name}: this looks like {known[0]}. Next step: {known[1]}")
-            shown = (
-                "" if min_accuracy is not None else f"; expected {_shown(want)}, got {_shown(data)}"
-            )
-            tip = f". Hint: {hint}" if hint else ""
-            raise AssertionError(f"{name}: {why}{shown}{tip}")
+        _check_expected(name, data, want, opts, mistakes, hint)
         if mode == "reference":
             data = want  # what the solution expects is the reference (a population value, labels)
+    elif not mode and sealed is not None:
+        _check_sealed(name, data, sealed, hint)
     if mode:
         record = {"name": str(name), "answer": data, **opts}
         if hint:
             record["hint"] = str(hint)
+        if not reveal:
+            record["reveal"] = False
         if mode == "reference":
             record["line"] = _caller_line()
             if graph:
                 record["graph"] = {str(k): [str(v) for v in vs] for k, vs in dict(graph).items()}
         _publish(record, f"check: {name}")
+
+
+def _check_expected(name, data, want, opts, mistakes, hint):
+    """Raise AssertionError naming the check when ``data`` differs from ``want``."""
+    why = compare(data, want, **opts)
+    if not why:
+        return
+    # Only visible tests reach a student with `expected` (the grader strips it from hidden
+    # ones), so showing it gives nothing away.
+    known = _matching_mistake(data, want, opts, mistakes)
+    if known:
+        raise AssertionError(f"{name}: this looks like {known[0]}. Next step: {known[1]}")
+    labels = "min_accuracy" in opts
+    shown = "" if labels else f"; expected {_shown(want)}, got {_shown(data)}"
+    tip = f". Hint: {hint}" if hint else ""
+    raise AssertionError(f"{name}: {why}{shown}{tip}")
+
+
+def _check_sealed(name, data, token, hint):
+    """The student's own Jupyter: compare with a sealed expected value (:mod:`.sealed`)."""
+    from .sealed import verify
+
+    failed = verify(data, token)
+    if failed is None:
+        return
+    why, known = failed
+    if known:
+        raise AssertionError(f"{name}: this looks like {known[0]}. Next step: {known[1]}")
+    tip = f". Hint: {hint}" if hint else ""
+    raise AssertionError(
+        f"{name}: {why}, got {_shown(data)} (this check does not show the expected value){tip}"
+    )
 
 
 def pack(mistakes):

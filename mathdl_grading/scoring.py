@@ -6,7 +6,8 @@ options (never the submission's), and the cell raised no error. Visible answers 
 graded notebook's outputs (pass A of :mod:`.execute`); hidden answers only from pass B, kept in
 ``resources`` by the grader, so nothing a submission prints can pose as one. A failure of a
 hidden check names the check and the kind of mistake, never a number computed from the hidden
-inputs or the reference. A failed answer that matches a catalogued mistake (:mod:`.mistakes`)
+inputs or the reference; neither does a visible check whose value is sealed (``reveal=False``,
+:mod:`.sealed`). A failed answer that matches a catalogued mistake (:mod:`.mistakes`)
 is reported by that mistake's label and next step.
 """
 
@@ -141,7 +142,8 @@ def assess(got, want, hidden=False, known=None, agreement=None):
             if why:
                 candidates = (known or _no_mistakes)(name, index)
                 found = _known_mistake(answer, ref, candidates, agreement)
-                out.append(_problem(name, coarse(why) if hidden else why, ref, found))
+                sealed = hidden or ref.get("reveal") is False  # no difference to the value
+                out.append(_problem(name, coarse(why) if sealed else why, ref, found))
                 out[-1]["picture"] = _chain_picture(name, answer, ref)
                 break
     return out
