@@ -155,7 +155,8 @@ def literal_forms(data):
     if kind == "seq" and text.startswith("("):  # a shape, also as a list or bare
         forms += [re.escape("[" + text[1:-1].rstrip(",") + "]"), re.escape(text[1:-1])]
     if kind == "float" and not float(data[1]).is_integer():
-        forms += [re.escape(f"{float(data[1]):.{n}g}") for n in (4, 5, 6, 8)]
+        rounded = {f"{float(data[1]):.{n}g}" for n in (4, 5, 6, 8)}
+        forms += [re.escape(r) for r in rounded if len(r) > SHORT]
     return forms
 
 
@@ -166,6 +167,8 @@ def test_the_released_notebook_holds_no_literal_of_a_sealed_answer(a):
     shape of A * B is that of A, or Huber's largest slope is its delta) or it is too short to
     mean anything (:data:`SHORT`; every seal is counted, so those too are sealed, not baked)."""
     import nbformat
+
+    from mathdl_grading.bake import literal
 
     source = ROOT / "solutions" / a / f"{a}.ipynb"
     cells = references(source, load_config(ROOT), ROOT / "nbgrader_work" / "references")["cells"]
@@ -180,7 +183,10 @@ def test_the_released_notebook_holds_no_literal_of_a_sealed_answer(a):
             if rec.get("reveal") is not False:
                 continue
             sealed += 1
-            for form in literal_forms(rec["answer"]):
+            forms = literal_forms(rec["answer"])
+            baked = f"expected={literal(rec['answer'])}, hint="  # what a leak would look like
+            assert not forms or any(re.search(f, baked) for f in forms), (a, rec["name"])
+            for form in forms:
                 if re.search(form, question):
                     continue  # the question states it
                 assert not re.search(form, body), (a, gid, rec["name"], form)
