@@ -36,7 +36,7 @@ CLASS = {
         ("sigmoid_sol", "return s * (1.0 - s)", "return s * (2.0 - s)"),
     ),
     "07_losses": (
-        ["ce-gradient-no-mean", "softmax-global-max"],
+        ["focal-gradient-no-mean", "focal-gradient-factor-constant"],
         ("mse_sol", "return float(np.mean(diff ** 2))", "return float(np.mean(np.abs(diff)))"),
     ),
     "10_putting_it_together": (
