@@ -7,6 +7,7 @@ anywhere in the update rule feeds back into later gradients, so it cannot hide.
 """
 
 import inspect
+import textwrap
 
 import _refs  # noqa: F401  (one torch thread: the tensors are tiny)
 import numpy as np
@@ -248,6 +249,7 @@ def test_defaults_equal_torchs(name):
     # and the constructed optimizer really uses them, in defaults and in its parameter group
     opt = OURS[name]([Tensor(np.zeros(2), requires_grad=True)])
     torch_opt = TORCH[name]([torch.zeros(2, requires_grad=True)])
+    assert set(opt.defaults) == set(ours), "defaults hold exactly the hyper-parameters"
     for k in ours:
         expected = tuple(np.atleast_1d(torch_opt.defaults[k]))
         assert tuple(np.atleast_1d(opt.defaults[k])) == expected, k
@@ -430,20 +432,21 @@ def test_hyperparameters_are_not_attributes_and_repr_shows_the_groups():
         optim.SGD([p, p], lr=0.1)
 
 
+def _docstring_example(module):
+    """The code block of ``module``'s docstring (the lines after ``::``, dedented)."""
+    text = module.__doc__.split("::\n", 1)[1]
+    block = []
+    for line in text.splitlines()[1:]:
+        if line and not line.startswith("    "):
+            break
+        block.append(line)
+    return textwrap.dedent("\n".join(block))
+
+
 def test_a_subclass_written_as_the_docstring_says_trains_and_matches_a_hand_computation():
-    class SignSGD(optim.Optimizer):
-        def __init__(self, params, lr=0.01):
-            super().__init__(params, dict(lr=lr))
-
-        def step(self):
-            for group in self.param_groups:
-                for p in group["params"]:
-                    if p.grad is None:
-                        continue
-                    state = self.state[p]
-                    state["step"] = state.get("step", 0) + 1
-                    p.data -= group["lr"] * np.sign(p.grad)
-
+    namespace = {"np": np, "Optimizer": optim.Optimizer}
+    exec(_docstring_example(optim), namespace)  # the docstring's own SignSGD, as a reader copies it
+    SignSGD = namespace["SignSGD"]
     p = Tensor(A0, requires_grad=True)
     opt = SignSGD([p], lr=0.1)
     theta = A0.copy()
