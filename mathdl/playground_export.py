@@ -24,8 +24,6 @@ import hashlib
 import io
 import json
 import math
-import struct
-import zlib
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -33,7 +31,7 @@ import ipywidgets as widgets
 import numpy as np
 from PIL import Image
 
-from .playground import Playground, _png_chunk, encode_png_rgb, instances
+from .playground import Playground, encode_png, instances
 
 __all__ = [
     "compose",
@@ -124,21 +122,6 @@ def pixels_digest(picture) -> str:
     ).hexdigest()
 
 
-def encode_png_rgba(rgba, level=6):
-    """A PNG of an (H, W, 4) uint8 array (no row filter): the overlays are mostly transparent
-    zeros, which zlib packs well; lossless, so the page shows exactly these pixels."""
-    h, w, _ = rgba.shape
-    raw = np.zeros((h, 4 * w + 1), np.uint8)  # filter type 0 (none) for every row
-    raw[:, 1:] = rgba.reshape(h, 4 * w)
-    header = struct.pack(">IIBBBBB", w, h, 8, 6, 0, 0, 0)  # 8 bits, RGBA, no interlace
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + _png_chunk(b"IHDR", header)
-        + _png_chunk(b"IDAT", zlib.compress(raw.tobytes(), level))
-        + _png_chunk(b"IEND", b"")
-    )
-
-
 def overlay(rgba, base):
     """The pixels of ``rgba`` that differ from ``base`` (both (H, W, 4) uint8, opaque): (x, y,
     RGBA crop) with alpha 255 on them and 0 elsewhere, cropped to their box (even coordinates:
@@ -198,7 +181,7 @@ def _write_layer(out, name, rgba, under, writer):
     if layer is None:
         return {}
     x, y, crop = layer
-    writer.submit(lambda: (out / name).write_bytes(encode_png_rgba(crop)))
+    writer.submit(lambda: (out / name).write_bytes(encode_png(crop, level=6)))
     return dict(file=name, x=x, y=y, w=int(crop.shape[1]), h=int(crop.shape[0]))
 
 
@@ -280,7 +263,7 @@ def export_playground(pg: Playground, out: Path, max_settings: int = MAX_SETTING
     base = _canvas_rgba(pg)
     if pixels_digest(pg.image.value) != pixels_digest(base):
         raise RuntimeError("the playground's PNG is not its canvas: cannot export it")
-    (out / "base.png").write_bytes(encode_png_rgb(base[..., :3], level=6))
+    (out / "base.png").write_bytes(encode_png(base[..., :3], level=6))
     start_row = tuple(c["start"] for c in controls if c["name"] != "lr")
     rows = {start_row: ("r000", base)}  # row -> (name, its picture)
     row_layers = {"r000": {}}
