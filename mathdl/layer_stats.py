@@ -12,7 +12,9 @@ are at each depth, and a few full-batch momentum steps (pure computation; the pi
 
 Main entry points: :func:`make_mlp`, :func:`forward_backward` (loss, per-layer activations and
 gradients), :func:`layer_statistics` (their standard deviations and the fraction of dead units)
-and :func:`train_momentum` (:class:`mathdl.optim.SGD`).
+and :func:`train_momentum` (:class:`mathdl.optim.SGD`); :func:`run_recording` and
+:func:`signal_sizes` measure any :class:`mathdl.nn.Sequential` (e.g. the deeper networks of
+:mod:`mathdl.views.depth`).
 """
 
 import itertools
@@ -34,9 +36,12 @@ __all__ = [
     "InitSpec",
     "forward_backward",
     "layer_statistics",
+    "linear_layer",
     "make_mlp",
     "resolve_activation",
     "resolve_init",
+    "run_recording",
+    "signal_sizes",
     "train_momentum",
 ]
 
@@ -140,32 +145,55 @@ def _activation_layer(activation: ActivationSpec) -> nn.Module:
     return nn.Activation(f, df, activation if isinstance(activation, str) else "activation")
 
 
-def _network(
-    Ws: list[np.ndarray], bs: list[np.ndarray], activation: ActivationSpec
-) -> nn.Sequential:
+def linear_layer(W: np.ndarray, b: np.ndarray) -> nn.Linear:
+    """A :class:`mathdl.nn.Linear` holding a copy of the weights ``W`` (in, out) and biases ``b``."""
+    linear = nn.Linear(*np.shape(W), init="zeros")
+    linear.weight.data[...], linear.bias.data[...] = W, b
+    return linear
+
+
+def _network(Ws: Arrays, bs: Arrays, activation: ActivationSpec) -> nn.Sequential:
     """Linear layers with weights ``Ws`` and biases ``bs`` (copied), the activation between them."""
     layers: list[nn.Module] = []
     for i, (W, b) in enumerate(zip(Ws, bs, strict=True)):
-        linear = nn.Linear(*np.shape(W), init="zeros")
-        linear.weight.data[...], linear.bias.data[...] = W, b
-        layers += [linear] if i == len(Ws) - 1 else [linear, _activation_layer(activation)]
+        last = i == len(Ws) - 1
+        layers += (
+            [linear_layer(W, b)] if last else [linear_layer(W, b), _activation_layer(activation)]
+        )
     return nn.Sequential(*layers)
 
 
-def _run(
-    net: nn.Sequential, X: np.ndarray, y: np.ndarray, keep: bool = True
-) -> tuple[Tensor, list, list]:
-    """The mean softmax cross-entropy of ``net`` on (X, y), and (``keep``) per hidden layer its
-    pre-activation z and its activation h, which keeps its gradient dL/dh after backward."""
+def _is_activation(layer: Any) -> bool:
+    return not isinstance(layer, nn.Linear)
+
+
+def run_recording(
+    net: nn.Sequential,
+    X: np.ndarray,
+    y: np.ndarray,
+    hidden: Callable[[Any], bool] | None = _is_activation,
+) -> tuple[Tensor, list[Tensor], list[Tensor]]:
+    """The mean softmax cross-entropy of ``net`` on (X, y) and, for each layer ``hidden`` picks
+    (default: every layer but the Linear ones, the activations; None: none), its input z and its
+    output h, which keeps its gradient dL/dh after ``loss.backward()``."""
     x, zs, hs = Tensor(np.asarray(X, dtype=float)), [], []
     for layer in net.layers:
-        if isinstance(layer, nn.Linear) or not keep:
+        if hidden is None or not hidden(layer):
             x = layer(x)
         else:
             zs.append(x)
             x = layer(x).retain_grad()
             hs.append(x)
     return F.cross_entropy(x, np.asarray(y)), zs, hs
+
+
+def signal_sizes(hs: list[Tensor], n: int) -> dict[str, np.ndarray]:
+    """Per recorded layer (after ``backward``): the std of its output h (``forward``) and of the
+    per-example gradient ``n`` dL/dh (``backward``; the loss is a mean over ``n`` examples)."""
+    return {
+        "forward": np.array([h.data.std() for h in hs]),
+        "backward": np.array([np.std(h.grad) for h in hs]) * n,
+    }
 
 
 def forward_backward(
@@ -179,7 +207,7 @@ def forward_backward(
     hidden layer.
     """
     net = _network(Ws, bs, activation)
-    loss, zs, hs = _run(net, X, y)
+    loss, zs, hs = run_recording(net, X, y)
     loss.backward()
     linears = [layer for layer in net.layers if isinstance(layer, nn.Linear)]
     return (
@@ -202,13 +230,12 @@ def layer_statistics(
     arrays ``forward``, ``backward``, ``dead`` (one entry per hidden layer) and the ``loss``.
     """
     f, df = resolve_activation(activation)
-    loss, zs, hs, ghs, _, _ = forward_backward(Ws, bs, X, y, (f, df))
-    n = len(X)
+    loss, zs, hs = run_recording(_network(Ws, bs, (f, df)), X, y)
+    loss.backward()
     return {
-        "forward": np.array([h.std() for h in hs]),
-        "backward": np.array([g.std() for g in ghs]) * n,
-        "dead": np.array([np.mean(np.all(df(z) == 0, axis=0)) for z in zs]),
-        "loss": loss,
+        **signal_sizes(hs, len(X)),
+        "dead": np.array([np.mean(np.all(df(z.data) == 0, axis=0)) for z in zs]),
+        "loss": loss.item(),
     }
 
 
@@ -232,7 +259,7 @@ def train_momentum(
     losses = []
     for _ in range(steps):
         opt.zero_grad()
-        loss, _, _ = _run(net, X, y, keep=False)
+        loss, _, _ = run_recording(net, X, y, hidden=None)
         losses.append(loss.item())
         if not np.isfinite(losses[-1]):
             break

@@ -139,41 +139,31 @@ def classifier_playground(
     ``trained(activation, lr, init, seed) -> (predict, losses, title)`` trains the lesson's network;
     ``predict(points) -> labels`` (None when training diverged). Each setting is trained once.
     Returns the :class:`mathdl.playground.Playground`."""
-    import functools
-
-    import ipywidgets as widgets
-
-    from ..playground import Diverged, Playground, init_dropdown, lr_slider, seed_slider
+    from ..playground import Diverged, dropdown, init_dropdown, lr_slider, seed_slider
     from .boundary import BoundaryView
+    from .build import Memo, view_playground
 
-    view = {}
+    memo = Memo(2000)  # each setting trained once: moving a slider back only redraws
 
-    @functools.lru_cache(maxsize=2000)  # moving a slider back only redraws
-    def run(activation, lr, init, seed):
-        predict, losses, title = trained(activation, lr, init, seed)
-        return (None if predict is None else predict(view["v"].grid)), np.asarray(losses), title
+    def make_view(axes: Any) -> BoundaryView:
+        return BoundaryView(*axes, *datasets[min(datasets)], extent=extent, steps=steps)
 
-    def setup(axes):
-        view["v"] = BoundaryView(*axes, *datasets[min(datasets)], extent=extent, steps=steps)
+    def draw(view: BoundaryView, activation: str, lr: float, init: str, seed: int) -> None:
+        def train() -> tuple[np.ndarray | None, np.ndarray, str]:
+            predict, losses, title = trained(activation, lr, init, seed)
+            return (None if predict is None else predict(view.grid)), np.asarray(losses), title
 
-    def draw(axes, activation, lr, init, seed):
-        regions, losses, title = run(activation, lr, init, seed)
-        view["v"].show(regions, losses, title, points=datasets[seed])
+        regions, losses, title = memo((activation, lr, init, seed), train)
+        view.show(regions, losses, title, points=datasets[seed])
         if regions is None:
             bad = ~np.isfinite(losses)
             raise Diverged(f"loss became {losses[bad][0]} at step {np.argmax(bad)}")
 
-    style = dict(layout=dict(width="420px"), style=dict(description_width="110px"))
-    return Playground(
+    return view_playground(
+        make_view,
         draw,
-        setup=setup,
-        blit=True,
-        ncols=2,
         figsize=(9.6, 3.6),
-        dpi=100,
-        activation=widgets.Dropdown(
-            options=list(activations), value=activations[0], description="activation", **style
-        ),
+        activation=dropdown(activations, activations[0], description="activation"),
         lr=lr_slider(lr, min=1e-3, max=10.0),
         init=init_dropdown("he"),
         seed=seed_slider(),

@@ -6,13 +6,13 @@ right: the training accuracy per step for each loss. The training is the lesson'
 per setting (moving a slider back only redraws).
 """
 
-import functools
 from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
 
 from .boundary import line_through
+from .build import Memo, view_playground
 
 __all__ = ["TwoLossView", "loss_comparison_playground"]
 
@@ -80,40 +80,28 @@ def loss_comparison_playground(
     """Sliders for learning rate, initialization, its scale and the seed (which picks
     ``datasets[seed] = (X, y)``); ``start(scheme, scale, seed) -> w0`` gives the initial weights drawn.
     Returns the :class:`mathdl.playground.Playground`."""
-    from ..playground import (
-        Diverged,
-        Playground,
-        init_dropdown,
-        lr_slider,
-        scale_slider,
-        seed_slider,
-    )
+    from ..playground import Diverged, init_dropdown, lr_slider, scale_slider, seed_slider
 
-    view = {}
+    memo = Memo(4000)  # each setting trained once: moving a slider back only redraws
 
-    @functools.lru_cache(maxsize=4000)
-    def run(key, lr, init, scale, seed):
+    def run(key: str, lr: float, init: str, scale: float, seed: int) -> tuple:
         X, y = datasets[seed]
-        return train(X, y.astype(float), key, lr, init, scale, seed)
+        return memo(
+            (key, lr, init, scale, seed),
+            lambda: train(X, y.astype(float), key, lr, init, scale, seed),
+        )
 
-    def setup(axes):
-        X, y = datasets[min(datasets)]
-        view["v"] = TwoLossView(*axes, X, y, steps)
-
-    def draw(axes, lr, init, scale, seed):
+    def draw(view: TwoLossView, lr: float, init: str, scale: float, seed: int) -> None:
         results = {key: run(key, lr, init, scale, seed) for key, _, _ in ENTRIES}
         for key, (*_, final) in results.items():
             if not np.isfinite(final):
                 raise Diverged(f"{key} loss became {final}")
-        view["v"].show(*datasets[seed], start(init, scale, seed), results)
+        view.show(*datasets[seed], start(init, scale, seed), results)
 
-    return Playground(
+    return view_playground(
+        lambda axes: TwoLossView(*axes, *datasets[min(datasets)], steps),
         draw,
-        setup=setup,
-        blit=True,
-        ncols=2,
         figsize=(9.6, 3.6),
-        dpi=100,
         lr=lr_slider(1.0, min=1e-3, max=100.0),
         init=init_dropdown("he"),
         scale=scale_slider(10.0, min=0.1, max=30.0, description="init scale"),
