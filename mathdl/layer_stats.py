@@ -32,6 +32,7 @@ from .tensor import Tensor
 __all__ = [
     "ACTIVATIONS",
     "ActivationSpec",
+    "ArrayFn",
     "Arrays",
     "InitSpec",
     "forward_backward",
@@ -45,8 +46,11 @@ __all__ = [
     "train_momentum",
 ]
 
+#: A function of a NumPy array, elementwise (an activation or its derivative).
+ArrayFn = Callable[[np.ndarray], np.ndarray]
+
 #: Activation names and their (function, derivative) pairs.
-ACTIVATIONS = {
+ACTIVATIONS: dict[str, tuple[ArrayFn, ArrayFn]] = {
     "relu": (A.relu, A.relu_derivative),
     "leaky relu": (A.leaky_relu, A.leaky_relu_derivative),
     "tanh": (A.tanh, A.tanh_derivative),
@@ -57,7 +61,7 @@ ACTIVATIONS = {
 
 
 #: An activation: a name from ACTIVATIONS or a pair (f, df) of NumPy functions.
-ActivationSpec = str | tuple[Callable[[np.ndarray], np.ndarray], Callable[[np.ndarray], np.ndarray]]
+ActivationSpec = str | tuple[ArrayFn, ArrayFn]
 #: The weights (or the biases) of a network, one array per layer.
 Arrays = list[np.ndarray]
 #: An initializer: a scheme name or a function init(fan_in, fan_out, rng) -> W.
@@ -66,7 +70,7 @@ InitSpec = str | Callable[[int, int, np.random.Generator], np.ndarray]
 
 def resolve_activation(
     activation: ActivationSpec,
-) -> tuple[Callable[[np.ndarray], np.ndarray], Callable[[np.ndarray], np.ndarray]]:
+) -> tuple[ArrayFn, ArrayFn]:
     """``(f, df)`` for a name in :data:`ACTIVATIONS` or a user pair ``(f, df)``."""
     if isinstance(activation, str):
         if activation not in ACTIVATIONS:
@@ -80,7 +84,8 @@ def resolve_activation(
         and len(activation) == 2
         and all(callable(g) for g in activation)
     ):
-        return tuple(activation)
+        f, df = activation
+        return f, df
     raise TypeError(
         "activation must be a name or a pair (f, df) of functions (the activation and its "
         f"derivative), got {activation!r}"
@@ -148,8 +153,21 @@ def _activation_layer(activation: ActivationSpec) -> nn.Module:
 def linear_layer(W: np.ndarray, b: np.ndarray) -> nn.Linear:
     """A :class:`mathdl.nn.Linear` holding a copy of the weights ``W`` (in, out) and biases ``b``."""
     linear = nn.Linear(*np.shape(W), init="zeros")
-    linear.weight.data[...], linear.bias.data[...] = W, b
+    linear.weight.data[...] = W
+    _bias(linear).data[...] = b
     return linear
+
+
+def _bias(linear: nn.Linear) -> nn.Parameter:
+    if linear.bias is None:
+        raise ValueError(f"{linear} has no bias: the statistics need one per layer")
+    return linear.bias
+
+
+def _gradient(t: Tensor) -> np.ndarray:
+    if t.grad is None:
+        raise ValueError("no gradient recorded: call loss.backward() first")
+    return t.grad
 
 
 def _network(Ws: Arrays, bs: Arrays, activation: ActivationSpec) -> nn.Sequential:
@@ -192,7 +210,7 @@ def signal_sizes(hs: list[Tensor], n: int) -> dict[str, np.ndarray]:
     per-example gradient ``n`` dL/dh (``backward``; the loss is a mean over ``n`` examples)."""
     return {
         "forward": np.array([h.data.std() for h in hs]),
-        "backward": np.array([np.std(h.grad) for h in hs]) * n,
+        "backward": np.array([_gradient(h).std() for h in hs]) * n,
     }
 
 
@@ -215,8 +233,8 @@ def forward_backward(
         [z.data for z in zs],
         [h.data for h in hs],
         [h.grad for h in hs],
-        [lin.weight.grad for lin in linears],
-        [lin.bias.grad for lin in linears],
+        [_gradient(lin.weight) for lin in linears],
+        [_gradient(_bias(lin)) for lin in linears],
     )
 
 
@@ -267,5 +285,5 @@ def train_momentum(
         opt.step()
     linears = [layer for layer in net.layers if isinstance(layer, nn.Linear)]
     for W, b, lin in zip(Ws, bs, linears, strict=True):
-        W[...], b[...] = lin.weight.data, lin.bias.data
+        W[...], b[...] = lin.weight.data, _bias(lin).data
     return np.array(losses)

@@ -27,6 +27,8 @@ import io
 import struct
 import time
 import zlib
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
 
 import anywidget
 import ipywidgets as widgets
@@ -34,8 +36,10 @@ import numpy as np
 import numpy.typing as npt
 import traitlets
 from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.colors import to_rgba
 from matplotlib.figure import Figure
 from matplotlib.layout_engine import ConstrainedLayoutEngine
+from matplotlib.text import Text
 from PIL import Image as PILImage
 
 from .init import SCHEMES
@@ -60,10 +64,10 @@ __all__ = [
 #: The initialization schemes offered in every lesson's widget.
 INIT_CHOICES = ("zeros", "small normal", "xavier", "he")
 
-_INSTANCES = []
+_INSTANCES: list["Playground"] = []
 
 
-def instances():
+def instances() -> list["Playground"]:
     """Every Playground created in this kernel (the widget tests drive them all)."""
     return list(_INSTANCES)
 
@@ -76,14 +80,16 @@ class Diverged(Exception):
 WIDGET_STYLE = dict(layout=dict(width="420px"), style=dict(description_width="110px"))
 
 
-def _styled(cls, **kwargs):
+def _styled(cls: type, **kwargs: Any) -> Any:
     """A control of ipywidgets class ``cls`` in the course's style, updating while dragged."""
     if cls is not widgets.Dropdown:
         kwargs.setdefault("continuous_update", True)
     return cls(**WIDGET_STYLE, **kwargs)
 
 
-def _log_slider(value, min, max, step, description):
+def _log_slider(
+    value: float, min: float, max: float, step: float, description: str
+) -> widgets.FloatLogSlider:
     return _styled(
         widgets.FloatLogSlider,
         value=value,
@@ -96,28 +102,36 @@ def _log_slider(value, min, max, step, description):
     )
 
 
-def lr_slider(value=0.1, min=1e-4, max=10.0, description="learning rate"):
+def lr_slider(
+    value: float = 0.1, min: float = 1e-4, max: float = 10.0, description: str = "learning rate"
+) -> widgets.FloatLogSlider:
     """A log-scale slider for the learning rate (steps of 10^0.1)."""
     return _log_slider(value, min, max, 0.1, description)
 
 
-def scale_slider(value=1.0, min=0.01, max=10.0, description="init scale"):
+def scale_slider(
+    value: float = 1.0, min: float = 0.01, max: float = 10.0, description: str = "init scale"
+) -> widgets.FloatLogSlider:
     """A log-scale slider for a multiplier on the initial weights (or starting point)."""
     return _log_slider(value, min, max, 0.05, description)
 
 
-def _choice(cls, options, value, description):
+def _choice(cls: type, options: Iterable[Any], value: Any, description: str) -> Any:
     options = list(options)
     value = options[0] if value is None else value
     return _styled(cls, options=options, value=value, description=description)
 
 
-def dropdown(options, value=None, description="choice"):
+def dropdown(
+    options: Iterable[Any], value: Any = None, description: str = "choice"
+) -> widgets.Dropdown:
     """A choice among ``options`` (names) in the course's style; ``value`` defaults to the first."""
     return _choice(widgets.Dropdown, options, value, description)
 
 
-def init_dropdown(value="he", options=INIT_CHOICES, description="initialization"):
+def init_dropdown(
+    value: str = "he", options: Sequence[str] = INIT_CHOICES, description: str = "initialization"
+) -> widgets.Dropdown:
     """A choice of weight-initialization scheme (names from :data:`mathdl.init.SCHEMES`)."""
     unknown = [o for o in options if o not in SCHEMES]
     if unknown:
@@ -127,12 +141,14 @@ def init_dropdown(value="he", options=INIT_CHOICES, description="initialization"
     return dropdown(options, value, description)
 
 
-def seed_slider(value=0, max=20, description="seed"):
+def seed_slider(value: int = 0, max: int = 20, description: str = "seed") -> widgets.IntSlider:
     """The random seed: the same seed gives the same numbers."""
     return _styled(widgets.IntSlider, value=value, min=0, max=max, description=description)
 
 
-def float_slider(value, min, max, step=0.1, description="value"):
+def float_slider(
+    value: float, min: float, max: float, step: float = 0.1, description: str = "value"
+) -> widgets.FloatSlider:
     """A linear slider for any other real control (a starting point that may be negative, a curvature, noise)."""
     return _styled(
         widgets.FloatSlider,
@@ -145,7 +161,9 @@ def float_slider(value, min, max, step=0.1, description="value"):
     )
 
 
-def choice_slider(options, value=None, description="choice"):
+def choice_slider(
+    options: Iterable[Any], value: Any = None, description: str = "choice"
+) -> widgets.SelectionSlider:
     """A slider over a few discrete values (e.g. batch sizes 1, 2, 4, ... 256) in the course's layout."""
     return _choice(widgets.SelectionSlider, options, value, description)
 
@@ -274,19 +292,19 @@ class Playground:
 
     def __init__(
         self,
-        draw,
+        draw: Callable[..., None],
         *,
-        setup=None,
-        figsize=(6.5, 3.6),
-        nrows=1,
-        ncols=1,
-        dpi=100,
-        pixel_ratio=None,
-        fixed_layout=False,
-        blit=False,
-        background_key=None,
-        **controls,
-    ):
+        setup: Callable[[Any], None] | None = None,
+        figsize: tuple[float, float] = (6.5, 3.6),
+        nrows: int = 1,
+        ncols: int = 1,
+        dpi: float = 100,
+        pixel_ratio: float | None = None,
+        fixed_layout: bool = False,
+        blit: bool = False,
+        background_key: Callable[[], Any] | None = None,
+        **controls: Any,
+    ) -> None:
         if not controls:
             raise ValueError("a Playground needs at least one control")
         if not dpi >= 100:
@@ -301,18 +319,26 @@ class Playground:
         self.fixed_layout = fixed_layout
         self.blit = blit
         self._background_key = background_key or (lambda: None)
-        self._background = self._background_limits = None
-        self._animated = None  # (signature of the figure's artists, its animated artists)
-        FigureCanvasAgg(self.figure)
-        self.axes = self.figure.subplots(nrows, ncols)
+        self._background: Any = None  # the Agg canvas' saved region (blitting)
+        self._background_limits: list[Any] | None = None
+        # (signature of the figure's artists, its animated artists)
+        self._animated: tuple[tuple[int, ...], list[Any]] | None = None
+        self.canvas = FigureCanvasAgg(self.figure)
+        #: One Axes, or an array of them when ``nrows * ncols > 1``.
+        self.axes: Any = self.figure.subplots(nrows, ncols)
+        #: What :func:`mathdl.views.build.view_playground` built the playground around.
+        self.view: Any = None
+        self._t_encode = 0.0
+        #: False: redraws skip the PNG (the site export reads the canvas itself).
+        self.encoding = True
         if setup is not None:
             setup(self.axes)
-        self._banner = None
-        self._clicks = {}
-        self.errors = []
-        self.latencies = []
+        self._banner: Text | None = None
+        self._clicks: dict[str, int] = {}
+        self.errors: list[Exception] = []
+        self.latencies: list[float] = []
         #: Per redraw, seconds spent in ``draw`` (compute), matplotlib drawing and PNG encoding.
-        self.timings = []
+        self.timings: list[dict[str, float]] = []
         # Shown at its CSS size (figsize * dpi): an ipywidgets Image would be stretched to the
         # output's width and upscaled. Narrower outputs shrink it (max-width 100%).
         self.image = Picture(css_width=round(figsize[0] * dpi))
@@ -331,17 +357,17 @@ class Playground:
         self.refresh()
 
     # ----- values -------------------------------------------------------------------------
-    def values(self):
+    def values(self) -> dict[str, Any]:
         """Current control values by name."""
         return {
             name: (self._clicks[name] if name in self._clicks else w.value)
             for name, w in self.controls.items()
         }
 
-    def _on_change(self, _change):
+    def _on_change(self, _change: object) -> None:
         self.refresh()
 
-    def _on_pixel_ratio(self, change):
+    def _on_pixel_ratio(self, change: dict[str, Any]) -> None:
         if self.pixel_ratio is not None:
             return
         ratio = min(max(float(change["new"]), 1.0), 4.0)
@@ -350,12 +376,12 @@ class Playground:
             self._background = None  # the blitting background has the old size
             self.refresh()
 
-    def _clicked(self, name):
+    def _clicked(self, name: str) -> None:
         self._clicks[name] += 1
         self.refresh()
 
     # ----- drawing ------------------------------------------------------------------------
-    def refresh(self):
+    def refresh(self) -> None:
         """Recompute and redraw for the current values; records the latency in seconds."""
         t0 = time.perf_counter()
         message = None
@@ -384,8 +410,8 @@ class Playground:
             )
         )
 
-    def _render(self):
-        self.figure.canvas.draw()
+    def _render(self) -> bytes:
+        self.canvas.draw()
         png = self._encode()
         if self.fixed_layout and isinstance(
             self.figure.get_layout_engine(), ConstrainedLayoutEngine
@@ -395,8 +421,8 @@ class Playground:
             )  # keep the positions constrained layout just found
         return png
 
-    def _render_blit(self):
-        canvas = self.figure.canvas
+    def _render_blit(self) -> bytes:
+        canvas = self.canvas
         limits = [
             self._background_key(),
             *((ax.get_xlim(), ax.get_ylim()) for ax in self.figure.axes),
@@ -422,10 +448,13 @@ class Playground:
             self.figure.draw_artist(self._banner)
         return self._encode()
 
-    def _encode(self):
+    def _encode(self) -> bytes:
+        if not self.encoding:
+            self._t_encode = 0.0
+            return b""
         t0 = time.perf_counter()
-        rgba = np.asarray(self.figure.canvas.buffer_rgba())
-        if self.figure.get_facecolor()[3] == 1.0:  # opaque: RGB, filter none, zlib level 1
+        rgba = np.asarray(self.canvas.buffer_rgba())
+        if to_rgba(self.figure.get_facecolor())[3] == 1.0:  # opaque: RGB, filter none, zlib level 1
             png = encode_png(rgba[..., :3])
         else:
             buf = io.BytesIO()
@@ -434,7 +463,7 @@ class Playground:
         self._t_encode = time.perf_counter() - t0
         return png
 
-    def _show_banner(self, message):
+    def _show_banner(self, message: str | None) -> None:
         if self._banner is not None:
             self._banner.remove()
             self._banner = None
@@ -452,11 +481,11 @@ class Playground:
             )
 
     @property
-    def diverged(self):
+    def diverged(self) -> bool:
         """True when the picture currently shows the "diverged" banner."""
         return self._banner is not None and self._banner.get_text().startswith("diverged")
 
-    def set(self, **values):
+    def set(self, **values: Any) -> None:
         """Set controls programmatically (tests, benchmarks); raises if a draw failed."""
         n = len(self.errors)
         for name, v in values.items():
@@ -471,7 +500,7 @@ class Playground:
         if len(self.errors) > n:
             raise self.errors[-1]
 
-    def _ipython_display_(self):
+    def _ipython_display_(self) -> None:
         from IPython.display import display
 
-        display(self.widget)
+        display(self.widget)  # type: ignore[no-untyped-call]  # IPython's display has no annotations
