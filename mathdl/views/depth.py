@@ -7,13 +7,21 @@ N dL/dh^(l). Kinds: ``plain``, ``batch norm`` / ``layer norm`` (before each ReLU
 (h + relu(h W + b), branch weights times 1/sqrt(depth)) and ``residual, unscaled``.
 """
 
+from __future__ import annotations
+
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from .. import nn
 from ..layer_stats import Arrays, linear_layer, make_mlp, run_recording, signal_sizes
+
+if TYPE_CHECKING:  # matplotlib and ipywidgets are imported only where a picture is drawn
+    from matplotlib.axes import Axes
+    from matplotlib.lines import Line2D
+
+    from ..playground import Playground
 
 __all__ = ["KINDS", "DepthView", "deep_network", "depth_playground", "depth_statistics"]
 
@@ -57,8 +65,10 @@ def depth_statistics(model: nn.Sequential, X: np.ndarray, y: np.ndarray) -> dict
 class DepthView:
     """Two log-scale panels, forward and backward std per layer, lines updated in place."""
 
-    def __init__(self, axes: Sequence, max_depth: int, ylim=(1e-12, 1e12)):
-        self.lines = {}
+    def __init__(
+        self, axes: Sequence[Axes], max_depth: int, ylim: tuple[float, float] = (1e-12, 1e12)
+    ) -> None:
+        self.lines: dict[str, Line2D] = {}
         for ax, key, title in zip(
             axes,
             ("forward", "backward"),
@@ -75,14 +85,17 @@ class DepthView:
             0.02, 0.96, "", transform=axes[0].transAxes, va="top", fontsize=9, animated=True
         )
 
-    def show(self, stats: dict, label: str) -> None:
+    def show(self, stats: dict[str, Any], label: str) -> None:
+        """Draw ``stats`` (from :func:`depth_statistics`) and write ``label``."""
         for key, line in self.lines.items():
             values = np.where(np.isfinite(stats[key]) & (stats[key] > 0), stats[key], np.nan)
             line.set_data(np.arange(1, len(values) + 1), values)
         self.text.set_text(label)
 
 
-def depth_playground(X: np.ndarray, y: np.ndarray, max_depth: int = 50, width: int = 32) -> Any:
+def depth_playground(
+    X: np.ndarray, y: np.ndarray, max_depth: int = 50, width: int = 32
+) -> Playground:
     """Choose the kind of network, its depth, the weight scale (He x scale) and the seed; returns
     the :class:`mathdl.playground.Playground`."""
     from ..playground import Diverged, choice_slider, dropdown, lr_slider, seed_slider

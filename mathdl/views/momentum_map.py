@@ -9,14 +9,22 @@ direction sets the rate: the largest max |r| over them (the picture of Goh, "Why
 Works", Distill 2017).
 """
 
+from __future__ import annotations
+
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import numpy.typing as npt
 
 from ..surfaces import Surface, center, ravine
 from .curves import Curves
 from .race import run_path
+
+if TYPE_CHECKING:  # matplotlib and ipywidgets are imported only where a picture is drawn
+    from matplotlib.axes import Axes
+
+    from ..playground import Playground
 
 __all__ = [
     "MomentumMapView",
@@ -55,7 +63,13 @@ def rate_map(lrs: np.ndarray, mus: np.ndarray, curvatures: Sequence[float]) -> n
 class MomentumMapView:
     """The rate map on ``ax`` (log learning rate across, momentum up), with a movable marker."""
 
-    def __init__(self, ax, curvatures: Sequence[float], lrs=None, mus=None):
+    def __init__(
+        self,
+        ax: Axes,
+        curvatures: Sequence[float],
+        lrs: npt.ArrayLike | None = None,
+        mus: npt.ArrayLike | None = None,
+    ) -> None:
         from matplotlib.colors import LogNorm  # here: importing this module needs NumPy only
 
         self.curvatures = tuple(curvatures)
@@ -106,6 +120,7 @@ class MomentumMapView:
         return float(max(heavy_ball_rate(lr * lam, mu) for lam in self.curvatures))
 
     def show(self, lr: float, mu: float) -> None:
+        """Move the marker to (``lr``, ``mu``)."""
         self.marker.set_data([lr], [mu])
 
 
@@ -115,7 +130,7 @@ def momentum_map_playground(
     lr: float = 0.02,
     momentum: float = 0.9,
     steps: int = 200,
-) -> Any:
+) -> Playground:
     """Sliders for the learning rate and momentum: the setting on the rate map (left) and the
     distance to the minimum of ``surface`` (default: the ravine, curvatures 20 and 1) per step,
     against the predicted rate^t (right); returns the :class:`mathdl.playground.Playground`."""
