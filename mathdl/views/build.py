@@ -69,15 +69,9 @@ def view_playground(
     def background_key() -> Any:
         return getattr(made[0], "background_key", None) if made else None
 
+    figure: dict[str, Any] = dict(ncols=ncols, figsize=figsize, dpi=dpi)
     pg = Playground(
-        redraw,
-        setup=setup,
-        blit=True,
-        background_key=background_key,
-        ncols=ncols,
-        figsize=figsize,
-        dpi=dpi,
-        **controls,
+        redraw, setup=setup, blit=True, background_key=background_key, **figure, **controls
     )
     pg.view = made[0]
     return pg
