@@ -343,18 +343,22 @@ class Playground:
         # output's width and upscaled. Narrower outputs shrink it (max-width 100%).
         self.image = Picture(css_width=round(figsize[0] * dpi))
         self.image.observe(self._on_pixel_ratio, names="device_pixel_ratio")
-        for name, w in controls.items():
+        self.widget = self._wire_controls()
+        _INSTANCES.append(self)
+        self.refresh()
+
+    def _wire_controls(self) -> widgets.VBox:
+        """Redraw on every control's change (a Button: count its clicks); the controls two per
+        row above the picture."""
+        for name, w in self.controls.items():
             if isinstance(w, widgets.Button):
                 self._clicks[name] = 0
                 w.on_click(lambda _b, name=name: self._clicked(name))
             else:
                 w.observe(self._on_change, names="value")
-        boxes = [
-            widgets.HBox(list(controls.values())[i : i + 2]) for i in range(0, len(controls), 2)
-        ]
-        self.widget = widgets.VBox([*boxes, self.image])
-        _INSTANCES.append(self)
-        self.refresh()
+        controls = list(self.controls.values())
+        boxes = [widgets.HBox(controls[i : i + 2]) for i in range(0, len(controls), 2)]
+        return widgets.VBox([*boxes, self.image])
 
     # ----- values -------------------------------------------------------------------------
     def values(self) -> dict[str, Any]:

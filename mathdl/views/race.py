@@ -300,6 +300,59 @@ def _start(S: Surface, scale: float, seed: int) -> np.ndarray:
     return target + scale * (p0 - target)
 
 
+class _Race:
+    """The race playground's runs: each entry's path per setting, run once (a :class:`Memo`),
+    and the picture of those shown."""
+
+    def __init__(
+        self, entries: Mapping[str, OptimizerSpec], surfaces: Mapping[str, Surface], steps: int
+    ) -> None:
+        self.entries, self.surfaces, self.steps = dict(entries), dict(surfaces), steps
+        self.memo = Memo(2000)  # paths already run, by every setting they depend on
+
+    def path(
+        self,
+        label: str,
+        surface: str,
+        p0: np.ndarray,
+        lr: float,
+        momentum: float,
+        beta1: float,
+        noise: float,
+        seed: int,
+    ) -> np.ndarray:
+        spec = self.entries[label]
+        opts = _options(spec, lr, momentum, beta1)
+        return self.memo(
+            (label, surface, *p0, lr, momentum, beta1, noise, seed),
+            lambda: run_path(self.surfaces[surface], spec, p0, self.steps, noise, seed, **opts),
+        )
+
+    def draw(
+        self,
+        view: RaceView,
+        surface: str,
+        optimizer: str,
+        lr: float,
+        momentum: float,
+        beta1: float,
+        start: float,
+        noise: float,
+        seed: int,
+    ) -> None:
+        from ..playground import Diverged
+
+        p0 = _start(self.surfaces[surface], start, seed)
+        shown = list(self.entries) if optimizer == "all" else [optimizer]
+        paths = {k: self.path(k, surface, p0, lr, momentum, beta1, noise, seed) for k in shown}
+        blown = view.show(surface, paths, p0, f"{surface}, learning rate {lr:.2g}")
+        if surface == "saddle":  # running off to -infinity along y is the right outcome there
+            blown = []
+        view.note.set_text("diverged: " + ", ".join(blown) if blown else "")
+        if blown and len(blown) == len(shown):
+            raise Diverged(", ".join(blown))
+
+
 def race_playground(
     optimizers: Mapping[str, OptimizerSpec] | None = None,
     surfaces: Sequence[str] = ("ravine", "rosenbrock", "saddle"),
@@ -317,51 +370,13 @@ def race_playground(
     β₂ stays 0.999), start scale, gradient noise and seed. Returns the
     :class:`mathdl.playground.Playground`.
     """
-    from ..playground import Diverged, dropdown, float_slider, lr_slider, scale_slider, seed_slider
+    from ..playground import dropdown, float_slider, lr_slider, scale_slider, seed_slider
 
     entries = {**(optimizers or DEFAULT_ENTRIES), **(extra or {})}
     surf = {name: SURFACES[name]() for name in surfaces}
-    memo = Memo(2000)  # paths already run, by every setting they depend on
-
-    def path(
-        label: str,
-        surface: str,
-        p0: np.ndarray,
-        lr: float,
-        momentum: float,
-        beta1: float,
-        noise: float,
-        seed: int,
-    ) -> np.ndarray:
-        spec, opts = entries[label], _options(entries[label], lr, momentum, beta1)
-        return memo(
-            (label, surface, *p0, lr, momentum, beta1, noise, seed),
-            lambda: run_path(surf[surface], spec, p0, steps, noise, seed, **opts),
-        )
-
-    def draw(
-        view: RaceView,
-        surface: str,
-        optimizer: str,
-        lr: float,
-        momentum: float,
-        beta1: float,
-        start: float,
-        noise: float,
-        seed: int,
-    ) -> None:
-        p0 = _start(surf[surface], start, seed)
-        shown = list(entries) if optimizer == "all" else [optimizer]
-        paths = {k: path(k, surface, p0, lr, momentum, beta1, noise, seed) for k in shown}
-        blown = view.show(surface, paths, p0, f"{surface}, learning rate {lr:.2g}")
-        if surface == "saddle":  # running off to -infinity along y is the right outcome there
-            blown = []
-        view.note.set_text("diverged: " + ", ".join(blown) if blown else "")
-        if blown and len(blown) == len(shown):
-            raise Diverged(", ".join(blown))
-
+    race = _Race(entries, surf, steps)
     return view_playground(
-        lambda axes: RaceView(axes[0], axes[1], list(entries), surf, steps), draw,
+        lambda axes: RaceView(axes[0], axes[1], list(entries), surf, steps), race.draw,
         figsize=figsize, dpi=dpi,
         surface=dropdown(surf, description="surface"),
         optimizer=dropdown(["all", *entries], description="optimizer"),
