@@ -174,10 +174,9 @@ def _network(Ws: Arrays, bs: Arrays, activation: ActivationSpec) -> nn.Sequentia
     """Linear layers with weights ``Ws`` and biases ``bs`` (copied), the activation between them."""
     layers: list[nn.Module] = []
     for i, (W, b) in enumerate(zip(Ws, bs, strict=True)):
-        last = i == len(Ws) - 1
-        layers += (
-            [linear_layer(W, b)] if last else [linear_layer(W, b), _activation_layer(activation)]
-        )
+        layers.append(linear_layer(W, b))
+        if i < len(Ws) - 1:
+            layers.append(_activation_layer(activation))
     return nn.Sequential(*layers)
 
 
@@ -216,7 +215,7 @@ def signal_sizes(hs: list[Tensor], n: int) -> dict[str, np.ndarray]:
 
 def forward_backward(
     Ws: Arrays, bs: Arrays, X: np.ndarray, y: np.ndarray, activation: ActivationSpec = "relu"
-) -> tuple[float, list, list, list, list, list]:
+) -> tuple[float, Arrays, Arrays, Arrays, Arrays, Arrays]:
     """Loss, pre-activations z^(l), activations h^(l), dL/dh^(l) and the parameter gradients.
 
     Hidden layer l computes z = h W + b, h' = f(z); the last layer gives the logits, and the loss
@@ -232,7 +231,7 @@ def forward_backward(
         loss.item(),
         [z.data for z in zs],
         [h.data for h in hs],
-        [h.grad for h in hs],
+        [_gradient(h) for h in hs],
         [_gradient(lin.weight) for lin in linears],
         [_gradient(_bias(lin)) for lin in linears],
     )
