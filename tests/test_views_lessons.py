@@ -188,6 +188,22 @@ def test_depth_kinds_and_errors():
         deep_network("plain", *make_mlp("he", depth=1, width=8))
 
 
+def test_signal_sizes_need_a_backward_pass_and_the_playground_takes_any_data_shape():
+    from mathdl.layer_stats import make_mlp, run_recording, signal_sizes
+    from mathdl.views.depth import deep_network, depth_playground
+
+    X, y = _spirals()
+    _, _, hidden = run_recording(deep_network("plain", *make_mlp("he", 3, 4)), X, y)
+    with pytest.raises(ValueError, match="backward"):
+        signal_sizes(hidden, len(X))
+    # three features and two classes: the network's ends follow the data
+    rng = np.random.default_rng(0)
+    X3, y2 = rng.standard_normal((40, 3)), rng.integers(0, 2, 40)
+    pg = depth_playground(X3, y2, max_depth=10)
+    pg.set(kind="residual", depth=5)
+    assert pg.errors == [] and not pg.diverged
+
+
 def test_depth_playground_survives_every_control():
     from mathdl.views.depth import KINDS, depth_playground
 
