@@ -32,7 +32,7 @@ test: $(STAMP)
 test-fast: $(STAMP)
 	$(PY) -m pytest -m "not slow"
 
-# ruff for lint and format, mypy for the types of the mathdl core (both configured in
+# ruff for lint and format, mypy for the types of the mathdl package (both configured in
 # pyproject.toml); `make format` applies the formatter.
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

@@ -12,7 +12,9 @@ are at each depth, and a few full-batch momentum steps (pure computation; the pi
 
 Main entry points: :func:`make_mlp`, :func:`forward_backward` (loss, per-layer activations and
 gradients), :func:`layer_statistics` (their standard deviations and the fraction of dead units)
-and :func:`train_momentum` (:class:`mathdl.optim.SGD`).
+and :func:`train_momentum` (:class:`mathdl.optim.SGD`); :func:`run_recording` and
+:func:`signal_sizes` measure any :class:`mathdl.nn.Sequential` (e.g. the deeper networks of
+:mod:`mathdl.views.depth`).
 """
 
 import itertools
@@ -30,18 +32,25 @@ from .tensor import Tensor
 __all__ = [
     "ACTIVATIONS",
     "ActivationSpec",
+    "ArrayFn",
     "Arrays",
     "InitSpec",
     "forward_backward",
     "layer_statistics",
+    "linear_layer",
     "make_mlp",
     "resolve_activation",
     "resolve_init",
+    "run_recording",
+    "signal_sizes",
     "train_momentum",
 ]
 
+#: A function of a NumPy array, elementwise (an activation or its derivative).
+ArrayFn = Callable[[np.ndarray], np.ndarray]
+
 #: Activation names and their (function, derivative) pairs.
-ACTIVATIONS = {
+ACTIVATIONS: dict[str, tuple[ArrayFn, ArrayFn]] = {
     "relu": (A.relu, A.relu_derivative),
     "leaky relu": (A.leaky_relu, A.leaky_relu_derivative),
     "tanh": (A.tanh, A.tanh_derivative),
@@ -52,7 +61,7 @@ ACTIVATIONS = {
 
 
 #: An activation: a name from ACTIVATIONS or a pair (f, df) of NumPy functions.
-ActivationSpec = str | tuple[Callable[[np.ndarray], np.ndarray], Callable[[np.ndarray], np.ndarray]]
+ActivationSpec = str | tuple[ArrayFn, ArrayFn]
 #: The weights (or the biases) of a network, one array per layer.
 Arrays = list[np.ndarray]
 #: An initializer: a scheme name or a function init(fan_in, fan_out, rng) -> W.
@@ -61,7 +70,7 @@ InitSpec = str | Callable[[int, int, np.random.Generator], np.ndarray]
 
 def resolve_activation(
     activation: ActivationSpec,
-) -> tuple[Callable[[np.ndarray], np.ndarray], Callable[[np.ndarray], np.ndarray]]:
+) -> tuple[ArrayFn, ArrayFn]:
     """``(f, df)`` for a name in :data:`ACTIVATIONS` or a user pair ``(f, df)``."""
     if isinstance(activation, str):
         if activation not in ACTIVATIONS:
@@ -75,7 +84,8 @@ def resolve_activation(
         and len(activation) == 2
         and all(callable(g) for g in activation)
     ):
-        return tuple(activation)
+        f, df = activation
+        return f, df
     raise TypeError(
         "activation must be a name or a pair (f, df) of functions (the activation and its "
         f"derivative), got {activation!r}"
@@ -140,26 +150,52 @@ def _activation_layer(activation: ActivationSpec) -> nn.Module:
     return nn.Activation(f, df, activation if isinstance(activation, str) else "activation")
 
 
-def _network(
-    Ws: list[np.ndarray], bs: list[np.ndarray], activation: ActivationSpec
-) -> nn.Sequential:
+def linear_layer(W: np.ndarray, b: np.ndarray) -> nn.Linear:
+    """A :class:`mathdl.nn.Linear` holding a copy of the weights ``W`` (in, out) and biases ``b``."""
+    linear = nn.Linear(*np.shape(W), init="zeros")
+    linear.weight.data[...] = W
+    _bias(linear).data[...] = b
+    return linear
+
+
+def _bias(linear: nn.Linear) -> nn.Parameter:
+    if linear.bias is None:
+        raise ValueError(f"{linear} has no bias: the statistics need one per layer")
+    return linear.bias
+
+
+def _gradient(t: Tensor) -> np.ndarray:
+    if t.grad is None:
+        raise ValueError("no gradient recorded: call loss.backward() first")
+    return t.grad
+
+
+def _network(Ws: Arrays, bs: Arrays, activation: ActivationSpec) -> nn.Sequential:
     """Linear layers with weights ``Ws`` and biases ``bs`` (copied), the activation between them."""
     layers: list[nn.Module] = []
     for i, (W, b) in enumerate(zip(Ws, bs, strict=True)):
-        linear = nn.Linear(*np.shape(W), init="zeros")
-        linear.weight.data[...], linear.bias.data[...] = W, b
-        layers += [linear] if i == len(Ws) - 1 else [linear, _activation_layer(activation)]
+        layers.append(linear_layer(W, b))
+        if i < len(Ws) - 1:
+            layers.append(_activation_layer(activation))
     return nn.Sequential(*layers)
 
 
-def _run(
-    net: nn.Sequential, X: np.ndarray, y: np.ndarray, keep: bool = True
-) -> tuple[Tensor, list, list]:
-    """The mean softmax cross-entropy of ``net`` on (X, y), and (``keep``) per hidden layer its
-    pre-activation z and its activation h, which keeps its gradient dL/dh after backward."""
+def _is_activation(layer: Any) -> bool:
+    return not isinstance(layer, nn.Linear)
+
+
+def run_recording(
+    net: nn.Sequential,
+    X: np.ndarray,
+    y: np.ndarray,
+    hidden: Callable[[Any], bool] | None = _is_activation,
+) -> tuple[Tensor, list[Tensor], list[Tensor]]:
+    """The mean softmax cross-entropy of ``net`` on (X, y) and, for each layer ``hidden`` picks
+    (default: every layer but the Linear ones, the activations; None: none), its input z and its
+    output h, which keeps its gradient dL/dh after ``loss.backward()``."""
     x, zs, hs = Tensor(np.asarray(X, dtype=float)), [], []
     for layer in net.layers:
-        if isinstance(layer, nn.Linear) or not keep:
+        if hidden is None or not hidden(layer):
             x = layer(x)
         else:
             zs.append(x)
@@ -168,9 +204,18 @@ def _run(
     return F.cross_entropy(x, np.asarray(y)), zs, hs
 
 
+def signal_sizes(hs: list[Tensor], n: int) -> dict[str, np.ndarray]:
+    """Per recorded layer (after ``backward``): the std of its output h (``forward``) and of the
+    per-example gradient ``n`` dL/dh (``backward``; the loss is a mean over ``n`` examples)."""
+    return {
+        "forward": np.array([h.data.std() for h in hs]),
+        "backward": np.array([_gradient(h).std() for h in hs]) * n,
+    }
+
+
 def forward_backward(
     Ws: Arrays, bs: Arrays, X: np.ndarray, y: np.ndarray, activation: ActivationSpec = "relu"
-) -> tuple[float, list, list, list, list, list]:
+) -> tuple[float, Arrays, Arrays, Arrays, Arrays, Arrays]:
     """Loss, pre-activations z^(l), activations h^(l), dL/dh^(l) and the parameter gradients.
 
     Hidden layer l computes z = h W + b, h' = f(z); the last layer gives the logits, and the loss
@@ -179,16 +224,16 @@ def forward_backward(
     hidden layer.
     """
     net = _network(Ws, bs, activation)
-    loss, zs, hs = _run(net, X, y)
+    loss, zs, hs = run_recording(net, X, y)
     loss.backward()
     linears = [layer for layer in net.layers if isinstance(layer, nn.Linear)]
     return (
         loss.item(),
         [z.data for z in zs],
         [h.data for h in hs],
-        [h.grad for h in hs],
-        [lin.weight.grad for lin in linears],
-        [lin.bias.grad for lin in linears],
+        [_gradient(h) for h in hs],
+        [_gradient(lin.weight) for lin in linears],
+        [_gradient(_bias(lin)) for lin in linears],
     )
 
 
@@ -202,13 +247,12 @@ def layer_statistics(
     arrays ``forward``, ``backward``, ``dead`` (one entry per hidden layer) and the ``loss``.
     """
     f, df = resolve_activation(activation)
-    loss, zs, hs, ghs, _, _ = forward_backward(Ws, bs, X, y, (f, df))
-    n = len(X)
+    loss, zs, hs = run_recording(_network(Ws, bs, (f, df)), X, y)
+    loss.backward()
     return {
-        "forward": np.array([h.std() for h in hs]),
-        "backward": np.array([g.std() for g in ghs]) * n,
-        "dead": np.array([np.mean(np.all(df(z) == 0, axis=0)) for z in zs]),
-        "loss": loss,
+        **signal_sizes(hs, len(X)),
+        "dead": np.array([np.mean(np.all(df(z.data) == 0, axis=0)) for z in zs]),
+        "loss": loss.item(),
     }
 
 
@@ -232,7 +276,7 @@ def train_momentum(
     losses = []
     for _ in range(steps):
         opt.zero_grad()
-        loss, _, _ = _run(net, X, y, keep=False)
+        loss, _, _ = run_recording(net, X, y, hidden=None)
         losses.append(loss.item())
         if not np.isfinite(losses[-1]):
             break
@@ -240,5 +284,5 @@ def train_momentum(
         opt.step()
     linears = [layer for layer in net.layers if isinstance(layer, nn.Linear)]
     for W, b, lin in zip(Ws, bs, linears, strict=True):
-        W[...], b[...] = lin.weight.data, lin.bias.data
+        W[...], b[...] = lin.weight.data, _bias(lin).data
     return np.array(losses)

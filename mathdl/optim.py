@@ -64,6 +64,12 @@ def _evaluate(closure: Closure | None) -> Any:
         return closure()
 
 
+def _hyperparameters(arguments: dict[str, Any]) -> dict[str, Any]:
+    """An optimizer's ``defaults`` from its constructor's ``locals()``: every argument but
+    ``self`` and ``params``, under its own name (each hyper-parameter written once)."""
+    return {k: v for k, v in arguments.items() if k not in ("self", "params", "__class__")}
+
+
 def _checked_state(key: str, value: Any, p: Tensor) -> Any:
     """A loaded state entry; an array must have its parameter's shape."""
     if isinstance(value, np.ndarray) and value.ndim and value.shape != p.shape:
@@ -258,16 +264,7 @@ class SGD(Optimizer):
         weight_decay: float = 0,
         nesterov: bool = False,
     ):
-        super().__init__(
-            params,
-            dict(
-                lr=lr,
-                momentum=momentum,
-                dampening=dampening,
-                weight_decay=weight_decay,
-                nesterov=nesterov,
-            ),
-        )
+        super().__init__(params, _hyperparameters(locals()))
 
     _non_negative = ("lr", "weight_decay", "momentum")
 
@@ -326,17 +323,7 @@ class RMSprop(Optimizer):
         momentum: float = 0,
         centered: bool = False,
     ):
-        super().__init__(
-            params,
-            dict(
-                lr=lr,
-                alpha=alpha,
-                eps=eps,
-                weight_decay=weight_decay,
-                momentum=momentum,
-                centered=centered,
-            ),
-        )
+        super().__init__(params, _hyperparameters(locals()))
 
     def step(self, closure: Closure | None = None) -> Any:
         loss = _evaluate(closure)

@@ -27,14 +27,19 @@ import io
 import struct
 import time
 import zlib
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any
 
 import anywidget
 import ipywidgets as widgets
 import numpy as np
+import numpy.typing as npt
 import traitlets
 from matplotlib.backends.backend_agg import FigureCanvasAgg
+from matplotlib.colors import to_rgba
 from matplotlib.figure import Figure
 from matplotlib.layout_engine import ConstrainedLayoutEngine
+from matplotlib.text import Text
 from PIL import Image as PILImage
 
 from .init import SCHEMES
@@ -47,7 +52,7 @@ __all__ = [
     "Playground",
     "choice_slider",
     "dropdown",
-    "encode_png_rgb",
+    "encode_png",
     "float_slider",
     "init_dropdown",
     "instances",
@@ -59,10 +64,10 @@ __all__ = [
 #: The initialization schemes offered in every lesson's widget.
 INIT_CHOICES = ("zeros", "small normal", "xavier", "he")
 
-_INSTANCES = []
+_INSTANCES: list["Playground"] = []
 
 
-def instances():
+def instances() -> list["Playground"]:
     """Every Playground created in this kernel (the widget tests drive them all)."""
     return list(_INSTANCES)
 
@@ -75,14 +80,16 @@ class Diverged(Exception):
 WIDGET_STYLE = dict(layout=dict(width="420px"), style=dict(description_width="110px"))
 
 
-def _styled(cls, **kwargs):
+def _styled(cls: type, **kwargs: Any) -> Any:
     """A control of ipywidgets class ``cls`` in the course's style, updating while dragged."""
     if cls is not widgets.Dropdown:
         kwargs.setdefault("continuous_update", True)
     return cls(**WIDGET_STYLE, **kwargs)
 
 
-def _log_slider(value, min, max, step, description):
+def _log_slider(
+    value: float, min: float, max: float, step: float, description: str
+) -> widgets.FloatLogSlider:
     return _styled(
         widgets.FloatLogSlider,
         value=value,
@@ -95,28 +102,36 @@ def _log_slider(value, min, max, step, description):
     )
 
 
-def lr_slider(value=0.1, min=1e-4, max=10.0, description="learning rate"):
+def lr_slider(
+    value: float = 0.1, min: float = 1e-4, max: float = 10.0, description: str = "learning rate"
+) -> widgets.FloatLogSlider:
     """A log-scale slider for the learning rate (steps of 10^0.1)."""
     return _log_slider(value, min, max, 0.1, description)
 
 
-def scale_slider(value=1.0, min=0.01, max=10.0, description="init scale"):
+def scale_slider(
+    value: float = 1.0, min: float = 0.01, max: float = 10.0, description: str = "init scale"
+) -> widgets.FloatLogSlider:
     """A log-scale slider for a multiplier on the initial weights (or starting point)."""
     return _log_slider(value, min, max, 0.05, description)
 
 
-def _choice(cls, options, value, description):
+def _choice(cls: type, options: Iterable[Any], value: Any, description: str) -> Any:
     options = list(options)
     value = options[0] if value is None else value
     return _styled(cls, options=options, value=value, description=description)
 
 
-def dropdown(options, value=None, description="choice"):
+def dropdown(
+    options: Iterable[Any], value: Any = None, description: str = "choice"
+) -> widgets.Dropdown:
     """A choice among ``options`` (names) in the course's style; ``value`` defaults to the first."""
     return _choice(widgets.Dropdown, options, value, description)
 
 
-def init_dropdown(value="he", options=INIT_CHOICES, description="initialization"):
+def init_dropdown(
+    value: str = "he", options: Sequence[str] = INIT_CHOICES, description: str = "initialization"
+) -> widgets.Dropdown:
     """A choice of weight-initialization scheme (names from :data:`mathdl.init.SCHEMES`)."""
     unknown = [o for o in options if o not in SCHEMES]
     if unknown:
@@ -126,12 +141,14 @@ def init_dropdown(value="he", options=INIT_CHOICES, description="initialization"
     return dropdown(options, value, description)
 
 
-def seed_slider(value=0, max=20, description="seed"):
+def seed_slider(value: int = 0, max: int = 20, description: str = "seed") -> widgets.IntSlider:
     """The random seed: the same seed gives the same numbers."""
     return _styled(widgets.IntSlider, value=value, min=0, max=max, description=description)
 
 
-def float_slider(value, min, max, step=0.1, description="value"):
+def float_slider(
+    value: float, min: float, max: float, step: float = 0.1, description: str = "value"
+) -> widgets.FloatSlider:
     """A linear slider for any other real control (a starting point that may be negative, a curvature, noise)."""
     return _styled(
         widgets.FloatSlider,
@@ -144,30 +161,41 @@ def float_slider(value, min, max, step=0.1, description="value"):
     )
 
 
-def choice_slider(options, value=None, description="choice"):
+def choice_slider(
+    options: Iterable[Any], value: Any = None, description: str = "choice"
+) -> widgets.SelectionSlider:
     """A slider over a few discrete values (e.g. batch sizes 1, 2, 4, ... 256) in the course's layout."""
     return _choice(widgets.SelectionSlider, options, value, description)
 
 
-def _png_chunk(kind, data):
+#: PNG colour type by channels: 2 truecolour (RGB), 6 truecolour with alpha (RGBA).
+_PNG_COLOR_TYPE = {3: 2, 4: 6}
+
+
+def _png_chunk(kind: bytes, data: bytes) -> bytes:
     return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 
 
-def encode_png_rgb(rgb, level=1):
-    """A PNG of an (H, W, 3) uint8 array, made for speed: no row filter, zlib ``level`` 1.
+def encode_png(pixels: npt.ArrayLike, level: int = 1) -> bytes:
+    """A PNG of an (H, W, 3) RGB or (H, W, 4) RGBA uint8 array, made for speed: no row filter,
+    zlib ``level`` 1 by default.
 
     On the playgrounds' pictures (white background, lines, text) this is 2 to 3 times faster
     than PIL's default encoder at 2x resolution (adaptive filters, level 6) for a file of about
-    the same size; the pixels are exact (lossless).
+    the same size; the pixels are exact (lossless). The site's overlays (RGBA, mostly
+    transparent zeros) are written at level 6, which zlib packs well.
     """
-    rgb = np.asarray(rgb)
-    if rgb.dtype != np.uint8 or rgb.ndim != 3 or rgb.shape[2] != 3:
-        raise ValueError(f"expected an (H, W, 3) uint8 array, got {rgb.dtype} {rgb.shape}")
-    h, w, _ = rgb.shape
-    raw = np.empty((h, 3 * w + 1), np.uint8)
+    pixels = np.asarray(pixels)
+    if pixels.dtype != np.uint8 or pixels.ndim != 3 or pixels.shape[2] not in _PNG_COLOR_TYPE:
+        raise ValueError(
+            f"expected an (H, W, 3) or (H, W, 4) uint8 array, got {pixels.dtype} {pixels.shape}"
+        )
+    h, w, channels = pixels.shape
+    raw = np.empty((h, channels * w + 1), np.uint8)
     raw[:, 0] = 0  # filter type 0 (none) for every row
-    raw[:, 1:] = rgb.reshape(h, 3 * w)
-    header = struct.pack(">IIBBBBB", w, h, 8, 2, 0, 0, 0)  # 8 bits, truecolour, no interlace
+    raw[:, 1:] = pixels.reshape(h, channels * w)
+    # 8 bits per channel, truecolour (with alpha), no interlace
+    header = struct.pack(">IIBBBBB", w, h, 8, _PNG_COLOR_TYPE[channels], 0, 0, 0)
     return (
         b"\x89PNG\r\n\x1a\n"
         + _png_chunk(b"IHDR", header)
@@ -264,19 +292,19 @@ class Playground:
 
     def __init__(
         self,
-        draw,
+        draw: Callable[..., None],
         *,
-        setup=None,
-        figsize=(6.5, 3.6),
-        nrows=1,
-        ncols=1,
-        dpi=100,
-        pixel_ratio=None,
-        fixed_layout=False,
-        blit=False,
-        background_key=None,
-        **controls,
-    ):
+        setup: Callable[[Any], None] | None = None,
+        figsize: tuple[float, float] = (6.5, 3.6),
+        nrows: int = 1,
+        ncols: int = 1,
+        dpi: float = 100,
+        pixel_ratio: float | None = None,
+        fixed_layout: bool = False,
+        blit: bool = False,
+        background_key: Callable[[], Any] | None = None,
+        **controls: Any,
+    ) -> None:
         if not controls:
             raise ValueError("a Playground needs at least one control")
         if not dpi >= 100:
@@ -291,47 +319,59 @@ class Playground:
         self.fixed_layout = fixed_layout
         self.blit = blit
         self._background_key = background_key or (lambda: None)
-        self._background = self._background_limits = None
-        self._animated = None  # (signature of the figure's artists, its animated artists)
-        FigureCanvasAgg(self.figure)
-        self.axes = self.figure.subplots(nrows, ncols)
+        self._background: Any = None  # the Agg canvas' saved region (blitting)
+        self._background_limits: list[Any] | None = None
+        # (signature of the figure's artists, its animated artists)
+        self._animated: tuple[tuple[int, ...], list[Any]] | None = None
+        self.canvas = FigureCanvasAgg(self.figure)
+        #: One Axes, or an array of them when ``nrows * ncols > 1``.
+        self.axes: Any = self.figure.subplots(nrows, ncols)
+        #: What :func:`mathdl.views.build.view_playground` built the playground around.
+        self.view: Any = None
+        self._t_encode = 0.0
+        #: False: redraws skip the PNG (the site export reads the canvas itself).
+        self.encoding = True
         if setup is not None:
             setup(self.axes)
-        self._banner = None
-        self._clicks = {}
-        self.errors = []
-        self.latencies = []
+        self._banner: Text | None = None
+        self._clicks: dict[str, int] = {}
+        self.errors: list[Exception] = []
+        self.latencies: list[float] = []
         #: Per redraw, seconds spent in ``draw`` (compute), matplotlib drawing and PNG encoding.
-        self.timings = []
+        self.timings: list[dict[str, float]] = []
         # Shown at its CSS size (figsize * dpi): an ipywidgets Image would be stretched to the
         # output's width and upscaled. Narrower outputs shrink it (max-width 100%).
         self.image = Picture(css_width=round(figsize[0] * dpi))
         self.image.observe(self._on_pixel_ratio, names="device_pixel_ratio")
-        for name, w in controls.items():
+        self.widget = self._wire_controls()
+        _INSTANCES.append(self)
+        self.refresh()
+
+    def _wire_controls(self) -> widgets.VBox:
+        """Redraw on every control's change (a Button: count its clicks); the controls two per
+        row above the picture."""
+        for name, w in self.controls.items():
             if isinstance(w, widgets.Button):
                 self._clicks[name] = 0
                 w.on_click(lambda _b, name=name: self._clicked(name))
             else:
                 w.observe(self._on_change, names="value")
-        boxes = [
-            widgets.HBox(list(controls.values())[i : i + 2]) for i in range(0, len(controls), 2)
-        ]
-        self.widget = widgets.VBox([*boxes, self.image])
-        _INSTANCES.append(self)
-        self.refresh()
+        controls = list(self.controls.values())
+        boxes = [widgets.HBox(controls[i : i + 2]) for i in range(0, len(controls), 2)]
+        return widgets.VBox([*boxes, self.image])
 
     # ----- values -------------------------------------------------------------------------
-    def values(self):
+    def values(self) -> dict[str, Any]:
         """Current control values by name."""
         return {
             name: (self._clicks[name] if name in self._clicks else w.value)
             for name, w in self.controls.items()
         }
 
-    def _on_change(self, _change):
+    def _on_change(self, _change: object) -> None:
         self.refresh()
 
-    def _on_pixel_ratio(self, change):
+    def _on_pixel_ratio(self, change: dict[str, Any]) -> None:
         if self.pixel_ratio is not None:
             return
         ratio = min(max(float(change["new"]), 1.0), 4.0)
@@ -340,12 +380,12 @@ class Playground:
             self._background = None  # the blitting background has the old size
             self.refresh()
 
-    def _clicked(self, name):
+    def _clicked(self, name: str) -> None:
         self._clicks[name] += 1
         self.refresh()
 
     # ----- drawing ------------------------------------------------------------------------
-    def refresh(self):
+    def refresh(self) -> None:
         """Recompute and redraw for the current values; records the latency in seconds."""
         t0 = time.perf_counter()
         message = None
@@ -374,8 +414,8 @@ class Playground:
             )
         )
 
-    def _render(self):
-        self.figure.canvas.draw()
+    def _render(self) -> bytes:
+        self.canvas.draw()
         png = self._encode()
         if self.fixed_layout and isinstance(
             self.figure.get_layout_engine(), ConstrainedLayoutEngine
@@ -385,8 +425,8 @@ class Playground:
             )  # keep the positions constrained layout just found
         return png
 
-    def _render_blit(self):
-        canvas = self.figure.canvas
+    def _render_blit(self) -> bytes:
+        canvas = self.canvas
         limits = [
             self._background_key(),
             *((ax.get_xlim(), ax.get_ylim()) for ax in self.figure.axes),
@@ -412,11 +452,14 @@ class Playground:
             self.figure.draw_artist(self._banner)
         return self._encode()
 
-    def _encode(self):
+    def _encode(self) -> bytes:
+        if not self.encoding:
+            self._t_encode = 0.0
+            return b""
         t0 = time.perf_counter()
-        rgba = np.asarray(self.figure.canvas.buffer_rgba())
-        if self.figure.get_facecolor()[3] == 1.0:  # opaque: RGB, filter none, zlib level 1
-            png = encode_png_rgb(rgba[..., :3])
+        rgba = np.asarray(self.canvas.buffer_rgba())
+        if to_rgba(self.figure.get_facecolor())[3] == 1.0:  # opaque: RGB, filter none, zlib level 1
+            png = encode_png(rgba[..., :3])
         else:
             buf = io.BytesIO()
             PILImage.fromarray(rgba).save(buf, format="png")
@@ -424,7 +467,7 @@ class Playground:
         self._t_encode = time.perf_counter() - t0
         return png
 
-    def _show_banner(self, message):
+    def _show_banner(self, message: str | None) -> None:
         if self._banner is not None:
             self._banner.remove()
             self._banner = None
@@ -442,11 +485,11 @@ class Playground:
             )
 
     @property
-    def diverged(self):
+    def diverged(self) -> bool:
         """True when the picture currently shows the "diverged" banner."""
         return self._banner is not None and self._banner.get_text().startswith("diverged")
 
-    def set(self, **values):
+    def set(self, **values: Any) -> None:
         """Set controls programmatically (tests, benchmarks); raises if a draw failed."""
         n = len(self.errors)
         for name, v in values.items():
@@ -461,7 +504,7 @@ class Playground:
         if len(self.errors) > n:
             raise self.errors[-1]
 
-    def _ipython_display_(self):
+    def _ipython_display_(self) -> None:
         from IPython.display import display
 
-        display(self.widget)
+        display(self.widget)  # type: ignore[no-untyped-call]  # IPython's display has no annotations

@@ -24,16 +24,17 @@ import hashlib
 import io
 import json
 import math
-import struct
-import zlib
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import ipywidgets as widgets
 import numpy as np
+from matplotlib.colors import to_rgba
 from PIL import Image
 
-from .playground import Playground, _png_chunk, encode_png_rgb, instances
+from .playground import Playground, encode_png, instances
 
 __all__ = [
     "compose",
@@ -46,11 +47,16 @@ __all__ = [
     "site_settings",
 ]
 
+#: A control's values on the site: (label, value) pairs.
+Choices = list[tuple[str, Any]]
+#: A setting of a playground's controls: one value index per control.
+Key = tuple[int, ...]
+
 SLIDER_POINTS = 2  # values per slider other than the learning rate (its two ends)
 MAX_SETTINGS = 56  # per playground: the site's size and build time (docs/site.md)
 
 
-def _stops(w):
+def _stops(w: Any) -> list[Any]:
     """The values a slider can take in the notebook, in order (the log slider: base ** stop)."""
     n = round((w.max - w.min) / w.step)
     exps = [w.min + k * w.step for k in range(n + 1)]
@@ -61,13 +67,13 @@ def _stops(w):
     return [round(float(e), 10) for e in exps]
 
 
-def _spread(stops, n):
+def _spread(stops: Sequence[Any], n: int) -> list[Any]:
     """``n`` of the ``stops``, evenly spread over them, both ends included."""
     n = min(n, len(stops))
     return sorted({stops[round(i * (len(stops) - 1) / (n - 1))] for i in range(n)})
 
 
-def control_values(name, w, lr_points=None):
+def control_values(name: str, w: Any, lr_points: int | None = None) -> tuple[Choices, int]:
     """The values the site offers for control ``w``: a list of (label, value), and the index of
     the control's starting value in it. The learning rate: ``lr_points`` of its slider's stops
     (None: all), evenly spread, both ends included, plus its starting value."""
@@ -90,13 +96,12 @@ def control_values(name, w, lr_points=None):
     return [(format(v, fmt), v) for v in values], index
 
 
-def site_settings(sizes, lr_index=None):
+def site_settings(sizes: Sequence[tuple[int, int]], lr_index: int | None = None) -> list[Key]:
     """The star grid as tuples of value indices; ``sizes[i]`` = (number of values, start).
 
     Every learning rate with the other controls at their start, then with one other control
     moved to each of its other values."""
     start = tuple(d for _, d in sizes)
-    lrs = range(sizes[lr_index][0]) if lr_index is not None else [None]
     rows = [start] + [
         (*start[:c], v, *start[c + 1 :])
         for c, (n, d) in enumerate(sizes)
@@ -104,14 +109,14 @@ def site_settings(sizes, lr_index=None):
         for v in range(n)
         if v != d
     ]
-    found = []
-    for row in rows:
-        for lr in lrs:
-            found.append(row if lr is None else (*row[:lr_index], lr, *row[lr_index + 1 :]))
+    if lr_index is None:
+        return list(dict.fromkeys(rows))
+    lrs = range(sizes[lr_index][0])
+    found = [(*row[:lr_index], lr, *row[lr_index + 1 :]) for row in rows for lr in lrs]
     return list(dict.fromkeys(found))
 
 
-def pixels_digest(picture) -> str:
+def pixels_digest(picture: bytes | np.ndarray) -> str:
     """sha256 of an opaque picture's pixels: an (H, W, 4) uint8 RGBA array, or a PNG's bytes
     (decoded to RGBA). The same pixels give the same digest, whatever their encoding."""
     if isinstance(picture, bytes):
@@ -119,27 +124,12 @@ def pixels_digest(picture) -> str:
             picture = np.asarray(im.convert("RGBA"))
     if picture.dtype != np.uint8 or picture.ndim != 3 or picture.shape[2] != 4:
         raise ValueError(f"expected an (H, W, 4) uint8 array, got {picture.dtype} {picture.shape}")
-    return hashlib.sha256(
-        repr(picture.shape).encode() + memoryview(np.ascontiguousarray(picture))
-    ).hexdigest()
+    digest = hashlib.sha256(repr(picture.shape).encode())
+    digest.update(np.ascontiguousarray(picture).data)
+    return digest.hexdigest()
 
 
-def encode_png_rgba(rgba, level=6):
-    """A PNG of an (H, W, 4) uint8 array (no row filter): the overlays are mostly transparent
-    zeros, which zlib packs well; lossless, so the page shows exactly these pixels."""
-    h, w, _ = rgba.shape
-    raw = np.zeros((h, 4 * w + 1), np.uint8)  # filter type 0 (none) for every row
-    raw[:, 1:] = rgba.reshape(h, 4 * w)
-    header = struct.pack(">IIBBBBB", w, h, 8, 6, 0, 0, 0)  # 8 bits, RGBA, no interlace
-    return (
-        b"\x89PNG\r\n\x1a\n"
-        + _png_chunk(b"IHDR", header)
-        + _png_chunk(b"IDAT", zlib.compress(raw.tobytes(), level))
-        + _png_chunk(b"IEND", b"")
-    )
-
-
-def overlay(rgba, base):
+def overlay(rgba: np.ndarray, base: np.ndarray) -> tuple[int, int, np.ndarray] | None:
     """The pixels of ``rgba`` that differ from ``base`` (both (H, W, 4) uint8, opaque): (x, y,
     RGBA crop) with alpha 255 on them and 0 elsewhere, cropped to their box (even coordinates:
     whole CSS pixels at 2x); None when nothing differs. Laid over ``base`` at (x, y), it gives
@@ -154,7 +144,7 @@ def overlay(rgba, base):
     return int(x0), int(y0), np.where(d, rgba[y0:y1, x0:x1], 0).astype(np.uint8)
 
 
-def _lay(rgba, folder, layer):
+def _lay(rgba: np.ndarray, folder: Path, layer: dict[str, Any] | None) -> None:
     if layer and "file" in layer:
         with Image.open(folder / layer["file"]) as im:
             over = np.asarray(im.convert("RGBA"))
@@ -162,7 +152,7 @@ def _lay(rgba, folder, layer):
         box[...] = np.where(over[..., 3:] == 255, over, box)
 
 
-def compose(folder, manifest, key) -> np.ndarray:
+def compose(folder: str | Path, manifest: dict[str, Any], key: str) -> np.ndarray:
     """The picture a site page shows for setting ``key`` of a playground's ``manifest``:
     base.png, its row's layer over it, then the setting's layer (what
     mathdl-playgrounds.js does with stacked <img>), as RGBA."""
@@ -178,19 +168,22 @@ def compose(folder, manifest, key) -> np.ndarray:
 class _Writer:
     """Encodes and writes the layers in one thread; ``close`` raises a write's error."""
 
-    def __init__(self):
-        self.pool, self.futures = ThreadPoolExecutor(max_workers=1), []
+    def __init__(self) -> None:
+        self.pool = ThreadPoolExecutor(max_workers=1)
+        self.futures: list[Future[Any]] = []
 
-    def submit(self, fn):
+    def submit(self, fn: Callable[[], Any]) -> None:
         self.futures.append(self.pool.submit(fn))
 
-    def close(self):
+    def close(self) -> None:
         self.pool.shutdown(wait=True)
         for f in self.futures:
             f.result()
 
 
-def _write_layer(out, name, rgba, under, writer):
+def _write_layer(
+    out: Path, name: str, rgba: np.ndarray, under: np.ndarray, writer: _Writer
+) -> dict[str, Any]:
     """The layer of ``rgba`` over ``under`` as ``name`` (PNG, encoded and written by the
     ``writer`` thread while the next setting draws: zlib releases the GIL); {} when nothing
     differs."""
@@ -198,19 +191,19 @@ def _write_layer(out, name, rgba, under, writer):
     if layer is None:
         return {}
     x, y, crop = layer
-    writer.submit(lambda: (out / name).write_bytes(encode_png_rgba(crop)))
+    writer.submit(lambda: (out / name).write_bytes(encode_png(crop, level=6)))
     return dict(file=name, x=x, y=y, w=int(crop.shape[1]), h=int(crop.shape[0]))
 
 
-def _canvas_rgba(pg):
+def _canvas_rgba(pg: Playground) -> np.ndarray:
     """The playground's picture as drawn (a copy of its canvas), opaque."""
-    rgba = np.array(pg.figure.canvas.buffer_rgba(), dtype=np.uint8)
-    if pg.figure.get_facecolor()[3] != 1.0 or (rgba[..., 3] != 255).any():
+    rgba = np.array(pg.canvas.buffer_rgba(), dtype=np.uint8)
+    if to_rgba(pg.figure.get_facecolor())[3] != 1.0 or (rgba[..., 3] != 255).any():
         raise ValueError("the site shows opaque playground figures only (facecolor alpha 1)")
     return rgba
 
 
-def _describe(name, w, lr_points):
+def _describe(name: str, w: Any, lr_points: int) -> dict[str, Any]:
     pairs, start = control_values(name, w, lr_points if name == "lr" else None)
     try:
         json.dumps([v for _, v in pairs])
@@ -228,7 +221,9 @@ def _describe(name, w, lr_points):
     )
 
 
-def site_controls(pg: Playground, max_settings: int = MAX_SETTINGS):
+def site_controls(
+    pg: Playground, max_settings: int = MAX_SETTINGS
+) -> tuple[list[dict[str, Any]], list[Key], int]:
     """The site's controls of ``pg``, its settings (tuples of value indices) and the number of
     learning rates: the most (of the slider's stops, evenly spread) that keep at most
     ``max_settings`` settings."""
@@ -246,12 +241,12 @@ def site_controls(pg: Playground, max_settings: int = MAX_SETTINGS):
     raise ValueError(f"a playground with controls {names} has too many settings for the site")
 
 
-def _by_rows(keys, lr_index, start):
+def _by_rows(keys: Iterable[Key], lr_index: int | None, start: int | None) -> list[tuple[Key, Key]]:
     """``keys`` grouped by row (the same values but for the learning rate), the row's starting
     learning rate first: its picture is the base the row's other settings are laid over."""
     if lr_index is None:
         return [(key, ()) for key in keys]
-    rows = {}
+    rows: dict[Key, list[Key]] = {}
     for key in keys:
         row = key[:lr_index] + key[lr_index + 1 :]
         rows.setdefault(row, []).append(key)
@@ -262,7 +257,9 @@ def _by_rows(keys, lr_index, start):
     ]
 
 
-def export_playground(pg: Playground, out: Path, max_settings: int = MAX_SETTINGS) -> dict:
+def export_playground(
+    pg: Playground, out: str | Path, max_settings: int = MAX_SETTINGS
+) -> dict[str, Any]:
     """Draw every site setting of ``pg`` at pixel ratio 2 and write its pictures under ``out``:
     ``base.png`` (the starting setting); per row of settings (all but the learning rate fixed)
     the pixels of its picture at the starting learning rate that differ from base.png
@@ -280,18 +277,18 @@ def export_playground(pg: Playground, out: Path, max_settings: int = MAX_SETTING
     base = _canvas_rgba(pg)
     if pixels_digest(pg.image.value) != pixels_digest(base):
         raise RuntimeError("the playground's PNG is not its canvas: cannot export it")
-    (out / "base.png").write_bytes(encode_png_rgb(base[..., :3], level=6))
+    (out / "base.png").write_bytes(encode_png(base[..., :3], level=6))
     start_row = tuple(c["start"] for c in controls if c["name"] != "lr")
-    rows = {start_row: ("r000", base)}  # row -> (name, its picture)
-    row_layers = {"r000": {}}
-    lr_start = controls[lr_index]["start"] if lr_index is not None else None
+    rows: dict[Key, tuple[str, np.ndarray]] = {start_row: ("r000", base)}  # row -> (name, picture)
+    row_layers: dict[str, dict[str, Any]] = {"r000": {}}
+    lr_start: int | None = controls[lr_index]["start"] if lr_index is not None else None
     settings = {}
-    pg._encode = lambda: _skip_encoding(pg)  # the canvas is read directly (checked just above)
+    pg.encoding = False  # the canvas is read directly (checked just above)
     writer = _Writer()
     try:
         for number, (key, row) in enumerate(_by_rows(keys, lr_index, lr_start)):
             pg.set(**{c["name"]: c["values"][i] for c, i in zip(controls, key)})
-            if pg.diverged and lr_index is not None and key[lr_index] != lr_start:
+            if pg.diverged and lr_index is not None and lr_start not in (None, key[lr_index]):
                 # A draw that raises may leave artists as the previous setting drew them
                 # (05's bars): draw it again right after its row's start, so that its picture
                 # depends on the setting only (the test does the same in the notebook).
@@ -306,7 +303,7 @@ def export_playground(pg: Playground, out: Path, max_settings: int = MAX_SETTING
             entry.update(_write_layer(out, f"s{number:04d}.png", rgba, rows[row][1], writer))
             settings[",".join(map(str, key))] = entry
     finally:
-        del pg._encode
+        pg.encoding = True
         writer.close()
     pg.set(**{c["name"]: c["values"][c["start"]] for c in controls})
     pg.refresh()
@@ -321,21 +318,16 @@ def export_playground(pg: Playground, out: Path, max_settings: int = MAX_SETTING
     )
 
 
-def _values(controls, key):
+def _values(controls: list[dict[str, Any]], key: Key) -> dict[str, Any]:
     return {c["name"]: c["values"][i] for c, i in zip(controls, key)}
 
 
-def _row_start(key, lr_index, lr_start):
+def _row_start(key: Key, lr_index: int, lr_start: int) -> Key:
     """The setting of ``key``'s row at the starting learning rate."""
     return (*key[:lr_index], lr_start, *key[lr_index + 1 :])
 
 
-def _skip_encoding(pg):
-    pg._t_encode = 0.0
-    return b""
-
-
-def export_all(out, max_settings: int = MAX_SETTINGS) -> list:
+def export_all(out: str | Path, max_settings: int = MAX_SETTINGS) -> list[dict[str, Any]]:
     """Export every Playground of this kernel into ``out``/<n>/; write ``out``/manifest.json."""
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)

@@ -82,7 +82,9 @@ def stepper(spec: OptimizerSpec, param: Tensor, options: Mapping[str, Any]) -> C
     return _callable_stepper(spec, param, options)
 
 
-def _callable_stepper(spec: Callable[..., Any], param: Tensor, options: Mapping[str, Any]):
+def _callable_stepper(
+    spec: Callable[..., Any], param: Tensor, options: Mapping[str, Any]
+) -> Callable[[], None]:
     kwargs = _accepted(spec, options)
     free = _free_positional(spec, kwargs)
     if len(free) == 1:
@@ -106,7 +108,7 @@ def _callable_stepper(spec: Callable[..., Any], param: Tensor, options: Mapping[
     state: dict[str, Any] | None = {"t": 0} if len(free) == 3 else None
 
     def step() -> None:
-        args = [param.data.copy(), np.array(param.grad, dtype=float)]
+        args: list[Any] = [param.data.copy(), np.array(param.grad, dtype=float)]
         if state is not None:
             state["t"] += 1
             args.append(state)

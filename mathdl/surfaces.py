@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from .stepper import OptimizerSpec, stepper
 from .tensor import Tensor
@@ -31,7 +32,8 @@ __all__ = [
 @dataclass(frozen=True)
 class Surface:
     name: str
-    value: Callable[[Any, Any], Any]
+    #: f(x, y), vectorised: x and y are arrays of one shape (a grid), the values of that shape.
+    value: Callable[[np.ndarray, np.ndarray], np.ndarray]
     grad: Callable[[np.ndarray], np.ndarray]
     xlim: tuple[float, float]
     ylim: tuple[float, float]
@@ -42,7 +44,7 @@ class Surface:
     log_contours: bool = False
 
 
-def quadratic(a=1.0, b=1.0):
+def quadratic(a: float = 1.0, b: float = 1.0) -> Surface:
     """f(x, y) = (a x^2 + b y^2) / 2; gradient (a x, b y); Hessian diag(a, b).
 
     Gradient descent converges iff lr < 2 / L with L = max(a, b), the largest curvature.
@@ -59,7 +61,7 @@ def quadratic(a=1.0, b=1.0):
     )
 
 
-def ravine():
+def ravine() -> Surface:
     """An ill-conditioned bowl f = (x^2 + 20 y^2) / 2: steep across, shallow along (condition number 20)."""
     s = quadratic(1.0, 20.0)
     return Surface(
@@ -74,7 +76,7 @@ def ravine():
     )
 
 
-def rosenbrock(a=1.0, b=100.0):
+def rosenbrock(a: float = 1.0, b: float = 100.0) -> Surface:
     """f = (a - x)^2 + b (y - x^2)^2; minimum at (a, a^2) at the end of a curved valley.
 
     grad = (-2 (a - x) - 4 b x (y - x^2),  2 b (y - x^2)).
@@ -94,7 +96,7 @@ def rosenbrock(a=1.0, b=100.0):
     )
 
 
-def saddle():
+def saddle() -> Surface:
     """f = x^2 - y^2: the gradient vanishes at (0, 0), which is a minimum along x and a maximum along y."""
     return Surface(
         "saddle",
@@ -156,7 +158,7 @@ def descent_path(
     return path
 
 
-def hessian(surface, point, h=1e-5):
+def hessian(surface: Surface, point: npt.ArrayLike, h: float = 1e-5) -> np.ndarray:
     """The 2 x 2 Hessian at ``point`` by central differences of the exact gradient (symmetrized)."""
     point = np.asarray(point, dtype=float)
     H = np.column_stack(
@@ -171,6 +173,6 @@ def center(surface: Surface) -> np.ndarray:
     return np.array(surface.minimum if surface.minimum is not None else (0.0, 0.0), dtype=float)
 
 
-def curvatures(surface):
+def curvatures(surface: Surface) -> np.ndarray:
     """Eigenvalues of the Hessian at :func:`center` (ascending): L is the last one."""
     return np.linalg.eigvalsh(hessian(surface, center(surface)))

@@ -43,6 +43,18 @@ TensorLike: TypeAlias = "Tensor | ArrayLike"
 _Rule: TypeAlias = Callable[[np.ndarray, np.ndarray, np.ndarray], np.ndarray]
 
 
+def _reflected(
+    op: Callable[[Tensor, TensorLike], Tensor],
+) -> Callable[[Tensor, TensorLike], Tensor]:
+    """The reflected operator of ``op`` (``x.__rsub__(y)`` computes ``y - x``): ``y`` is not a
+    Tensor (Python tried ``y.__sub__(x)`` first), so lift it to one and apply ``op``."""
+
+    def reflected(self: Tensor, other: TensorLike) -> Tensor:
+        return op(Tensor._lift(other), self)
+
+    return reflected
+
+
 class Tensor:
     """An n-dimensional float64 array that can record operations for autograd.
 
@@ -245,23 +257,13 @@ class Tensor:
             "MatMul",
         )
 
-    def __radd__(self, other: TensorLike) -> Tensor:
-        return self._lift(other).__add__(self)
-
-    def __rsub__(self, other: TensorLike) -> Tensor:
-        return self._lift(other).__sub__(self)
-
-    def __rmul__(self, other: TensorLike) -> Tensor:
-        return self._lift(other).__mul__(self)
-
-    def __rtruediv__(self, other: TensorLike) -> Tensor:
-        return self._lift(other).__truediv__(self)
-
-    def __rpow__(self, base: TensorLike) -> Tensor:
-        return self._lift(base).__pow__(self)
-
-    def __rmatmul__(self, other: TensorLike) -> Tensor:
-        return self._lift(other).__matmul__(self)
+    # y + x, y - x, ... with a number or an array y on the left: lift y to a Tensor, then the op.
+    __radd__ = _reflected(__add__)
+    __rsub__ = _reflected(__sub__)
+    __rmul__ = _reflected(__mul__)
+    __rtruediv__ = _reflected(__truediv__)
+    __rpow__ = _reflected(__pow__)
+    __rmatmul__ = _reflected(__matmul__)
 
     # ----- comparisons: element-wise bool tensors, no gradient (as torch) ---------------------
     def _compare(self, op: str, fn: Callable[..., np.ndarray], other: object) -> Tensor:

@@ -164,6 +164,13 @@ def _loss_and_grad_torch(fn, x, *consts, scale=1.0):
     return float(out), g
 
 
+def _assert_gradient(analytic, torch_grad, scale, loss, at):
+    """``analytic``, the gradient of ``loss`` at ``at``, equals torch's (of ``scale`` times the
+    loss) and central differences."""
+    np.testing.assert_allclose(scale * analytic, torch_grad, rtol=RTOL, atol=ATOL)
+    np.testing.assert_allclose(analytic, central_difference(loss, at), rtol=1e-6, atol=1e-9)
+
+
 def test_mse_and_gradient_match_torch():
     rng = np.random.default_rng(7)
     pred, target = rng.standard_normal((6, 3)), rng.standard_normal((6, 3))
@@ -171,23 +178,12 @@ def test_mse_and_gradient_match_torch():
     val_t, g_t = _loss_and_grad_torch(TF.mse_loss, pred, _t64(target), scale=c)
     assert isinstance(L.mse(pred, target), float)
     assert L.mse(pred, target) == pytest.approx(val_t, rel=1e-12)
-    np.testing.assert_allclose(c * L.mse_gradient(pred, target), g_t, rtol=RTOL, atol=ATOL)
-    np.testing.assert_allclose(
-        L.mse_gradient(pred, target),
-        central_difference(lambda p: L.mse(p, target), pred),
-        rtol=1e-6,
-        atol=1e-9,
-    )
+    _assert_gradient(L.mse_gradient(pred, target), g_t, c, lambda p: L.mse(p, target), pred)
     # the target's gradient, for a target that is itself learned: torch differentiates both
     _, (gp_t, gt_t) = torch_vjp(TF.mse_loss, [pred, target], np.array(c))
     np.testing.assert_allclose(c * L.mse_gradient(pred, target), gp_t, rtol=RTOL, atol=ATOL)
-    np.testing.assert_allclose(c * L.mse_target_gradient(pred, target), gt_t, rtol=RTOL, atol=ATOL)
-    np.testing.assert_allclose(
-        L.mse_target_gradient(pred, target),
-        central_difference(lambda t: L.mse(pred, t), target),
-        rtol=1e-6,
-        atol=1e-9,
-    )
+    grad = L.mse_target_gradient(pred, target)
+    _assert_gradient(grad, gt_t, c, lambda t: L.mse(pred, t), target)
     # closed form on a tiny example: errors (1, -2, 0, 3) -> mean of squares 14/4
     assert L.mse(np.array([1.0, 0.0, 2.0, 3.0]), np.array([0.0, 2.0, 2.0, 0.0])) == pytest.approx(
         3.5
@@ -205,10 +201,7 @@ def test_cross_entropy_and_gradient_match_torch(n, c):
     assert L.cross_entropy(logits, targets) == pytest.approx(val_t, rel=1e-12, abs=1e-14)
     g = L.cross_entropy_gradient(logits, targets)
     assert g.shape == (n, c)
-    np.testing.assert_allclose(scale * g, g_t, rtol=RTOL, atol=ATOL)
-    np.testing.assert_allclose(
-        g, central_difference(lambda z: L.cross_entropy(z, targets), logits), rtol=1e-6, atol=1e-9
-    )
+    _assert_gradient(g, g_t, scale, lambda z: L.cross_entropy(z, targets), logits)
     # it is a mean over the batch, and the gradient rows each sum to 0
     np.testing.assert_allclose(g.sum(axis=1), 0.0, atol=1e-15)
     # the loss and the gradient computed together (for a training step) are the same numbers
@@ -234,15 +227,8 @@ def test_binary_cross_entropy_and_gradient_match_torch():
     scale = rng.standard_normal()
     val_t, g_t = _loss_and_grad_torch(TF.binary_cross_entropy, p, _t64(BCE_TARGETS), scale=scale)
     assert L.binary_cross_entropy(p, BCE_TARGETS) == pytest.approx(val_t, rel=1e-12)
-    np.testing.assert_allclose(
-        scale * L.binary_cross_entropy_gradient(p, BCE_TARGETS), g_t, rtol=RTOL, atol=ATOL
-    )
-    np.testing.assert_allclose(
-        L.binary_cross_entropy_gradient(p, BCE_TARGETS),
-        central_difference(lambda q: L.binary_cross_entropy(q, BCE_TARGETS), p),
-        rtol=1e-6,
-        atol=1e-9,
-    )
+    g = L.binary_cross_entropy_gradient(p, BCE_TARGETS)
+    _assert_gradient(g, g_t, scale, lambda q: L.binary_cross_entropy(q, BCE_TARGETS), p)
 
 
 def test_binary_cross_entropy_at_probabilities_0_and_1_matches_torchs_clamping():
@@ -267,13 +253,7 @@ def test_binary_cross_entropy_with_logits_and_gradient_match_torch():
     )
     assert L.binary_cross_entropy_with_logits(z, BCE_TARGETS) == pytest.approx(val_t, rel=1e-12)
     g = L.binary_cross_entropy_with_logits_gradient(z, BCE_TARGETS)
-    np.testing.assert_allclose(scale * g, g_t, rtol=RTOL, atol=ATOL)
-    np.testing.assert_allclose(
-        g,
-        central_difference(lambda v: L.binary_cross_entropy_with_logits(v, BCE_TARGETS), z),
-        rtol=1e-6,
-        atol=1e-9,
-    )
+    _assert_gradient(g, g_t, scale, lambda v: L.binary_cross_entropy_with_logits(v, BCE_TARGETS), z)
     # the logits form equals BCE on sigmoid probabilities (where those are not clamped)
     assert L.binary_cross_entropy_with_logits(z, BCE_TARGETS) == pytest.approx(
         L.binary_cross_entropy(A.sigmoid(z), BCE_TARGETS), rel=1e-9

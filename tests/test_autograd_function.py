@@ -149,15 +149,22 @@ def test_a_backward_with_the_wrong_number_or_shape_of_gradients_is_named():
         WrongShape.apply(x).backward()
 
 
-def _train_side_by_side(model, tmodel, make_opt, make_topt, seed):
-    """Give torch mathdl's weights, train both 20 steps on spirals, compare every weight."""
+def _train_side_by_side(activation, torch_activation, optimizer, lr, seed):
+    """An MLP 2-8-3 with ``activation`` and torch's with ``torch_activation`` and mathdl's
+    weights, both trained 20 steps by ``optimizer`` (a class name both libraries have) on
+    spirals; every weight compared. Returns mathdl's model."""
+    model = nn.MLP([2, 8, 3], activation=activation, rng=0)
+    tmodel = torch.nn.Sequential(
+        torch.nn.Linear(2, 8), torch_activation, torch.nn.Linear(8, 3)
+    ).double()
     tmodel.load_state_dict(
         {
             k: torch.tensor(v.data.T.copy() if v.ndim == 2 else v.data)
             for k, v in model.state_dict().items()
         }
     )
-    opt, topt = make_opt(model.parameters()), make_topt(tmodel.parameters())
+    opt = getattr(optim, optimizer)(model.parameters(), lr=lr)
+    topt = getattr(torch.optim, optimizer)(tmodel.parameters(), lr=lr)
     X, y = mathdl.data.spirals(n_per_class=20, seed=seed)
     for _ in range(20):
         opt.zero_grad(), topt.zero_grad()
@@ -169,6 +176,7 @@ def _train_side_by_side(model, tmodel, make_opt, make_topt, seed):
         np.testing.assert_allclose(
             ours.T if ours.ndim == 2 else ours, v.numpy(), rtol=1e-8, atol=1e-12, err_msg=k
         )
+    return model
 
 
 def test_a_function_as_the_activation_of_an_mlp_trains_like_torch():
@@ -180,17 +188,7 @@ def test_a_function_as_the_activation_of_an_mlp_trains_like_torch():
         def forward(self, x):
             return TorchSwish.apply(x)
 
-    model = nn.MLP([2, 8, 3], activation=SwishLayer, rng=0)
-    tmodel = torch.nn.Sequential(
-        torch.nn.Linear(2, 8), TorchSwishLayer(), torch.nn.Linear(8, 3)
-    ).double()
-    _train_side_by_side(
-        model,
-        tmodel,
-        lambda ps: optim.SGD(ps, lr=0.3),
-        lambda ps: torch.optim.SGD(ps, lr=0.3),
-        seed=0,
-    )
+    _train_side_by_side(SwishLayer, TorchSwishLayer(), "SGD", lr=0.3, seed=0)
 
 
 def test_an_activation_from_a_numpy_pair_trains_like_torchs_built_in():
@@ -201,15 +199,5 @@ def test_an_activation_from_a_numpy_pair_trains_like_torchs_built_in():
         mathdl.autograd.elementwise(np.sin, np.sin).apply, x, raise_exception=False
     )  # a wrong derivative is caught
     tanh = lambda: nn.Activation(np.tanh, lambda v: 1 - np.tanh(v) ** 2, "MyTanh")  # noqa: E731
-    model = nn.MLP([2, 8, 3], activation=tanh, rng=0)
+    model = _train_side_by_side(tanh, torch.nn.Tanh(), "Adam", lr=0.05, seed=1)
     assert repr(model.layers[1]) == "MyTanh()"
-    tmodel = torch.nn.Sequential(
-        torch.nn.Linear(2, 8), torch.nn.Tanh(), torch.nn.Linear(8, 3)
-    ).double()
-    _train_side_by_side(
-        model,
-        tmodel,
-        lambda ps: optim.Adam(ps, lr=0.05),
-        lambda ps: torch.optim.Adam(ps, lr=0.05),
-        seed=1,
-    )

@@ -51,6 +51,32 @@ def _to_torch(a, grad=True):
     return torch.tensor(a, requires_grad=grad)
 
 
+def _inputs(x, w, b, affine=True):
+    """(x, weight, bias) as mathdl and as torch tensors that require grad; weight and bias
+    None when not ``affine``."""
+    ours = [Tensor(a, requires_grad=True) for a in (x, w, b)]
+    theirs = [_to_torch(a) for a in (x, w, b)]
+    if not affine:
+        ours[1:], theirs[1:] = (None, None), (None, None)
+    return ours, theirs
+
+
+def _forward_backward(layer, x, up):
+    """``layer(x)``, back-propagated from the upstream gradient ``up`` (mathdl or torch)."""
+    out = layer(x)
+    out.backward(up if isinstance(x, Tensor) else torch.tensor(up))
+    return out
+
+
+def _assert_equal_to_torch(out_m, out_t, ours, theirs, x_tol=(1e-9, 1e-11)):
+    """The outputs and the gradients of every input (``x_tol``: rtol, atol for the input's)."""
+    np.testing.assert_allclose(out_m.data, out_t.detach().numpy(), rtol=RTOL, atol=ATOL)
+    for i, (m, t) in enumerate(zip(ours, theirs)):
+        if m is not None:
+            rtol, atol = x_tol if i == 0 else (RTOL, ATOL)
+            np.testing.assert_allclose(m.grad, t.grad.numpy(), rtol=rtol, atol=atol)
+
+
 @pytest.mark.parametrize("shape", [(6, 4), (5, 3, 4), (2, 3)])
 @pytest.mark.parametrize("affine", [True, False])
 def test_functional_batch_norm_training_equals_torch(shape, affine):
@@ -61,25 +87,14 @@ def test_functional_batch_norm_training_equals_torch(shape, affine):
     rm, rv = rng.standard_normal(c), rng.uniform(0.5, 2.0, c)
     up = random_upstream(rng, shape)
 
-    xm = Tensor(x, requires_grad=True)
-    wm, bm = (
-        (Tensor(w, requires_grad=True), Tensor(b, requires_grad=True)) if affine else (None,) * 2
-    )
+    ours, theirs = _inputs(x, w, b, affine)
     rm_m, rv_m = Tensor(rm), Tensor(rv)
-    out_m = F.batch_norm(xm, rm_m, rv_m, wm, bm, training=True, momentum=0.3, eps=1e-3)
+    out_m = F.batch_norm(ours[0], rm_m, rv_m, *ours[1:], training=True, momentum=0.3, eps=1e-3)
     out_m.backward(up)
-
-    xt = _to_torch(x)
-    wt, bt = (_to_torch(w), _to_torch(b)) if affine else (None, None)
     rm_t, rv_t = torch.tensor(rm), torch.tensor(rv)
-    out_t = TF.batch_norm(xt, rm_t, rv_t, wt, bt, training=True, momentum=0.3, eps=1e-3)
+    out_t = TF.batch_norm(theirs[0], rm_t, rv_t, *theirs[1:], training=True, momentum=0.3, eps=1e-3)
     out_t.backward(torch.tensor(up))
-
-    np.testing.assert_allclose(out_m.data, out_t.detach().numpy(), rtol=RTOL, atol=ATOL)
-    np.testing.assert_allclose(xm.grad, xt.grad.numpy(), rtol=1e-9, atol=1e-11)
-    if affine:
-        np.testing.assert_allclose(wm.grad, wt.grad.numpy(), rtol=RTOL, atol=ATOL)
-        np.testing.assert_allclose(bm.grad, bt.grad.numpy(), rtol=RTOL, atol=ATOL)
+    _assert_equal_to_torch(out_m, out_t, ours, theirs)
     # running statistics updated in place, the variance unbiased, exactly as torch
     np.testing.assert_allclose(rm_m.data, rm_t.numpy(), rtol=RTOL, atol=ATOL)
     np.testing.assert_allclose(rv_m.data, rv_t.numpy(), rtol=RTOL, atol=ATOL)
@@ -92,16 +107,14 @@ def test_functional_batch_norm_eval_equals_torch(shape):
     x, w, b = rng.standard_normal(shape), rng.standard_normal(c), rng.standard_normal(c)
     rm, rv = rng.standard_normal(c), rng.uniform(0.5, 2.0, c)
     up = random_upstream(rng, shape)
-    xm, wm, bm = (Tensor(a, requires_grad=True) for a in (x, w, b))
-    out_m = F.batch_norm(xm, Tensor(rm), Tensor(rv), wm, bm, training=False)
+    ours, theirs = _inputs(x, w, b)
+    out_m = F.batch_norm(ours[0], Tensor(rm), Tensor(rv), *ours[1:], training=False)
     out_m.backward(up)
-    xt, wt, bt = (_to_torch(a) for a in (x, w, b))
-    rm_t, rv_t = torch.tensor(rm), torch.tensor(rv)
-    out_t = TF.batch_norm(xt, rm_t, rv_t, wt, bt, training=False)
+    out_t = TF.batch_norm(
+        theirs[0], torch.tensor(rm), torch.tensor(rv), *theirs[1:], training=False
+    )
     out_t.backward(torch.tensor(up))
-    np.testing.assert_allclose(out_m.data, out_t.detach().numpy(), rtol=RTOL, atol=ATOL)
-    for m, t in ((xm, xt), (wm, wt), (bm, bt)):
-        np.testing.assert_allclose(m.grad, t.grad.numpy(), rtol=RTOL, atol=ATOL)
+    _assert_equal_to_torch(out_m, out_t, ours, theirs, x_tol=(RTOL, ATOL))
 
 
 @pytest.mark.parametrize(
@@ -114,21 +127,12 @@ def test_functional_layer_norm_equals_torch(shape, normalized_shape, affine):
     x = rng.standard_normal(shape) * 2.0 - 0.5
     w, b = rng.standard_normal(ns), rng.standard_normal(ns)
     up = random_upstream(rng, shape)
-    xm = Tensor(x, requires_grad=True)
-    wm, bm = (
-        (Tensor(w, requires_grad=True), Tensor(b, requires_grad=True)) if affine else (None,) * 2
-    )
-    out_m = F.layer_norm(xm, normalized_shape, wm, bm, eps=1e-4)
+    ours, theirs = _inputs(x, w, b, affine)
+    out_m = F.layer_norm(ours[0], normalized_shape, *ours[1:], eps=1e-4)
     out_m.backward(up)
-    xt = _to_torch(x)
-    wt, bt = (_to_torch(w), _to_torch(b)) if affine else (None, None)
-    out_t = TF.layer_norm(xt, ns, wt, bt, eps=1e-4)
+    out_t = TF.layer_norm(theirs[0], ns, *theirs[1:], eps=1e-4)
     out_t.backward(torch.tensor(up))
-    np.testing.assert_allclose(out_m.data, out_t.detach().numpy(), rtol=RTOL, atol=ATOL)
-    np.testing.assert_allclose(xm.grad, xt.grad.numpy(), rtol=1e-9, atol=1e-11)
-    if affine:
-        np.testing.assert_allclose(wm.grad, wt.grad.numpy(), rtol=RTOL, atol=ATOL)
-        np.testing.assert_allclose(bm.grad, bt.grad.numpy(), rtol=RTOL, atol=ATOL)
+    _assert_equal_to_torch(out_m, out_t, ours, theirs)
 
 
 def test_batch_and_layer_norm_gradients_equal_central_differences():
@@ -233,17 +237,10 @@ def test_batchnorm1d_module_matches_torch_in_train_then_eval(kwargs, shape):
         x = rng.standard_normal(shape) * (1 + step) + step
         up = random_upstream(rng, shape)
         xm, xt = Tensor(x, requires_grad=True), _to_torch(x)
-        out_m, out_t = bn(xm), bt(xt)
-        out_m.backward(up)
-        out_t.backward(torch.tensor(up))
-        np.testing.assert_allclose(out_m.data, out_t.detach().numpy(), rtol=RTOL, atol=ATOL)
-        np.testing.assert_allclose(xm.grad, xt.grad.numpy(), rtol=1e-9, atol=1e-11)
-        if bn.affine:
-            np.testing.assert_allclose(bn.weight.grad, bt.weight.grad.numpy(), rtol=RTOL, atol=ATOL)
-            if bn.bias is not None:
-                np.testing.assert_allclose(bn.bias.grad, bt.bias.grad.numpy(), rtol=RTOL, atol=ATOL)
-            bn.zero_grad()
-            bt.zero_grad()
+        out_m, out_t = _forward_backward(bn, xm, up), _forward_backward(bt, xt, up)
+        _assert_equal_to_torch(out_m, out_t, [xm, bn.weight, bn.bias], [xt, bt.weight, bt.bias])
+        bn.zero_grad()
+        bt.zero_grad()
         if bn.track_running_stats:
             np.testing.assert_allclose(bn.running_mean.data, bt.running_mean.numpy(), rtol=RTOL)
             np.testing.assert_allclose(bn.running_var.data, bt.running_var.numpy(), rtol=RTOL)
@@ -256,11 +253,8 @@ def test_batchnorm1d_module_matches_torch_in_train_then_eval(kwargs, shape):
         x = rng.standard_normal(shape)  # ... unless there are no running statistics to use
     up = random_upstream(rng, x.shape)
     xm, xt = Tensor(x, requires_grad=True), _to_torch(x)
-    out_m, out_t = bn(xm), bt(xt)
-    out_m.backward(up)
-    out_t.backward(torch.tensor(up))
-    np.testing.assert_allclose(out_m.data, out_t.detach().numpy(), rtol=RTOL, atol=ATOL)
-    np.testing.assert_allclose(xm.grad, xt.grad.numpy(), rtol=1e-9, atol=1e-11)
+    out_m, out_t = _forward_backward(bn, xm, up), _forward_backward(bt, xt, up)
+    _assert_equal_to_torch(out_m, out_t, [xm], [xt])
     if bn.track_running_stats:  # evaluation leaves the running statistics alone
         np.testing.assert_allclose(bn.running_mean.data, bt.running_mean.numpy(), rtol=RTOL)
         assert bn.num_batches_tracked == 4

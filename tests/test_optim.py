@@ -7,6 +7,7 @@ anywhere in the update rule feeds back into later gradients, so it cannot hide.
 """
 
 import inspect
+import textwrap
 
 import _refs  # noqa: F401  (one torch thread: the tensors are tiny)
 import numpy as np
@@ -85,10 +86,28 @@ def _torch_loss(a, b):
     )
 
 
-@pytest.mark.parametrize("name, kwargs", CONFIGS, ids=CONFIG_IDS)
-def test_trajectory_matches_torch_on_a_fixed_loss(name, kwargs):
+def _parameters():
+    """A0 and B0 as mathdl parameters and as torch ones."""
     ours = [Tensor(A0, requires_grad=True), Tensor(B0, requires_grad=True)]
     theirs = [torch.tensor(A0, requires_grad=True), torch.tensor(B0, requires_grad=True)]
+    return ours, theirs
+
+
+def _step_both_and_compare(opt_m, opt_t, ours, theirs, step):
+    """One step of each optimizer on its own library's loss; then the parameters must agree."""
+    for opt, params, loss in ((opt_m, ours, _loss), (opt_t, theirs, _torch_loss)):
+        opt.zero_grad()
+        loss(*params).backward()
+        opt.step()
+    for p, q in zip(ours, theirs):
+        np.testing.assert_allclose(
+            p.data, q.detach().numpy(), rtol=RTOL, atol=ATOL, err_msg=f"step {step + 1}"
+        )
+
+
+@pytest.mark.parametrize("name, kwargs", CONFIGS, ids=CONFIG_IDS)
+def test_trajectory_matches_torch_on_a_fixed_loss(name, kwargs):
+    ours, theirs = _parameters()
     opt_m = OURS[name](ours, **kwargs)
     opt_t = TORCH[name](theirs, **kwargs)
     moved = 0.0
@@ -183,8 +202,7 @@ def test_parameters_without_gradient_are_skipped_like_torch(name):
         "Adam": dict(lr=0.05),
         "AdamW": dict(lr=0.05),
     }[name]
-    ours = [Tensor(A0, requires_grad=True), Tensor(B0, requires_grad=True)]
-    theirs = [torch.tensor(A0, requires_grad=True), torch.tensor(B0, requires_grad=True)]
+    ours, theirs = _parameters()
     opt_m, opt_t = OURS[name](ours, **kwargs), TORCH[name](theirs, **kwargs)
     for step in range(20):
         opt_m.zero_grad()
@@ -248,6 +266,7 @@ def test_defaults_equal_torchs(name):
     # and the constructed optimizer really uses them, in defaults and in its parameter group
     opt = OURS[name]([Tensor(np.zeros(2), requires_grad=True)])
     torch_opt = TORCH[name]([torch.zeros(2, requires_grad=True)])
+    assert set(opt.defaults) == set(ours), "defaults hold exactly the hyper-parameters"
     for k in ours:
         expected = tuple(np.atleast_1d(torch_opt.defaults[k]))
         assert tuple(np.atleast_1d(opt.defaults[k])) == expected, k
@@ -303,8 +322,7 @@ SCHEDULE_CONFIGS = [
 
 @pytest.mark.parametrize("name, kwargs", SCHEDULE_CONFIGS, ids=[c[0] for c in SCHEDULE_CONFIGS])
 def test_changing_lr_in_param_groups_mid_run_matches_torch(name, kwargs):
-    ours = [Tensor(A0, requires_grad=True), Tensor(B0, requires_grad=True)]
-    theirs = [torch.tensor(A0, requires_grad=True), torch.tensor(B0, requires_grad=True)]
+    ours, theirs = _parameters()
     opt_m, opt_t = OURS[name](ours, **kwargs), TORCH[name](theirs, **kwargs)
     baseline = [Tensor(A0, requires_grad=True), Tensor(B0, requires_grad=True)]
     opt_b = OURS[name](baseline, **kwargs)  # the same run without the schedule
@@ -314,17 +332,10 @@ def test_changing_lr_in_param_groups_mid_run_matches_torch(name, kwargs):
                 for group in opt.param_groups:
                     group["lr"] = SCHEDULE[step]
             assert f"lr: {SCHEDULE[step]}" in repr(opt_m)  # repr shows the current setting
-        for opt, params, loss in ((opt_m, ours, _loss), (opt_t, theirs, _torch_loss)):
-            opt.zero_grad()
-            loss(*params).backward()
-            opt.step()
+        _step_both_and_compare(opt_m, opt_t, ours, theirs, step)
         opt_b.zero_grad()
         _loss(*baseline).backward()
         opt_b.step()
-        for p, q in zip(ours, theirs):
-            np.testing.assert_allclose(
-                p.data, q.detach().numpy(), rtol=RTOL, atol=ATOL, err_msg=f"step {step + 1}"
-            )
     # the schedule changed the trajectory (so the comparison above exercised it)
     assert not np.allclose(ours[0].data, baseline[0].data)
 
@@ -338,27 +349,18 @@ def test_parameter_groups_with_their_own_settings_match_torch(name):
         "AdamW": (dict(lr=0.05), dict(lr=0.02, weight_decay=0.3)),
     }[name]
     base, override = kwargs
-    ours = [Tensor(A0, requires_grad=True), Tensor(B0, requires_grad=True)]
-    theirs = [torch.tensor(A0, requires_grad=True), torch.tensor(B0, requires_grad=True)]
+    ours, theirs = _parameters()
     opt_m = OURS[name]([{"params": [ours[0]]}, {"params": [ours[1]], **override}], **base)
     opt_t = TORCH[name]([{"params": [theirs[0]]}, {"params": [theirs[1]], **override}], **base)
     assert len(opt_m.param_groups) == 2
     assert opt_m.param_groups[0]["lr"] == base["lr"]
     assert opt_m.param_groups[1]["lr"] == override["lr"]
     for step in range(30):
-        for opt, params, loss in ((opt_m, ours, _loss), (opt_t, theirs, _torch_loss)):
-            opt.zero_grad()
-            loss(*params).backward()
-            opt.step()
-        for p, q in zip(ours, theirs):
-            np.testing.assert_allclose(
-                p.data, q.detach().numpy(), rtol=RTOL, atol=ATOL, err_msg=f"step {step + 1}"
-            )
+        _step_both_and_compare(opt_m, opt_t, ours, theirs, step)
 
 
 def test_add_param_group_mid_run_matches_torch():
-    ours = [Tensor(A0, requires_grad=True), Tensor(B0, requires_grad=True)]
-    theirs = [torch.tensor(A0, requires_grad=True), torch.tensor(B0, requires_grad=True)]
+    ours, theirs = _parameters()
     opt_m = optim.Adam([ours[0]], lr=0.05)
     opt_t = torch.optim.Adam([theirs[0]], lr=0.05)
     for step in range(20):
@@ -366,12 +368,7 @@ def test_add_param_group_mid_run_matches_torch():
             opt_m.add_param_group({"params": ours[1], "lr": 0.01})
             opt_t.add_param_group({"params": theirs[1], "lr": 0.01})
             assert opt_m.param_groups[1]["betas"] == (0.9, 0.999)  # filled from the defaults
-        for opt, params, loss in ((opt_m, ours, _loss), (opt_t, theirs, _torch_loss)):
-            opt.zero_grad()
-            loss(*params).backward()
-            opt.step()
-        for p, q in zip(ours, theirs):
-            np.testing.assert_allclose(p.data, q.detach().numpy(), rtol=RTOL, atol=ATOL)
+        _step_both_and_compare(opt_m, opt_t, ours, theirs, step)
     assert not np.array_equal(ours[1].data, B0)
     with pytest.raises(ValueError, match="more than one parameter group"):
         opt_m.add_param_group({"params": [ours[0]]})
@@ -430,20 +427,21 @@ def test_hyperparameters_are_not_attributes_and_repr_shows_the_groups():
         optim.SGD([p, p], lr=0.1)
 
 
+def _docstring_example(module):
+    """The code block of ``module``'s docstring (the lines after ``::``, dedented)."""
+    text = module.__doc__.split("::\n", 1)[1]
+    block = []
+    for line in text.splitlines()[1:]:
+        if line and not line.startswith("    "):
+            break
+        block.append(line)
+    return textwrap.dedent("\n".join(block))
+
+
 def test_a_subclass_written_as_the_docstring_says_trains_and_matches_a_hand_computation():
-    class SignSGD(optim.Optimizer):
-        def __init__(self, params, lr=0.01):
-            super().__init__(params, dict(lr=lr))
-
-        def step(self):
-            for group in self.param_groups:
-                for p in group["params"]:
-                    if p.grad is None:
-                        continue
-                    state = self.state[p]
-                    state["step"] = state.get("step", 0) + 1
-                    p.data -= group["lr"] * np.sign(p.grad)
-
+    namespace = {"np": np, "Optimizer": optim.Optimizer}
+    exec(_docstring_example(optim), namespace)  # the docstring's own SignSGD, as a reader copies it
+    SignSGD = namespace["SignSGD"]
     p = Tensor(A0, requires_grad=True)
     opt = SignSGD([p], lr=0.1)
     theta = A0.copy()

@@ -10,7 +10,7 @@ from mathdl.playground import (
     Diverged,
     Playground,
     choice_slider,
-    encode_png_rgb,
+    encode_png,
     float_slider,
     lr_slider,
 )
@@ -110,9 +110,16 @@ def test_fast_png_is_lossless_against_pil():
     rng = np.random.default_rng(0)
     rgb = rng.integers(0, 256, size=(37, 53, 3), dtype=np.uint8)
     rgb[5:20] = 255  # runs of white, as in a plot
-    assert np.array_equal(pixels(encode_png_rgb(rgb)), rgb.astype(int))
-    with pytest.raises(ValueError, match=r"\(H, W, 3\) uint8"):
-        encode_png_rgb(rgb.astype(float))
+    assert np.array_equal(pixels(encode_png(rgb)), rgb.astype(int))
+    rgba = rng.integers(0, 256, size=(11, 7, 4), dtype=np.uint8)  # the site's overlays
+    rgba[2:5, :, 3] = 0
+    for level in (1, 6):
+        with Image.open(io.BytesIO(encode_png(rgba, level))) as im:
+            assert im.mode == "RGBA"
+            assert np.array_equal(np.asarray(im), rgba)
+    for bad in (rgb.astype(float), rgb[..., :2], rgb[0]):
+        with pytest.raises(ValueError, match=r"\(H, W, 3\) or \(H, W, 4\) uint8"):
+            encode_png(bad)
 
 
 def size(pg):

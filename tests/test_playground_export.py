@@ -93,11 +93,11 @@ def test_overlay_over_its_base_gives_the_picture_exactly():
 
 
 def test_pixels_digest_sees_pixels_not_encoding_and_refuses_other_shapes():
-    from mathdl.playground import encode_png_rgb
+    from mathdl.playground import encode_png
 
     rgb = np.random.default_rng(2).integers(0, 256, (5, 7, 3), dtype=np.uint8)
     rgba = np.concatenate([rgb, np.full((5, 7, 1), 255, np.uint8)], axis=2)
-    assert pixels_digest(encode_png_rgb(rgb)) == pixels_digest(rgba)
+    assert pixels_digest(encode_png(rgb)) == pixels_digest(rgba)
     rgba2 = rgba.copy()
     rgba2[0, 0, 0] ^= 1
     assert pixels_digest(rgba2) != pixels_digest(rgba)

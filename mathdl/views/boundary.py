@@ -10,19 +10,24 @@
 The model is whatever you pass: a function ``predict(points) -> labels or probabilities``.
 """
 
+from __future__ import annotations
+
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..plots import class_rgb, data_extent, grid_over, region_colors
+from ..plots import Extent, class_rgb, data_extent, grid_over, region_colors
+
+if TYPE_CHECKING:  # matplotlib is imported only where a picture is drawn
+    from matplotlib.axes import Axes
 
 __all__ = ["BoundaryView", "line_through"]
 
 
 def line_through(
     w: Sequence[float] | np.ndarray, b: float, length: float = 50.0
-) -> tuple[Any, Any]:
+) -> tuple[np.ndarray | list[float], np.ndarray | list[float]]:
     """Two points (xs, ys) on the line ``x . w + b = 0`` in the plane, ``length`` apart on each side
     of its point nearest the origin; ``([], [])`` when ``w`` is (numerically) zero or not finite."""
     w = np.asarray(w, dtype=float)
@@ -63,8 +68,8 @@ class BoundaryView:
 
     def __init__(
         self,
-        ax: Any,
-        ax_loss: Any,
+        ax: Axes,
+        ax_loss: Axes,
         X: np.ndarray,
         y: np.ndarray,
         extent: Sequence[float] | None = None,
@@ -72,20 +77,21 @@ class BoundaryView:
         steps: int = 100,
         fontsize: float = 8,
         animated: bool = True,
-    ):
+    ) -> None:
         from matplotlib.ticker import FixedFormatter, FixedLocator, MaxNLocator, NullLocator
 
         X, y = np.asarray(X, dtype=float), np.asarray(y)
         self.k = int(max(y.max() + 1, 2))
         self.rgb = class_rgb(self.k)
-        extent = data_extent(X) if extent is None else extent
-        self.extent, self.resolution, self.steps = tuple(extent), resolution, steps
-        self.grid = grid_over(extent, resolution)[0]
+        x0, x1, y0, y1 = data_extent(X) if extent is None else map(float, extent)
+        self.extent: Extent = (x0, x1, y0, y1)
+        self.resolution, self.steps = resolution, steps
+        self.grid = grid_over(self.extent, resolution)[0]
         self.ax, self.ax_loss = ax, ax_loss
         self.image = ax.imshow(
             _rgba8(np.ones((resolution, resolution, 3))),
             origin="lower",
-            extent=extent,
+            extent=self.extent,
             interpolation="bilinear",
             aspect="equal",
             animated=animated,
@@ -93,8 +99,8 @@ class BoundaryView:
         self.points = ax.scatter(
             X[:, 0], X[:, 1], c=self.rgb[y], s=10, edgecolors="k", linewidths=0.3, animated=animated
         )
-        ax.set_xlim(extent[:2])
-        ax.set_ylim(extent[2:])
+        ax.set_xlim(x0, x1)
+        ax.set_ylim(y0, y1)
         ax.set_xticks([])
         ax.set_yticks([])
         self.title = ax.set_title(" ", fontsize=fontsize + 1, animated=animated)
@@ -136,7 +142,7 @@ class BoundaryView:
         if points is not None:
             X, y = points
             self.points.set_offsets(np.asarray(X, dtype=float))
-            self.points.set_facecolors(self.rgb[np.asarray(y)])
+            self.points.set_facecolor(self.rgb[np.asarray(y)])
         losses = np.asarray(losses, dtype=float)
         steps = np.arange(1, len(losses) + 1)
         self.loss.set_data(steps, np.clip(np.nan_to_num(losses, nan=10.0, posinf=10.0), 1e-3, 10.0))

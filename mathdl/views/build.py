@@ -5,8 +5,13 @@ lessons' playgrounds use from a view factory and a draw function; :class:`Memo` 
 already computed, so that moving a slider back redraws without recomputing.
 """
 
+from __future__ import annotations
+
 from collections.abc import Callable, Hashable
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # the playground needs ipywidgets: imported when one is built
+    from ..playground import Playground
 
 __all__ = ["Memo", "view_playground"]
 
@@ -43,7 +48,7 @@ def view_playground(
     dpi: float = 100,
     ncols: int = 2,
     **controls: Any,
-) -> Any:
+) -> Playground:
     """A blitting :class:`~mathdl.playground.Playground` around one view.
 
     ``make_view(axes)`` builds the view once (its static parts drawn, its changing artists
@@ -64,7 +69,7 @@ def view_playground(
     def background_key() -> Any:
         return getattr(made[0], "background_key", None) if made else None
 
-    figure = dict(ncols=ncols, figsize=figsize, dpi=dpi)
+    figure: dict[str, Any] = dict(ncols=ncols, figsize=figsize, dpi=dpi)
     pg = Playground(
         redraw, setup=setup, blit=True, background_key=background_key, **figure, **controls
     )

@@ -7,7 +7,17 @@ Example (in a Playground's ``setup``/``draw``)::
     view.say(f"final loss {losses[-1]:.3g}")
 """
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
 import numpy as np
+import numpy.typing as npt
+
+if TYPE_CHECKING:  # matplotlib is imported only where a picture is drawn
+    from matplotlib.axes import Axes
+    from matplotlib.lines import Line2D
+    from matplotlib.typing import LegendLocType
 
 __all__ = ["Curves"]
 
@@ -28,26 +38,26 @@ class Curves:
 
     def __init__(
         self,
-        ax,
-        lines,
+        ax: Axes,
+        lines: dict[str, dict[str, Any]] | list[str] | tuple[str, ...],
         *,
-        xlim,
-        ylim,
-        log=True,
-        xlog=False,
-        xlabel="step",
-        ylabel="loss",
-        title=None,
-        readout=(0.98, 0.96, "right", "top"),
-        legend_loc="lower left",
-        fontsize=9,
-    ):
+        xlim: tuple[float, float],
+        ylim: tuple[float, float],
+        log: bool = True,
+        xlog: bool = False,
+        xlabel: str = "step",
+        ylabel: str = "loss",
+        title: str | None = None,
+        readout: tuple[float, float, str, str] = (0.98, 0.96, "right", "top"),
+        legend_loc: LegendLocType = "lower left",
+        fontsize: float = 9,
+    ) -> None:
         if isinstance(lines, (list, tuple)):
             lines = {name: {} for name in lines}
         if not lines:
             raise ValueError("Curves needs at least one line")
         self.ax = ax
-        self.lines = {}
+        self.lines: dict[str, Line2D] = {}
         for name, style in lines.items():
             (self.lines[name],) = ax.plot([], [], animated=True, **{"lw": 1.2, **style})
         ax.set_xscale("log" if xlog else "linear")
@@ -72,18 +82,18 @@ class Curves:
             x, y, "", transform=ax.transAxes, ha=ha, va=va, fontsize=fontsize, animated=True
         )
 
-    def set(self, name, y, x=None):
+    def set(self, name: str, y: npt.ArrayLike, x: npt.ArrayLike | None = None) -> Curves:
         """Show ``y`` (one value per step) on line ``name``; x defaults to 0, 1, 2, ..."""
         if name not in self.lines:
             raise KeyError(f"no line named {name!r}; lines: {list(self.lines)}")
-        y = np.asarray(y, dtype=float)
-        x = np.arange(len(y)) if x is None else np.asarray(x, dtype=float)
-        if x.shape != y.shape:
-            raise ValueError(f"x has shape {x.shape} but y has shape {y.shape}")
-        self.lines[name].set_data(x, y)
+        ys = np.asarray(y, dtype=float)
+        xs = np.arange(len(ys)) if x is None else np.asarray(x, dtype=float)
+        if xs.shape != ys.shape:
+            raise ValueError(f"x has shape {xs.shape} but y has shape {ys.shape}")
+        self.lines[name].set_data(xs, ys)
         return self
 
-    def say(self, text):
+    def say(self, text: str) -> Curves:
         """Write ``text`` in the readout corner."""
         self.text.set_text(text)
         return self

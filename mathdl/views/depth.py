@@ -7,71 +7,68 @@ N dL/dh^(l). Kinds: ``plain``, ``batch norm`` / ``layer norm`` (before each ReLU
 (h + relu(h W + b), branch weights times 1/sqrt(depth)) and ``residual, unscaled``.
 """
 
+from __future__ import annotations
+
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .. import functional as F
 from .. import nn
-from ..tensor import Tensor
+from ..layer_stats import Arrays, linear_layer, make_mlp, run_recording, signal_sizes
 
-__all__ = ["KINDS", "DepthView", "build_deep_mlp", "depth_playground", "depth_statistics"]
+if TYPE_CHECKING:  # matplotlib and ipywidgets are imported only where a picture is drawn
+    from matplotlib.axes import Axes
+    from matplotlib.lines import Line2D
+
+    from ..playground import Playground
+
+__all__ = ["KINDS", "DepthView", "deep_network", "depth_playground", "depth_statistics"]
 
 KINDS = ("plain", "batch norm", "layer norm", "residual", "residual, unscaled")
 
 
-def build_deep_mlp(
-    kind: str,
-    depth: int,
-    width: int = 32,
-    scale: float = 1.0,
-    seed: int = 0,
-    n_in: int = 2,
-    n_out: int = 3,
-) -> nn.Sequential:
-    """``depth`` hidden layers of ``width`` ReLU units (He weights times ``scale``) of the given kind."""
+def deep_network(kind: str, Ws: Arrays, bs: Arrays) -> nn.Sequential:
+    """The ReLU network of the given kind with the weights ``Ws`` and biases ``bs`` (copied) of
+    :func:`mathdl.layer_stats.make_mlp`: ``plain``; ``batch norm`` / ``layer norm`` before each
+    hidden ReLU; ``residual`` (hidden-to-hidden layers as blocks h + relu(h W + b), W times
+    1/sqrt(depth)) or ``residual, unscaled`` (W as given). E.g.
+    ``deep_network("residual", *make_mlp("he", depth=30, width=32, scale=1.0, seed=0))``."""
     if kind not in KINDS:
         raise ValueError(f"unknown kind {kind!r}; choose one of {KINDS}")
-    if depth < 2 or width < 1 or not scale > 0:
-        raise ValueError(
-            f"need depth >= 2, width >= 1 and scale > 0, got {depth}, {width}, {scale}"
-        )
-    rng = np.random.default_rng(seed)
+    if len(Ws) < 3:
+        raise ValueError(f"need depth >= 2 (at least 3 weight matrices), got {len(Ws)} of them")
+    first, *hidden, last = (linear_layer(W, b) for W, b in zip(Ws, bs, strict=True))
     norm = {"batch norm": nn.BatchNorm1d, "layer norm": nn.LayerNorm}.get(kind)
-    branch = scale / np.sqrt(depth) if kind == "residual" else scale
-    layers = [nn.Linear(n_in, width, rng=rng, scale=scale), nn.ReLU()]
-    for _ in range(depth - 1):
+    layers: list[nn.Module] = [first, nn.ReLU()]
+    for linear in hidden:
+        if kind == "residual":
+            linear.weight.data *= 1 / np.sqrt(len(Ws) - 1)
         if kind.startswith("residual"):
-            layers.append(nn.Residual(nn.Linear(width, width, rng=rng, scale=branch), nn.ReLU()))
+            layers.append(nn.Residual(linear, nn.ReLU()))
         else:
-            layers += [nn.Linear(width, width, rng=rng, scale=scale)]
-            layers += [norm(width)] if norm else []
-            layers.append(nn.ReLU())
-    return nn.Sequential(*layers, nn.Linear(width, n_out, rng=rng, scale=scale))
+            layers += [linear, *([norm(linear.out_features)] if norm else []), nn.ReLU()]
+    return nn.Sequential(*layers, last)
 
 
-def depth_statistics(model: nn.Sequential, X: np.ndarray, y: np.ndarray) -> dict:
+def depth_statistics(model: nn.Sequential, X: np.ndarray, y: np.ndarray) -> dict[str, Any]:
     """Per hidden layer (after each ReLU or residual block): std of h and of N dL/dh; and the loss."""
-    h, hidden = Tensor(np.asarray(X, dtype=float)), []
     with np.errstate(all="ignore"):
-        for layer in model.layers:
-            h = layer(h)
-            if isinstance(layer, nn.ReLU | nn.Residual):
-                h.retain_grad()
-                hidden.append(h)
-        loss = F.cross_entropy(h, y)
+        loss, _, hidden = run_recording(
+            model, X, y, hidden=lambda layer: isinstance(layer, nn.ReLU | nn.Residual)
+        )
         loss.backward()
-        forward = np.array([a.data.std() for a in hidden])
-        backward = np.array([a.grad.std() for a in hidden]) * len(X)
-    return {"forward": forward, "backward": backward, "loss": float(loss.item())}
+        sizes = signal_sizes(hidden, len(X))
+    return {**sizes, "loss": float(loss.item())}
 
 
 class DepthView:
     """Two log-scale panels, forward and backward std per layer, lines updated in place."""
 
-    def __init__(self, axes: Sequence, max_depth: int, ylim=(1e-12, 1e12)):
-        self.lines = {}
+    def __init__(
+        self, axes: Sequence[Axes], max_depth: int, ylim: tuple[float, float] = (1e-12, 1e12)
+    ) -> None:
+        self.lines: dict[str, Line2D] = {}
         for ax, key, title in zip(
             axes,
             ("forward", "backward"),
@@ -88,47 +85,43 @@ class DepthView:
             0.02, 0.96, "", transform=axes[0].transAxes, va="top", fontsize=9, animated=True
         )
 
-    def show(self, stats: dict, label: str) -> None:
+    def show(self, stats: dict[str, Any], label: str) -> None:
+        """Draw ``stats`` (from :func:`depth_statistics`) and write ``label``."""
         for key, line in self.lines.items():
             values = np.where(np.isfinite(stats[key]) & (stats[key] > 0), stats[key], np.nan)
             line.set_data(np.arange(1, len(values) + 1), values)
         self.text.set_text(label)
 
 
-def depth_playground(X: np.ndarray, y: np.ndarray, max_depth: int = 50, width: int = 32) -> Any:
+def depth_playground(
+    X: np.ndarray, y: np.ndarray, max_depth: int = 50, width: int = 32
+) -> Playground:
     """Choose the kind of network, its depth, the weight scale (He x scale) and the seed; returns
     the :class:`mathdl.playground.Playground`."""
-    import ipywidgets as widgets  # here: importing this module needs NumPy only
+    from ..playground import Diverged, choice_slider, dropdown, lr_slider, seed_slider
+    from .build import view_playground
 
-    from ..playground import Diverged, Playground, choice_slider, lr_slider, seed_slider
-
-    style = dict(layout=widgets.Layout(width="420px"), style={"description_width": "110px"})
     depths = [d for d in (2, 5, 10, 20, 30, 40, 50, 75, 100) if d <= max_depth]
     if len(depths) < 2:
         raise ValueError(f"max_depth must be at least 5, got {max_depth}")
-    view = {}
+    n_in, n_out = np.shape(X)[1], int(np.max(y)) + 1
 
-    def setup(axes):
-        view["v"] = DepthView(axes, max_depth)
-
-    def draw(axes, kind, depth, scale, seed):
-        model = build_deep_mlp(kind, depth, width, scale, seed)
-        stats = depth_statistics(model, X, y)
+    def draw(view: DepthView, kind: str, depth: int, scale: float, seed: int) -> None:
+        Ws, bs = make_mlp("he", depth, width, n_in, n_out, scale, seed)
+        stats = depth_statistics(deep_network(kind, Ws, bs), X, y)
         ratio = stats["backward"][0] / stats["backward"][-1]
-        view["v"].show(
+        view.show(
             stats,
             f"{kind}, He x {scale:.2g}: loss {stats['loss']:.3g}; gradient layer 1 / layer {depth}: {ratio:.2g}",
         )
         if not np.isfinite(stats["loss"]):
             raise Diverged(f"the forward pass overflowed ({kind}, scale {scale:.2g})")
 
-    return Playground(
+    return view_playground(
+        lambda axes: DepthView(axes, max_depth),
         draw,
-        setup=setup,
-        ncols=2,
         figsize=(10, 3.6),
-        blit=True,
-        kind=widgets.Dropdown(options=list(KINDS), value="plain", description="network", **style),
+        kind=dropdown(KINDS, "plain", description="network"),
         depth=choice_slider(depths, depths[-1] if 30 not in depths else 30, description="depth"),
         scale=lr_slider(1.0, min=0.25, max=4.0, description="init scale (× He)"),
         seed=seed_slider(0, description="seed (init)"),

@@ -7,12 +7,25 @@
   on the surfaces of :mod:`mathdl.surfaces`, with the distance to the minimum per step.
 """
 
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
 import numpy as np
+import numpy.typing as npt
 
 from .. import surfaces as _surfaces
 from ..plots import contour_lines
 from .build import view_playground
 from .curves import Curves
+
+if TYPE_CHECKING:  # matplotlib and ipywidgets are imported only where a picture is drawn
+    from matplotlib.axes import Axes
+    from matplotlib.lines import Line2D
+
+    from ..playground import Playground
+    from ..stepper import OptimizerSpec
 
 __all__ = ["ContourPath", "CurvePath", "SurfaceDescentView", "descent_playground", "start_point"]
 
@@ -25,7 +38,17 @@ class CurvePath:
     new curvature): the curve is redrawn and the y-limits follow it.
     """
 
-    def __init__(self, ax, f, grid, *, title=None, xlabel="x", clip=1e3, fontsize=9):
+    def __init__(
+        self,
+        ax: Axes,
+        f: Callable[[np.ndarray], np.ndarray],
+        grid: npt.ArrayLike,
+        *,
+        title: str | None = None,
+        xlabel: str = "x",
+        clip: float = 1e3,
+        fontsize: float = 9,
+    ) -> None:
         self.ax, self.f, self.grid, self.clip = ax, f, np.asarray(grid, float), clip
         (self.curve,) = ax.plot(self.grid, f(self.grid), color="0.6", animated=True)
         (self.path,) = ax.plot([], [], "o-", color="tab:blue", ms=3, lw=1, animated=True)
@@ -40,8 +63,11 @@ class CurvePath:
         if title:
             ax.set_title(title, fontsize=fontsize + 1)
 
-    def set(self, xs, f=None):
-        """Show the iterates ``xs`` (on ``f``, default the curve given at creation)."""
+    def set(
+        self, xs: npt.ArrayLike, f: Callable[[np.ndarray], np.ndarray] | None = None
+    ) -> np.ndarray:
+        """Show the iterates ``xs`` (on ``f``, default the curve given at creation); returns
+        which of them are shown (not off the picture)."""
         f = f or self.f
         xs = np.asarray(xs, dtype=float)
         middle = (self.grid[0] + self.grid[-1]) / 2
@@ -55,7 +81,8 @@ class CurvePath:
         self.end.set_data(xs[-1:] if shown[-1] else [np.nan], f(xs[-1:]) if shown[-1] else [np.nan])
         return shown
 
-    def say(self, text):
+    def say(self, text: str) -> None:
+        """Write ``text`` at the top of the picture."""
         self.text.set_text(text)
 
 
@@ -69,34 +96,34 @@ class ContourPath:
 
     def __init__(
         self,
-        ax,
-        f,
-        xlim,
-        ylim,
+        ax: Axes,
+        f: Callable[[np.ndarray, np.ndarray], npt.ArrayLike],
+        xlim: tuple[float, float],
+        ylim: tuple[float, float],
         *,
-        levels=20,
-        log=False,
-        minimum=None,
-        marker="*",
-        resolution=100,
-        xlabel="x",
-        ylabel="y",
-        title=None,
-        color="crimson",
-        fontsize=9,
-    ):
+        levels: int = 20,
+        log: bool = False,
+        minimum: Sequence[float] | np.ndarray | None = None,
+        marker: str = "*",
+        resolution: int = 100,
+        xlabel: str = "x",
+        ylabel: str = "y",
+        title: str | None = None,
+        color: str = "crimson",
+        fontsize: float = 9,
+    ) -> None:
         self.ax = ax
         self.contours = contour_lines(
             ax, f, xlim, ylim, levels=levels, resolution=resolution, log=log
         )
-        self.star = None
+        self.star: Line2D | None = None
         if minimum is not None:
             (self.star,) = ax.plot(
                 *minimum, marker=marker, color="gold", ms=12, mec="k", ls="none", zorder=4
             )
         (self.path,) = ax.plot([], [], "o-", color=color, ms=2, lw=1, animated=True, zorder=5)
         (self.start,) = ax.plot([], [], "o", color="k", ms=5, animated=True, zorder=6)
-        self.xlim, self.ylim = tuple(xlim), tuple(ylim)
+        self.xlim, self.ylim = xlim, ylim
         self.limits()
         ax.set_xlabel(xlabel, fontsize=fontsize)
         ax.set_ylabel(ylabel, fontsize=fontsize)
@@ -104,29 +131,30 @@ class ContourPath:
         if title:
             ax.set_title(title, fontsize=fontsize + 1)
 
-    def limits(self):
+    def limits(self) -> None:
         """Put this view's limits (and equal aspect) on its Axes."""
         self.ax.set_xlim(*self.xlim)
         self.ax.set_ylim(*self.ylim)
         self.ax.set_aspect("equal", adjustable="box")
 
-    def set_visible(self, visible):
+    def set_visible(self, visible: bool) -> None:
         """Show or hide everything this view drew (several views can share one Axes)."""
         for artist in (self.contours, self.star, self.path, self.start):
             if artist is not None:
                 artist.set_visible(visible)
 
-    def set(self, path, markers=True):
-        """Show ``path``, an (n, 2) array of points; rows with nan (diverged) are left out."""
-        path = np.asarray(path, dtype=float)
-        ok = np.isfinite(path).all(axis=1)
-        self.path.set_data(path[ok, 0], path[ok, 1])
+    def set(self, path: npt.ArrayLike, markers: bool = True) -> np.ndarray:
+        """Show ``path``, an (n, 2) array of points; rows with nan (diverged) are left out.
+        Returns which rows are shown."""
+        points = np.asarray(path, dtype=float)
+        ok = np.isfinite(points).all(axis=1)
+        self.path.set_data(points[ok, 0], points[ok, 1])
         self.path.set_markersize(2 if markers else 0)
-        self.start.set_data(path[:1, 0], path[:1, 1])
+        self.start.set_data(points[:1, 0], points[:1, 1])
         return ok
 
 
-def start_point(surface, distance=1.0, seed=0):
+def start_point(surface: _surfaces.Surface, distance: float = 1.0, seed: int = 0) -> np.ndarray:
     """The start ``distance`` times as far from :func:`mathdl.surfaces.center` as the surface's
     standard start; seed 0 keeps its direction, other seeds pick a random direction that stays
     inside the surface's view (at most as far as the standard start)."""
@@ -147,7 +175,7 @@ def start_point(surface, distance=1.0, seed=0):
 STEPS = {"quadratic": 100, "ravine": 300, "rosenbrock": 3000, "saddle": 300}
 
 
-def _bound(lam, lr, w0, c, steps):
+def _bound(lam: np.ndarray, lr: float, w0: np.ndarray, c: np.ndarray, steps: int) -> np.ndarray:
     """rho^t ||w_0 - w*|| with rho = max_i |1 - lr lambda_i|: gradient descent's distance bound
     on a quadratic with curvatures ``lam``."""
     rho = np.abs(1 - lr * lam).max()
@@ -158,7 +186,13 @@ class SurfaceDescentView:
     """Left: one :class:`ContourPath` per surface (the one shown visible); right: the distance to
     the minimum per step (log scale) with gradient descent's bound on the quadratic surfaces."""
 
-    def __init__(self, ax, ax_d, surfaces, steps):
+    def __init__(
+        self,
+        ax: Axes,
+        ax_d: Axes,
+        surfaces: Mapping[str, _surfaces.Surface],
+        steps: Mapping[str, int],
+    ) -> None:
         self.surfaces, self.steps = surfaces, steps
         self.lam = {n: _surfaces.curvatures(s) for n, s in surfaces.items()}
         self.paths = {
@@ -177,9 +211,11 @@ class SurfaceDescentView:
             xlim=(0, max(steps.values())), ylim=(1e-15, 1e6), ylabel="distance to minimum",
             readout=(0.5, 1.02, "center", "bottom"),
         )  # fmt: skip
-        self.ax_d, self.background_key = ax_d, None
+        self.ax_d = ax_d
+        #: The surface whose contours are visible (blitting draws the background again on a change).
+        self.background_key: str | None = None
 
-    def show(self, surface, path, lr):
+    def show(self, surface: str, path: np.ndarray, lr: float) -> None:
         """Show ``path`` (from :func:`mathdl.surfaces.descent_path` at ``lr``) on ``surface``."""
         from ..playground import Diverged
 
@@ -214,15 +250,15 @@ class SurfaceDescentView:
 
 
 def descent_playground(
-    names=("quadratic", "ravine", "rosenbrock", "saddle"),
+    names: Sequence[str] = ("quadratic", "ravine", "rosenbrock", "saddle"),
     *,
-    optimizer="sgd",
-    surface="ravine",
-    lr=0.079,
-    steps=None,
-    figsize=(9, 3.4),
-    **options,
-):
+    optimizer: OptimizerSpec = "sgd",
+    surface: str = "ravine",
+    lr: float = 0.079,
+    steps: int | Mapping[str, int] | None = None,
+    figsize: tuple[float, float] = (9, 3.4),
+    **options: Any,
+) -> Playground:
     """Gradient descent (or your optimizer) on the surfaces of :mod:`mathdl.surfaces`.
 
     Left: the path over the contour lines (equal aspect). Right: the distance to the minimum
@@ -245,10 +281,10 @@ def descent_playground(
     if surface not in names:
         raise ValueError(f"surface {surface!r} is not among {list(names)}")
     surfs = {n: _surfaces.SURFACES[n]() for n in names}
-    n_steps = {n: (steps.get(n, 100) if isinstance(steps, dict) else steps or STEPS.get(n, 100))
+    n_steps = {n: (steps.get(n, 100) if isinstance(steps, Mapping) else steps or STEPS.get(n, 100))
                for n in names}  # fmt: skip
 
-    def draw(view, lr, surface, start, seed):
+    def draw(view: SurfaceDescentView, lr: float, surface: str, start: float, seed: int) -> None:
         w0 = start_point(surfs[surface], start, seed)
         path = _surfaces.descent_path(
             surfs[surface], w0, optimizer, n_steps[surface], lr=lr, **options
@@ -256,7 +292,7 @@ def descent_playground(
         view.show(surface, path, lr)
 
     return view_playground(
-        lambda axes: SurfaceDescentView(*axes, surfs, n_steps), draw, figsize=figsize,
+        lambda axes: SurfaceDescentView(axes[0], axes[1], surfs, n_steps), draw, figsize=figsize,
         lr=lr_slider(lr, max=10.0), surface=dropdown(surfs, surface, "surface"),
         start=scale_slider(1.0, min=0.1, max=2.0, description="start distance"),
         seed=seed_slider(),

@@ -10,7 +10,21 @@ Example (one neuron, z = w x + b, a = sigmoid(z), L = (a - y)^2)::
 Values are drawn in dark blue, gradients in red, arrows run from box edge to box edge.
 """
 
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
+
 import numpy as np
+
+if TYPE_CHECKING:  # matplotlib is imported only where a picture is drawn
+    from matplotlib.axes import Axes
+    from matplotlib.text import Text
+
+#: A node: (x, y, label).
+Node = tuple[float, float, str]
+#: A wire: (from, to or None for the output, value, gradient); numbers, strings or None.
+Wire = tuple[str, str | None, float | str | None, float | str | None]
 
 __all__ = ["GRADIENT_COLOR", "VALUE_COLOR", "draw_graph"]
 
@@ -18,11 +32,21 @@ VALUE_COLOR = "#1f3b73"
 GRADIENT_COLOR = "crimson"
 
 
-def _fmt(v, digits):
+def _fmt(v: float | str, digits: int) -> str:
     return v if isinstance(v, str) else f"{v:.{digits}f}"
 
 
-def _draw_wire(ax, wire, nodes, boxes, targets, *, digits, offset, fontsize):
+def _draw_wire(
+    ax: Axes,
+    wire: Wire,
+    nodes: Mapping[str, Node],
+    boxes: Mapping[str, Text],
+    targets: set[str],
+    *,
+    digits: int,
+    offset: float,
+    fontsize: float,
+) -> None:
     """One wire (from, to, value, gradient): an arrow box to box, the value on one side of it
     and the gradient on the other."""
     src, dst, value, grad = wire
@@ -54,7 +78,16 @@ def _draw_wire(ax, wire, nodes, boxes, targets, *, digits, offset, fontsize):
                 va="top", fontsize=fontsize, color=GRADIENT_COLOR, zorder=4)  # fmt: skip
 
 
-def draw_graph(ax, nodes, wires, *, digits=4, offset=0.16, fontsize=9, legend=True):
+def draw_graph(
+    ax: Axes,
+    nodes: Mapping[str, Node],
+    wires: Sequence[Wire],
+    *,
+    digits: int = 4,
+    offset: float = 0.16,
+    fontsize: float = 9,
+    legend: bool = True,
+) -> dict[str, Text]:
     """Draw ``nodes`` and ``wires`` on ``ax``.
 
     nodes : dict name -> (x, y, label). Nodes that no wire enters are inputs (yellow boxes),
@@ -68,7 +101,7 @@ def draw_graph(ax, nodes, wires, *, digits=4, offset=0.16, fontsize=9, legend=Tr
     unknown = {n for s, t, _, _ in wires for n in (s, t) if n is not None and n not in nodes}
     if unknown:
         raise ValueError(f"wires name unknown nodes {sorted(unknown)}; nodes: {sorted(nodes)}")
-    boxes = {}
+    boxes: dict[str, Text] = {}
     for name, (x, y, label) in nodes.items():
         color = "lightblue" if name in targets else "lightyellow"
         boxes[name] = ax.text(

@@ -7,9 +7,16 @@ units show as a share of exact zeros. Values span many orders of magnitude acros
 histograms are of log10 |value|, with the share of exact zeros in the legend.
 """
 
+from __future__ import annotations
+
 from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:  # matplotlib is imported only where a picture is drawn
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
 
 __all__ = ["layer_histograms", "log_magnitude_histogram"]
 
@@ -35,7 +42,9 @@ def log_magnitude_histogram(
     return counts / v.size, edges, zero
 
 
-def _draw(ax, arrays: Sequence[np.ndarray], layers: Sequence[int], title: str, bins) -> None:
+def _draw(
+    ax: Axes, arrays: Sequence[np.ndarray], layers: Sequence[int], title: str, bins: np.ndarray
+) -> None:
     for k, layer in enumerate(layers):
         share, edges, zero = log_magnitude_histogram(arrays[layer - 1], bins)
         label = f"layer {layer}" + (f" ({zero:.0%} zeros)" if zero > 0 else "")
@@ -45,7 +54,7 @@ def _draw(ax, arrays: Sequence[np.ndarray], layers: Sequence[int], title: str, b
 
 
 def layer_histograms(
-    fig,
+    fig: Figure,
     data: Mapping[str, tuple[Sequence[np.ndarray], Sequence[np.ndarray]]],
     layers: Sequence[int] = (1, 10, 20, 30),
     bins: np.ndarray = BINS,

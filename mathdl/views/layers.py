@@ -7,10 +7,13 @@ The numbers come from :mod:`mathdl.layer_stats` (on the engine; its names are re
 pair, any initializer name or function).
 """
 
+from __future__ import annotations
+
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import numpy.typing as npt
 
 from ..layer_stats import (
     ACTIVATIONS,
@@ -25,6 +28,11 @@ from ..layer_stats import (
 )
 from .build import Memo, view_playground
 
+if TYPE_CHECKING:  # matplotlib and ipywidgets are imported only where a picture is drawn
+    from matplotlib.axes import Axes
+
+    from ..playground import Playground
+
 __all__ = [
     "ACTIVATIONS",
     "LayerStatsView",
@@ -38,7 +46,7 @@ __all__ = [
 ]
 
 
-def _power_label(t):
+def _power_label(t: float) -> str:
     e = round(float(np.log10(t)))
     return "1" if e == 0 else f"1e{e}"
 
@@ -56,8 +64,8 @@ class LayerStatsView:
 
     def __init__(
         self,
-        ax: Any,
-        ax_loss: Any,
+        ax: Axes,
+        ax_loss: Axes,
         depth: int,
         steps: int,
         floor: float = 1e-10,
@@ -67,14 +75,14 @@ class LayerStatsView:
     ):
         from matplotlib.ticker import FixedFormatter, FixedLocator, NullLocator
 
-        anim = dict(animated=animated)
+        anim: dict[str, Any] = dict(animated=animated)
         self.ax, self.ax_loss, self.depth, self.floor, self.ceil = ax, ax_loss, depth, floor, ceil
         layers = np.arange(1, depth + 1)
         ax.set_yscale("log")
         ax.set_ylim(floor / 3, ceil * 3)
         ax.set_xlim(0.5, depth + 0.5)
         ax.set_xticks(sorted({1, (depth + 1) // 2, depth}))  # few labels: text is slow to draw
-        ticks = np.logspace(np.log10(floor), np.log10(ceil), 5)
+        ticks = [float(t) for t in np.logspace(np.log10(floor), np.log10(ceil), 5)]
         ax.yaxis.set_major_locator(FixedLocator(ticks))
         ax.yaxis.set_major_formatter(FixedFormatter([_power_label(t) for t in ticks]))
         ax.yaxis.set_minor_locator(NullLocator())
@@ -104,7 +112,8 @@ class LayerStatsView:
         ax_loss.legend(fontsize=fontsize, loc="upper right")
         self.loss_title = ax_loss.set_title(" ", fontsize=fontsize + 1, **anim)
 
-    def _shown(self, values):
+    def _shown(self, values: npt.ArrayLike) -> tuple[np.ndarray, int]:
+        """``values`` clipped to [floor, ceil] (nan and inf at ceil), and how many were outside."""
         raw = np.asarray(values, dtype=float)
         with np.errstate(invalid="ignore"):
             outside = int(np.sum(~np.isfinite(raw) | (raw < self.floor) | (raw > self.ceil)))
@@ -142,7 +151,7 @@ def layer_stats_playground(
     inits: Sequence[InitSpec] | Mapping[str, InitSpec] | None = None,
     figsize: tuple[float, float] = (9.6, 3.8),
     dpi: float = 100,
-) -> Any:
+) -> Playground:
     """The lesson 09 playground: per-layer statistics at initialization and the first training steps.
 
     ``activations``: names or ``(f, df)`` pairs, or a dict ``{label: name or pair}`` to offer your
@@ -160,8 +169,10 @@ def layer_stats_playground(
     # The statistics at initialization do not depend on the learning rate.
     memo = Memo(1000)
 
-    def draw(view, init, scale, activation, lr, seed):
-        def start():
+    def draw(
+        view: LayerStatsView, init: str, scale: float, activation: str, lr: float, seed: int
+    ) -> None:
+        def start() -> tuple[list[np.ndarray], list[np.ndarray]]:
             return make_mlp(inits[init], depth, width, X.shape[1], int(y.max()) + 1, scale, seed)
 
         stats = memo(

@@ -6,13 +6,25 @@ right: the training accuracy per step for each loss. The training is the lesson'
 per setting (moving a slider back only redraws).
 """
 
-import functools
+from __future__ import annotations
+
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from .boundary import line_through
+from .build import Memo, view_playground
+
+if TYPE_CHECKING:  # matplotlib and ipywidgets are imported only where a picture is drawn
+    from matplotlib.axes import Axes
+    from matplotlib.lines import Line2D
+    from matplotlib.text import Text
+
+    from ..playground import Playground
+
+#: What the lesson's ``train`` returns: (w, b, accuracy per step, final loss).
+Result = tuple[np.ndarray, float, np.ndarray, float]
 
 __all__ = ["TwoLossView", "loss_comparison_playground"]
 
@@ -23,13 +35,15 @@ ENTRIES = (("mse", "MSE", "C1"), ("ce", "cross-entropy", "C2"))
 class TwoLossView:
     """The artists of the two panels, created once (animated, for blitting) and updated by :meth:`show`."""
 
-    def __init__(self, ax, ax_acc, X: np.ndarray, y: np.ndarray, steps: int):
-        anim = dict(animated=True)
+    def __init__(self, ax: Axes, ax_acc: Axes, X: np.ndarray, y: np.ndarray, steps: int) -> None:
+        anim: dict[str, Any] = dict(animated=True)
         self.points = ax.scatter(
-            *X.T, c=y, cmap="coolwarm", s=9, edgecolors="k", linewidths=0.3, **anim
+            X[:, 0], X[:, 1], c=y, cmap="coolwarm", s=9, edgecolors="k", linewidths=0.3, **anim
         )
         (self.start,) = ax.plot([], [], "k:", lw=1.2, label="start", **anim)
-        self.lines, self.acc, self.text = {}, {}, {}
+        self.lines: dict[str, Line2D] = {}
+        self.acc: dict[str, Line2D] = {}
+        self.text: dict[str, Text] = {}
         for k, (key, label, color) in enumerate(ENTRIES):
             (self.lines[key],) = ax.plot([], [], color, lw=2, label=label, **anim)
             (self.acc[key],) = ax_acc.plot(
@@ -61,7 +75,7 @@ class TwoLossView:
         ax_acc.legend(fontsize=8, loc="lower left")
 
     def show(
-        self, X: np.ndarray, y: np.ndarray, w0: np.ndarray, results: Mapping[str, tuple]
+        self, X: np.ndarray, y: np.ndarray, w0: np.ndarray, results: Mapping[str, Result]
     ) -> None:
         """``results[key] = (w, b, accuracy_per_step, final_loss)`` for each entry."""
         self.points.set_offsets(X)
@@ -75,45 +89,37 @@ class TwoLossView:
 
 
 def loss_comparison_playground(
-    train: Callable, datasets: Mapping[int, tuple], start: Callable, steps: int
-) -> Any:
+    train: Callable[..., Result],
+    datasets: Mapping[int, tuple[np.ndarray, np.ndarray]],
+    start: Callable[[str, float, int], np.ndarray],
+    steps: int,
+) -> Playground:
     """Sliders for learning rate, initialization, its scale and the seed (which picks
     ``datasets[seed] = (X, y)``); ``start(scheme, scale, seed) -> w0`` gives the initial weights drawn.
     Returns the :class:`mathdl.playground.Playground`."""
-    from ..playground import (
-        Diverged,
-        Playground,
-        init_dropdown,
-        lr_slider,
-        scale_slider,
-        seed_slider,
-    )
+    from ..playground import Diverged, init_dropdown, lr_slider, scale_slider, seed_slider
 
-    view = {}
+    memo = Memo(4000)  # each setting trained once: moving a slider back only redraws
 
-    @functools.lru_cache(maxsize=4000)
-    def run(key, lr, init, scale, seed):
+    def run(key: str, lr: float, init: str, scale: float, seed: int) -> Result:
         X, y = datasets[seed]
-        return train(X, y.astype(float), key, lr, init, scale, seed)
+        return memo(
+            (key, lr, init, scale, seed),
+            lambda: train(X, y.astype(float), key, lr, init, scale, seed),
+        )
 
-    def setup(axes):
-        X, y = datasets[min(datasets)]
-        view["v"] = TwoLossView(*axes, X, y, steps)
-
-    def draw(axes, lr, init, scale, seed):
+    def draw(view: TwoLossView, lr: float, init: str, scale: float, seed: int) -> None:
         results = {key: run(key, lr, init, scale, seed) for key, _, _ in ENTRIES}
         for key, (*_, final) in results.items():
             if not np.isfinite(final):
                 raise Diverged(f"{key} loss became {final}")
-        view["v"].show(*datasets[seed], start(init, scale, seed), results)
+        X, y = datasets[seed]
+        view.show(X, y, start(init, scale, seed), results)
 
-    return Playground(
+    return view_playground(
+        lambda axes: TwoLossView(axes[0], axes[1], *datasets[min(datasets)], steps),
         draw,
-        setup=setup,
-        blit=True,
-        ncols=2,
         figsize=(9.6, 3.6),
-        dpi=100,
         lr=lr_slider(1.0, min=1e-3, max=100.0),
         init=init_dropdown("he"),
         scale=scale_slider(10.0, min=0.1, max=30.0, description="init scale"),

@@ -9,14 +9,22 @@ direction sets the rate: the largest max |r| over them (the picture of Goh, "Why
 Works", Distill 2017).
 """
 
+from __future__ import annotations
+
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import numpy.typing as npt
 
-from ..surfaces import Surface, ravine
+from ..surfaces import Surface, center, ravine
 from .curves import Curves
 from .race import run_path
+
+if TYPE_CHECKING:  # matplotlib and ipywidgets are imported only where a picture is drawn
+    from matplotlib.axes import Axes
+
+    from ..playground import Playground
 
 __all__ = [
     "MomentumMapView",
@@ -55,7 +63,13 @@ def rate_map(lrs: np.ndarray, mus: np.ndarray, curvatures: Sequence[float]) -> n
 class MomentumMapView:
     """The rate map on ``ax`` (log learning rate across, momentum up), with a movable marker."""
 
-    def __init__(self, ax, curvatures: Sequence[float], lrs=None, mus=None):
+    def __init__(
+        self,
+        ax: Axes,
+        curvatures: Sequence[float],
+        lrs: npt.ArrayLike | None = None,
+        mus: npt.ArrayLike | None = None,
+    ) -> None:
         from matplotlib.colors import LogNorm  # here: importing this module needs NumPy only
 
         self.curvatures = tuple(curvatures)
@@ -106,6 +120,7 @@ class MomentumMapView:
         return float(max(heavy_ball_rate(lr * lam, mu) for lam in self.curvatures))
 
     def show(self, lr: float, mu: float) -> None:
+        """Move the marker to (``lr``, ``mu``)."""
         self.marker.set_data([lr], [mu])
 
 
@@ -115,52 +130,46 @@ def momentum_map_playground(
     lr: float = 0.02,
     momentum: float = 0.9,
     steps: int = 200,
-) -> Any:
+) -> Playground:
     """Sliders for the learning rate and momentum: the setting on the rate map (left) and the
     distance to the minimum of ``surface`` (default: the ravine, curvatures 20 and 1) per step,
     against the predicted rate^t (right); returns the :class:`mathdl.playground.Playground`."""
-    from ..playground import Diverged, Playground, float_slider, lr_slider, seed_slider
+    from ..playground import Diverged, float_slider, lr_slider, seed_slider
+    from .build import view_playground
 
     surface = ravine() if surface is None else surface
-    view = {}
 
-    def setup(axes):
-        view["map"] = MomentumMapView(axes[0], curvatures)
-        view["curve"] = Curves(
-            axes[1],
-            {
-                "run": dict(color="C3", label="measured"),
-                "rate": dict(color="k", ls="--", label="rate$^t$"),
-            },
-            xlim=(0, steps),
-            ylim=(1e-12, 1e3),
-            ylabel="distance to the minimum",
+    def make_view(axes: Any) -> tuple[MomentumMapView, Curves]:
+        curves = {
+            "run": dict(color="C3", label="measured"),
+            "rate": dict(color="k", ls="--", label="rate$^t$"),
+        }
+        return MomentumMapView(axes[0], curvatures), Curves(
+            axes[1], curves, xlim=(0, steps), ylim=(1e-12, 1e3), ylabel="distance to the minimum"
         )
 
-    def draw(axes, lr, momentum, seed):
-        view["map"].show(lr, momentum)
+    def draw(view: tuple[MomentumMapView, Curves], lr: float, momentum: float, seed: int) -> None:
+        rate_view, curve = view
+        rate_view.show(lr, momentum)
         start = (
             None
             if seed == 0
             else np.random.default_rng(seed).uniform(-1, 1, 2) * np.abs(surface.start)
         )
         path = run_path(surface, "momentum", start=start, steps=steps, lr=lr, momentum=momentum)
-        dist = np.linalg.norm(path - np.asarray(surface.minimum), axis=1)
-        rate = view["map"].rate(lr, momentum)
-        t = np.arange(steps + 1)
-        view["curve"].set("run", dist).set("rate", dist[0] * rate**t)
-        view["curve"].say(f"η = {lr:.3g}, μ = {momentum:.2f}: factor {rate:.3f} per step")
+        dist = np.linalg.norm(path - center(surface), axis=1)
+        rate = rate_view.rate(lr, momentum)
+        curve.set("run", dist).set("rate", dist[0] * rate ** np.arange(steps + 1))
+        curve.say(f"η = {lr:.3g}, μ = {momentum:.2f}: factor {rate:.3f} per step")
         if rate >= 1 or not np.isfinite(dist).all():
             raise Diverged(
                 f"η = {lr:.3g} is above 2(1 + μ)/λmax = {stability_limit(momentum, max(curvatures)):.3g}"
             )
 
-    return Playground(
+    return view_playground(
+        make_view,
         draw,
-        setup=setup,
-        ncols=2,
         figsize=(11, 4),
-        blit=True,
         lr=lr_slider(lr, min=1e-3, max=1.0),
         momentum=float_slider(momentum, 0.0, 0.99, step=0.01, description="momentum μ"),
         seed=seed_slider(0, description="seed (start)"),

@@ -6,7 +6,15 @@ Example::
     bars.set(norms_at_init, norms_after)     # one value per layer, len <= max_layers
 """
 
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
 import numpy as np
+import numpy.typing as npt
+
+if TYPE_CHECKING:  # matplotlib is imported only where a picture is drawn
+    from matplotlib.axes import Axes
 
 __all__ = ["LayerBars"]
 
@@ -20,15 +28,15 @@ class LayerBars:
 
     def __init__(
         self,
-        ax,
-        max_layers,
+        ax: Axes,
+        max_layers: int,
         *,
-        labels=("at init", "after training"),
-        ylim=(1e-18, 1e2),
-        ylabel="‖∂L/∂W_l‖",
-        color="C0",
-        fontsize=9,
-    ):
+        labels: tuple[str, str] = ("at init", "after training"),
+        ylim: tuple[float, float] = (1e-18, 1e2),
+        ylabel: str = "‖∂L/∂W_l‖",
+        color: str = "C0",
+        fontsize: float = 9,
+    ) -> None:
         from matplotlib.ticker import MaxNLocator, NullLocator
 
         self.ax, self.max_layers, self.floor = ax, max_layers, ylim[0]
@@ -50,16 +58,16 @@ class LayerBars:
         self.text = ax.text(0.5, 1.02, "", transform=ax.transAxes, ha="center", va="bottom",
                             fontsize=fontsize + 1, animated=True)  # fmt: skip
 
-    def set(self, first, second):
+    def set(self, first: npt.ArrayLike, second: npt.ArrayLike) -> LayerBars:
         """Bars for layers 1..len(first); ``first`` and ``second`` have one value per layer."""
-        first, second = np.asarray(first, float), np.asarray(second, float)
-        n = len(first)
-        if second.shape != first.shape or n > self.max_layers:
+        a, b = np.asarray(first, float), np.asarray(second, float)
+        n = len(a)
+        if b.shape != a.shape or n > self.max_layers:
             raise ValueError(
                 f"expected two equal-length sequences of at most {self.max_layers} values, "
-                f"got shapes {first.shape} and {second.shape}"
+                f"got shapes {a.shape} and {b.shape}"
             )
-        for bars, values in ((self.first, first), (self.second, second)):
+        for bars, values in ((self.first, a), (self.second, b)):
             for layer, bar in enumerate(bars):
                 bar.set_visible(layer < n)
                 if layer < n:
@@ -67,6 +75,7 @@ class LayerBars:
                     bar.set_height(max(v, self.floor) if np.isfinite(v) else self.floor)
         return self
 
-    def say(self, text):
+    def say(self, text: str) -> LayerBars:
+        """Write ``text`` above the bars."""
         self.text.set_text(text)
         return self

@@ -21,8 +21,10 @@ the playground's learning-rate slider); the optimizers' other usual options (``m
 A path that overflows (or leaves the box |x| <= 1e6) ends there: the remaining rows are nan.
 """
 
+from __future__ import annotations
+
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -30,6 +32,13 @@ from ..plots import contour_lines
 from ..stepper import OptimizerSpec
 from ..surfaces import SURFACES, Surface, center, descent_path
 from .build import Memo, view_playground
+
+if TYPE_CHECKING:  # matplotlib and ipywidgets are imported only where a picture is drawn
+    from matplotlib.axes import Axes
+    from matplotlib.contour import QuadContourSet
+    from matplotlib.figure import Figure
+
+    from ..playground import Playground
 
 __all__ = [
     "COLORS",
@@ -78,14 +87,16 @@ def race(
     }
 
 
-def _square(surface):
+def _square(surface: Surface) -> tuple[tuple[float, float], tuple[float, float]]:
     """The surface's view widened to a square (same layout for every surface at equal aspect)."""
-    cx, cy = np.mean(surface.xlim), np.mean(surface.ylim)
-    h = max(np.ptp(surface.xlim), np.ptp(surface.ylim)) / 2
+    cx, cy = float(np.mean(surface.xlim)), float(np.mean(surface.ylim))
+    h = float(max(np.ptp(surface.xlim), np.ptp(surface.ylim))) / 2
     return (cx - h, cx + h), (cy - h, cy + h)
 
 
-def _contours(ax, surface, resolution=120, levels=18, square=False):
+def _contours(
+    ax: Axes, surface: Surface, resolution: int = 120, levels: int = 18, square: bool = False
+) -> QuadContourSet:
     xlim, ylim = _square(surface) if square else (surface.xlim, surface.ylim)
     return contour_lines(
         ax, surface.value, xlim, ylim, levels=levels, resolution=resolution,
@@ -93,12 +104,13 @@ def _contours(ax, surface, resolution=120, levels=18, square=False):
     )  # fmt: skip
 
 
-def _end(path):
+def _end(path: np.ndarray) -> np.ndarray:
+    """The last finite point of ``path``."""
     ok = np.isfinite(path).all(axis=1)
     return path[ok][-1]
 
 
-def _distance_axis(ax_dist, steps, fontsize):
+def _distance_axis(ax_dist: Axes, steps: int, fontsize: float) -> None:
     """The distance panel: log scale 1e-8 to 100 with few fixed plain tick labels and no minor
     ticks (log-axis labels are slow to draw)."""
     from matplotlib.ticker import FixedFormatter, FixedLocator, NullLocator
@@ -132,8 +144,8 @@ class RaceView:
 
     def __init__(
         self,
-        ax: Any,
-        ax_dist: Any,
+        ax: Axes,
+        ax_dist: Axes,
         labels: Sequence[str],
         surfaces: Mapping[str, Surface],
         steps: int,
@@ -148,7 +160,7 @@ class RaceView:
         }
         # Blitting draws the animated artists in the order they were made, whatever their zorder:
         # every path first (wide ones first), then the end markers, the start and the target.
-        anim = dict(animated=animated)
+        anim: dict[str, Any] = dict(animated=animated)
         self.lines, self.ends, self.dist = {}, {}, {}
         for i, label in enumerate(self.labels):
             c, (ls, lw) = COLORS[i % len(COLORS)], _STYLES[i % len(_STYLES)]
@@ -217,7 +229,7 @@ class RaceView:
 
 
 def race_small_multiples(
-    fig: Any,
+    fig: Figure,
     races: Mapping[str, Mapping[str, np.ndarray]],
     lrs: Mapping[str, Mapping[str, float]] | None = None,
     fontsize: float = 8,
@@ -288,6 +300,59 @@ def _start(S: Surface, scale: float, seed: int) -> np.ndarray:
     return target + scale * (p0 - target)
 
 
+class _Race:
+    """The race playground's runs: each entry's path per setting, run once (a :class:`Memo`),
+    and the picture of those shown."""
+
+    def __init__(
+        self, entries: Mapping[str, OptimizerSpec], surfaces: Mapping[str, Surface], steps: int
+    ) -> None:
+        self.entries, self.surfaces, self.steps = dict(entries), dict(surfaces), steps
+        self.memo = Memo(2000)  # paths already run, by every setting they depend on
+
+    def path(
+        self,
+        label: str,
+        surface: str,
+        p0: np.ndarray,
+        lr: float,
+        momentum: float,
+        beta1: float,
+        noise: float,
+        seed: int,
+    ) -> np.ndarray:
+        spec = self.entries[label]
+        opts = _options(spec, lr, momentum, beta1)
+        return self.memo(
+            (label, surface, *p0, lr, momentum, beta1, noise, seed),
+            lambda: run_path(self.surfaces[surface], spec, p0, self.steps, noise, seed, **opts),
+        )
+
+    def draw(
+        self,
+        view: RaceView,
+        surface: str,
+        optimizer: str,
+        lr: float,
+        momentum: float,
+        beta1: float,
+        start: float,
+        noise: float,
+        seed: int,
+    ) -> None:
+        from ..playground import Diverged
+
+        p0 = _start(self.surfaces[surface], start, seed)
+        shown = list(self.entries) if optimizer == "all" else [optimizer]
+        paths = {k: self.path(k, surface, p0, lr, momentum, beta1, noise, seed) for k in shown}
+        blown = view.show(surface, paths, p0, f"{surface}, learning rate {lr:.2g}")
+        if surface == "saddle":  # running off to -infinity along y is the right outcome there
+            blown = []
+        view.note.set_text("diverged: " + ", ".join(blown) if blown else "")
+        if blown and len(blown) == len(shown):
+            raise Diverged(", ".join(blown))
+
+
 def race_playground(
     optimizers: Mapping[str, OptimizerSpec] | None = None,
     surfaces: Sequence[str] = ("ravine", "rosenbrock", "saddle"),
@@ -295,7 +360,7 @@ def race_playground(
     extra: Mapping[str, OptimizerSpec] | None = None,
     figsize: tuple[float, float] = (9.6, 4.0),
     dpi: float = 100,
-) -> Any:
+) -> Playground:
     """The lesson 08 playground: a surface, one optimizer or all of them, and their settings.
 
     ``optimizers``: ``{label: spec}`` (spec as in the module docstring; default gradient descent,
@@ -305,32 +370,13 @@ def race_playground(
     β₂ stays 0.999), start scale, gradient noise and seed. Returns the
     :class:`mathdl.playground.Playground`.
     """
-    from ..playground import Diverged, dropdown, float_slider, lr_slider, scale_slider, seed_slider
+    from ..playground import dropdown, float_slider, lr_slider, scale_slider, seed_slider
 
     entries = {**(optimizers or DEFAULT_ENTRIES), **(extra or {})}
     surf = {name: SURFACES[name]() for name in surfaces}
-    memo = Memo(2000)  # paths already run, by every setting they depend on
-
-    def path(label, surface, p0, lr, momentum, beta1, noise, seed):
-        spec, opts = entries[label], _options(entries[label], lr, momentum, beta1)
-        return memo(
-            (label, surface, *p0, lr, momentum, beta1, noise, seed),
-            lambda: run_path(surf[surface], spec, p0, steps, noise, seed, **opts),
-        )
-
-    def draw(view, surface, optimizer, lr, momentum, beta1, start, noise, seed):
-        p0 = _start(surf[surface], start, seed)
-        shown = list(entries) if optimizer == "all" else [optimizer]
-        paths = {k: path(k, surface, p0, lr, momentum, beta1, noise, seed) for k in shown}
-        blown = view.show(surface, paths, p0, f"{surface}, learning rate {lr:.2g}")
-        if surface == "saddle":  # running off to -infinity along y is the right outcome there
-            blown = []
-        view.note.set_text("diverged: " + ", ".join(blown) if blown else "")
-        if blown and len(blown) == len(shown):
-            raise Diverged(", ".join(blown))
-
+    race = _Race(entries, surf, steps)
     return view_playground(
-        lambda axes: RaceView(axes[0], axes[1], list(entries), surf, steps), draw,
+        lambda axes: RaceView(axes[0], axes[1], list(entries), surf, steps), race.draw,
         figsize=figsize, dpi=dpi,
         surface=dropdown(surf, description="surface"),
         optimizer=dropdown(["all", *entries], description="optimizer"),
