@@ -16,7 +16,7 @@ from . import optim
 from .surfaces import Surface, descent_path
 from .tensor import Tensor
 
-__all__ = ["CONFIGS", "MINIBATCH_CONFIGS", "compare_with_torch"]
+__all__ = ["CONFIGS", "MINIBATCH_CONFIGS", "compare_with_torch", "torch_path"]
 
 #: (label, torch.optim class name, options): every option torch's SGD, RMSprop, Adam and AdamW
 #: have that mathdl.optim implements.
@@ -50,9 +50,11 @@ def _device_and_dtype() -> tuple[Any, Any]:
     return device, torch.float32 if device.type == "mps" else torch.float64
 
 
-def _torch_path(
+def torch_path(
     surface: Surface, torch_name: str, options: dict[str, Any], steps: int
 ) -> np.ndarray:
+    """The (steps + 1, 2) points ``torch.optim.<torch_name>(**options)`` visits on ``surface``
+    from its start, fed the surface's closed-form gradient."""
     import torch
 
     device, dtype = _device_and_dtype()
@@ -117,7 +119,7 @@ def compare_with_torch(
     rows = []
     for label, torch_name, options in CONFIGS:
         ours = descent_path(surface, None, _OURS[torch_name], steps, **options)
-        worst = float(np.abs(ours - _torch_path(surface, torch_name, options, steps)).max())
+        worst = float(np.abs(ours - torch_path(surface, torch_name, options, steps)).max())
         rows.append((label, f"{steps} steps on {surface.name}", worst))
         print(f"{label:24s} {rows[-1][1]:28s} max |mathdl - torch| = {worst:.1e}   end {ours[-1]}")
     if minibatch is not None:
