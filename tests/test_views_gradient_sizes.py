@@ -191,3 +191,16 @@ def test_api_is_annotated(fn):
     if fn.__name__ != "__init__":
         assert sig.return_annotation is not sig.empty
     typing.get_type_hints(fn)
+
+
+def test_the_blitted_picture_is_the_full_drawing():
+    # the bars' legend sits where tall bars go (lower right): it must be drawn over them
+    from test_views_b import _blit_vs_full
+
+    X, Y = data()
+    pg = gradient_sizes_playground(numpy_grads, X, Y)
+    pg.set(depth=12, activation="sigmoid")
+    assert _blit_vs_full(pg) < 0.01
+    pg.set(activation="relu", depth=8, lr=10.0)
+    assert pg.diverged
+    assert _blit_vs_full(pg) < 0.01

@@ -92,6 +92,8 @@ class GradientSizesView:
         from .per_layer import LayerBars
 
         self.bars = LayerBars(axes[0], max_depth, labels=("at init", f"after {steps} steps"))
+        # drawn after the bars at every redraw, so that tall bars never hide it
+        axes[0].get_legend().set_animated(True)
         self.loss = Curves(
             axes[1],
             {"loss": dict(color="crimson")},
