@@ -137,7 +137,7 @@ def gradient_sizes_playground(
     """Controls for the learning rate, initialization, seed, activation and depth; the picture of
     :class:`GradientSizesView` for :func:`train_deep` with the lesson's ``grads``. Each setting is
     trained once. Returns the :class:`mathdl.playground.Playground`."""
-    import ipywidgets as widgets  # type: ignore[import-untyped]  # here: NumPy-only import
+    import ipywidgets as widgets  # here: importing this module needs NumPy only
 
     from ..playground import (
         WIDGET_STYLE,
