@@ -9,6 +9,8 @@ need; this package imports nothing by itself, so ``import mathdl`` stays NumPy-o
   2-D function, and :func:`~mathdl.views.descent.descent_playground`, the surface playground
   (accepts an optimizer name, a :class:`mathdl.optim.Optimizer` subclass or a step function);
 * :mod:`mathdl.views.per_layer`: one bar per layer (gradient norms at two moments);
+* :mod:`mathdl.views.gradient_sizes`: lesson 05's playground, gradient descent on a deep MLP with
+  the lesson's own backward pass and its per-layer gradient norms;
 * :mod:`mathdl.views.graph`: a computational graph with each wire's value above it and its
   gradient below it;
 * :mod:`mathdl.views.race`: the optimizer race, several descent paths on a 2-D surface, every
