@@ -1,4 +1,5 @@
-"""book/build.py's own checks, without building the site (fast; the site itself: test_site.py)."""
+"""book/build.py's own checks, without building the site (fast; the site itself:
+tests/e2e/test_site.py, a lesson that raises: tests/e2e/test_book_build.py)."""
 
 import importlib.metadata
 import importlib.util
@@ -10,7 +11,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 spec = importlib.util.spec_from_file_location("mathdl_book_build", ROOT / "book" / "build.py")
 build = importlib.util.module_from_spec(spec)
 sys.modules[spec.name] = build  # the process pool pickles execute_one by its module's name
@@ -70,25 +71,6 @@ def test_every_committed_exercise_is_a_student_version():
     assert paths, "no exercises found"
     for path in paths:
         build.check_student_version(path)
-
-
-@pytest.mark.slow  # starts two kernels
-def test_a_lesson_that_raises_stops_the_build_naming_it(tmp_path):
-    nb = nbformat.v4.new_notebook()
-    nb.metadata["kernelspec"] = {
-        "name": "python3",
-        "display_name": "Python 3",
-        "language": "python",
-    }
-    nb.cells = [nbformat.v4.new_code_cell("x = 1"), nbformat.v4.new_code_cell("1 / 0")]
-    nbformat.write(nb, tmp_path / "99_broken.ipynb")
-    ok = nbformat.v4.new_notebook(metadata=nb.metadata)
-    ok.cells = [nbformat.v4.new_code_cell("print(6 * 7)")]
-    nbformat.write(ok, tmp_path / "98_fine.ipynb")
-    with pytest.raises(build.BuildError, match=r"99_broken(.|\n)*ZeroDivisionError"):
-        build.execute([tmp_path / "98_fine.ipynb", tmp_path / "99_broken.ipynb"], jobs=2)
-    executed = nbformat.read(tmp_path / "98_fine.ipynb", as_version=4)
-    assert executed.cells[0].outputs[0]["text"] == "42\n"
 
 
 def test_the_build_refuses_a_bad_lesson_name(capsys):

@@ -1,4 +1,4 @@
-"""Fast checks of deploy/ (the end-to-end run is tests/test_hub.py, `make hub-test`)."""
+"""Fast checks of deploy/ (the end-to-end run is tests/e2e/test_hub.py, `make hub-test`)."""
 
 import json
 import os
@@ -13,7 +13,7 @@ from traitlets.config import Config
 
 from deploy.k8s.check_values import merge
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 DEPLOY = REPO / "deploy"
 
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 PAGE = (REPO / "docs/hub.md").read_text()
 ADD_CLASS = REPO / "deploy/add-class.sh"
 

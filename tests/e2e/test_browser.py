@@ -4,7 +4,7 @@ The server serves a temporary copy of the course (running cells must not write o
 the committed notebooks). Every wait is bounded, and the server is stopped whatever happens
 (mathdl_harness/jlab.py, shared with benchmarks/bench_browser.py). Where Chromium is missing the test is
 skipped, except under CI (CI=true), where .ci/run installs it and a missing browser is a
-failure. Screenshots go to test-artifacts/. Marked slow.
+failure. Screenshots go to test-artifacts/. Slow (tests/e2e/).
 """
 
 import os
@@ -16,12 +16,11 @@ import pytest
 
 from mathdl_harness import jlab
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
 LESSON = "00_welcome"
 EXERCISE = "01_tensors"
 
-pytestmark = pytest.mark.slow
 
 if not Path(jlab.CHROMIUM).exists():
     if os.environ.get("CI"):

@@ -1,7 +1,7 @@
 """Autograding end to end, in throw-away courses (never the repository's gradebook).
 
 * every solution of the course scores full autograded marks and every exercise 0;
-* one batch of honest and hostile submissions (tests/grading_fixtures.py) is graded by
+* one batch of honest and hostile submissions (tests/helpers/grading_fixtures.py) is graded by
   ``mathdl-grade`` from a clean environment (``env -i``) and, in a copy, by plain
   ``nbgrader autograde``: the same scores, every honest student's marks and row intact, no
   course file changed, no hidden test in any feedback;
@@ -21,17 +21,17 @@ import sys
 import tempfile
 from pathlib import Path
 
-import grading_fixtures as gf
 import nbformat
 import pytest
 
-from mathdl_grading import checks, release
+from mathdl_grading import checks
 from mathdl_grading.preprocessors import strip_references
 from mathdl_grading.sandbox import bwrap_problem
+from mathdl_harness.course import ASSIGNMENTS
+from tests.helpers import grading_fixtures as gf
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
-ASSIGNMENTS = release.assignments(ROOT)
 
 pytestmark = [
     pytest.mark.skipif(not sys.platform.startswith("linux"), reason="the sandbox is Linux's"),
@@ -95,7 +95,6 @@ def course(tmp_path_factory):
     return root
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("a", ASSIGNMENTS)
 def test_solution_scores_full_marks_and_exercise_zero(a, course):
     proc, report = mathdl_grade(course, a)
@@ -124,7 +123,6 @@ def batch(tmp_path_factory):
     return root, copy, expected, before, proc, report
 
 
-@pytest.mark.slow
 def test_mathdl_grade_gives_every_student_the_right_score(batch):
     _root, _copy, expected, _before, proc, report = batch
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
@@ -133,7 +131,6 @@ def test_mathdl_grade_gives_every_student_the_right_score(batch):
     assert got == want
 
 
-@pytest.mark.slow
 def test_no_course_file_changed_and_every_row_is_intact(batch):
     root, _copy, expected, before, _proc, _report = batch
     assert digest(root) == before, "a submission changed a course file"
@@ -147,7 +144,6 @@ def test_no_course_file_changed_and_every_row_is_intact(batch):
     assert "vandalised []" in vandal, "the sandbox showed the vandal some course file"
 
 
-@pytest.mark.slow
 def test_feedback_shows_no_hidden_test_and_loads_nothing_from_the_network(batch):
     root, _copy, expected, _before, _proc, _report = batch
     secret = ["default_rng(1)", "_dref", "np.cos(_keep)", "cosh(w * x)"]
@@ -169,7 +165,6 @@ def test_feedback_shows_no_hidden_test_and_loads_nothing_from_the_network(batch)
     )
 
 
-@pytest.mark.slow
 def test_nbgrader_autograde_gives_the_same_scores(batch):
     root, copy, expected, before, _proc, report = batch
     env = clean_env(copy, [str(BIN)])
@@ -231,7 +226,6 @@ def users():
         shutil.rmtree(work, ignore_errors=True)
 
 
-@pytest.mark.slow
 def test_exchange_round_trip_as_a_non_root_user(users):
     users, tmp_path = users
     instructor, alice, bob = users
@@ -287,7 +281,6 @@ def test_exchange_round_trip_as_a_non_root_user(users):
 # ----------------------------------------------------------------------------- the pieces
 
 
-@pytest.mark.slow
 def test_a_kernel_that_cannot_start_is_a_grading_error_not_a_zero(tmp_path):
     """Issue 14: the grader's failure is loud (exit status 1, GRADING ERROR), never a silent 0."""
     root = gf.make_course(tmp_path / "course")

@@ -19,7 +19,7 @@ import pytest
 
 from mathdl_grading.sandbox import bwrap_problem
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 #: (assignment, catalogued mistakes planted twice each, an uncatalogued slip: cell, old, new)
 CLASS = {
@@ -46,7 +46,6 @@ CLASS = {
 }
 
 pytestmark = [
-    pytest.mark.slow,
     pytest.mark.skipif(bool(bwrap_problem()), reason=f"no sandbox: {bwrap_problem()}"),
 ]
 

@@ -1,5 +1,5 @@
 """The instructor's term (issue 23): parallel grading, regrading with a report, the LMS export,
-late days. Throw-away courses only (tests/grading_fixtures.py's assignment).
+late days. Throw-away courses only (tests/helpers/grading_fixtures.py's assignment).
 
 * ``--jobs 2`` gives the same scores and the same gradebook rows as ``--jobs 1`` on a mixed
   batch (correct, blank, hostile, hanging, dying kernel, malformed, missing), read back with
@@ -12,31 +12,28 @@ late days. Throw-away courses only (tests/grading_fixtures.py's assignment).
 """
 
 import csv
-import datetime as dt
-import io
 import json
 import shutil
 import sqlite3
 import subprocess
 import sys
-import time
 from pathlib import Path
 
-import grading_fixtures as gf
 import nbformat
 import pytest
 
-from mathdl_grading import late, parallel, regrade
+from mathdl_grading import late
 from mathdl_grading.sandbox import bwrap_problem
+from tests.helpers import grading_fixtures as gf
 
 BIN = Path(sys.executable).parent
 
 
 def sandboxed(test):
-    """Slow, and skipped (with the reason) where there is no sandbox."""
+    """Skipped (with the reason) where there is no sandbox."""
     test = pytest.mark.skipif(bool(bwrap_problem()), reason=f"no sandbox: {bwrap_problem()}")(test)
     linux = sys.platform.startswith("linux")
-    return pytest.mark.slow(pytest.mark.skipif(not linux, reason="the sandbox is Linux's")(test))
+    return pytest.mark.skipif(not linux, reason="the sandbox is Linux's")(test)
 
 
 MAX = gf.AUTO_MAX + gf.MANUAL  # 9 points in the fixture assignment
@@ -70,171 +67,8 @@ def rows_sql(root):
 
 # ----------------------------------------------------------------------------- late days (no kernel)
 
-DUE = "2026-10-01T12:00:00+00:00"
-
-
-def utc(text):
-    return dt.datetime.fromisoformat(text).astimezone(dt.UTC).replace(tzinfo=None)
-
-
-def test_free_days_go_to_the_earliest_due_date_then_each_day_costs_the_percentage():
-    policy = late.parse(
-        {
-            "free_late_days": 2,
-            "penalty_percent_per_day": 10,
-            "due": {"a1": DUE, "a2": "2026-10-08T12:00:00+00:00", "a3": "2026-10-15T12:00:00Z"},
-            "free_late_days_for": {"carol": 5},
-            "extensions": {"bob": {"a2": 3}},
-        }
-    )
-    times = {
-        ("alice", "a1"): utc("2026-10-01T12:00:01+00:00"),  # 1 s late: 1 day, free
-        ("alice", "a2"): utc("2026-10-11T11:00:00+00:00"),  # 2 days 23 h: 3 days, 1 free
-        ("alice", "a3"): utc("2026-10-15T14:00:00+02:00"),  # 12:00 UTC: on time
-        ("bob", "a2"): utc("2026-10-11T12:00:00+00:00"),  # exactly the extended due date
-        ("carol", "a1"): utc("2026-10-20T12:00:00+00:00"),  # 19 days: 5 free, 14 charged
-    }
-    book = late.ledger(policy, times)
-    assert book["alice", "a1"] == late.Late(1, 1, 1, 0, 0.0)
-    assert book["alice", "a2"] == late.Late(3, 1, 0, 2, 20.0)
-    assert book["alice", "a3"] == late.Late(0, 0, 0, 0, 0.0)
-    assert book["bob", "a2"] == late.Late(0, 0, 2, 0, 0.0)
-    assert book["carol", "a1"] == late.Late(19, 5, 0, 14, 100.0)  # at most all the points
-
-
-def test_grace_minutes_and_time_zones():
-    policy = late.parse({"grace_minutes": 10, "penalty_percent_per_day": 5, "due": {"a": DUE}})
-    on_time = late.days_late(policy, "x", "a", utc("2026-10-01T14:09:59+02:00"))
-    late_by_one = late.days_late(policy, "x", "a", utc("2026-10-01T12:10:01+00:00"))
-    assert (on_time, late_by_one) == (0, 1)
-
-
-@pytest.mark.parametrize(
-    ("raw", "message"),
-    [
-        ({"due": {"a": "2026-10-01T12:00:00"}}, "no time zone"),
-        ({"due": {"a": "next friday"}}, "due date of a"),
-        ({"free_days": 2}, "unknown key"),
-        ({"penalty_percent_per_day": -5}, "penalty_percent_per_day must be a number >= 0"),
-        ({"free_late_days": 1.5}, "whole number"),
-        ({"due": {"a": DUE}, "extensions": {"bob": {"b": 2}}}, "b has no due date"),
-    ],
-)
-def test_a_bad_policy_is_refused_with_the_reason(raw, message):
-    with pytest.raises(late.PolicyError, match=message):
-        late.parse(raw)
-
-
-def test_a_policy_file_that_is_not_toml_names_the_file(tmp_path):
-    (tmp_path / late.POLICY_FILE).write_text("free_late_days = [\n")
-    with pytest.raises(late.PolicyError, match=late.POLICY_FILE):
-        late.find(tmp_path)
-
 
 # ----------------------------------------------------------------------------- regrade report and pool (no kernel)
-
-
-def snap(parts, checks=None, penalty=0.0):
-    return {
-        "parts": {**{p: (s, m) for p, (s, m) in parts.items()}, regrade.LATE: (penalty, None)},
-        "checks": checks or {},
-    }
-
-
-def test_the_regrade_report_lists_only_changed_scores_with_the_check_behind_them():
-    before = {
-        "ann": snap({"t1": (0.0, 2), "t2": (3.0, 3)}, {"t1": {"grad at 0": "values differ"}}),
-        "ben": snap({"t1": (2.0, 2), "t2": (3.0, 3)}),
-        "cid": snap({"t1": (2.0, 2), "t2": (3.0, 3)}),
-    }
-    after = {
-        "ann": snap({"t1": (2.0, 2), "t2": (3.0, 3)}),
-        "ben": snap({"t1": (0.0, 2), "t2": (3.0, 3)}, {"t1": {"grad at 1": "shape (2,) != (3,)"}}),
-        "cid": snap({"t1": (2.0, 2), "t2": (4.0, 4)}, penalty=0.4),
-        "dee": snap(
-            {"t1": (2.0, 2), "t2": (0.0, 3)}
-        ),  # a late submission, graded for the first time
-    }
-    rows = regrade.changes(before, after)
-    got = [(r["student"], r["part"], r["old_score"], r["new_score"]) for r in rows]
-    assert got == [
-        ("ann", "t1", 0.0, 2.0),
-        ("ben", "t1", 2.0, 0.0),
-        ("cid", regrade.LATE, 0.0, 0.4),
-        ("cid", "t2", 3.0, 4.0),
-        ("dee", "t1", None, 2.0),
-        ("dee", "t2", None, 0.0),
-    ]
-    why = {(r["student"], r["part"]): r["reason"] for r in rows}
-    assert why["ann", "t1"] == "now passes: grad at 0"
-    assert why["ben", "t1"] == "now fails: grad at 1 (shape (2,) != (3,))"
-    assert why["cid", "t2"] == "points of the part 3 -> 4"
-    assert why["dee", "t1"] == "new submission"
-    table = list(csv.DictReader(io.StringIO(regrade.to_csv(rows))))
-    assert [r["student"] for r in table] == ["ann", "ben", "cid", "cid", "dee", "dee"]
-    assert table[0]["change"] == "+2" and table[4]["old_score"] == ""
-
-
-def test_failed_checks_read_from_the_scorers_record_or_from_the_error(tmp_path):
-    from nbformat.v4 import new_code_cell, new_notebook, new_output
-
-    def test_cell(gid, **kw):
-        meta = {"nbgrader": {"grade": True, "grade_id": gid, "solution": False}, **kw}
-        return new_code_cell("check(...)", metadata=meta)
-
-    recorded = test_cell(
-        "t1",
-        mathdl={"failures": [{"check": "b2", "kind": "shape", "message": "b2: wrong shape"}]},
-    )
-    shown = test_cell("t2")
-    shown.outputs = [
-        new_output("error", ename="CheckFailed", evalue="a: off; b: nan", traceback=[])
-    ]
-    nbformat.write(
-        new_notebook(cells=[recorded, shown, test_cell("t3")]), str(tmp_path / "n.ipynb")
-    )
-    assert regrade.failed_checks(tmp_path / "n.ipynb") == {
-        "t1": {"b2": "wrong shape"},
-        "t2": {"a": "off", "b": "nan"},
-        "t3": {},
-    }
-
-
-def test_a_check_message_cannot_break_the_markdown_table():
-    """A student's code can raise an error whose text is anything: one row whatever it says."""
-    before = {"eve": snap({"t1": (2.0, 2)})}
-    after = {"eve": snap({"t1": (0.0, 2)}, {"t1": {"CheckFailed": "a\n| x | y |\n## owned"}})}
-    md = regrade.to_markdown("a1", regrade.changes(before, after), first=False)
-    rows = [line for line in md.splitlines() if line.startswith("| eve")]
-    assert len(rows) == 1 and rows[0].count("|") == 7 and "\n## owned" not in md
-
-
-def test_a_dead_worker_fails_only_its_own_students_and_the_pool_ends(tmp_path):
-    pool = parallel.Pool(2, {"not": "a config"}, "a1", tmp_path, deadline=60)  # no snapshot.db
-    got = {}
-    start = time.monotonic()
-    parallel.run_pool(pool, ["s1", "s2", "s3"], lambda s, e: got.setdefault(s, e))
-    pool.close()
-    assert sorted(got) == ["s1", "s2", "s3"] and time.monotonic() - start < 60
-    assert all(e["status"] == "error" and "worker died" in e["note"] for e in got.values())
-
-
-def test_progress_shows_count_rate_and_time_left():
-    out = io.StringIO()
-    progress = parallel.Progress(4, stream=out, every=0)
-    progress.update("graded")
-    progress.update("error")
-    line = out.getvalue().splitlines()[-1]
-    assert line.startswith("graded 2/4 (1 error)") and "notebooks/s" in line and "s left" in line
-
-
-def test_jobs_must_be_positive(tmp_path):
-    proc = subprocess.run(
-        [str(BIN / "mathdl-grade"), "x", "--root", str(tmp_path), "--jobs", "0", "--unsafe"],
-        capture_output=True,
-        text=True,
-    )
-    assert proc.returncode == 2 and "--jobs must be at least 1" in proc.stderr
 
 
 # ----------------------------------------------------------------------------- parallel equals serial
@@ -280,6 +114,8 @@ def test_two_jobs_give_the_scores_and_rows_of_one(both):
 
 
 # ----------------------------------------------------------------------------- late days, regrade, export
+
+DUE = "2026-10-01T12:00:00+00:00"
 
 POLICY = f"""
 free_late_days = 1
@@ -447,50 +283,3 @@ def test_the_export_columns_and_totals_match_the_gradebook(term):
             parts = [float(lms[f"{gf.ASSIGNMENT}: {p}"]) for p in tests + manual]
             final = sum(parts) + float(lms[f"{gf.ASSIGNMENT}: late penalty"])
             assert final == pytest.approx(float(row["final_score"])), s
-
-
-# ----------------------------------------------------------------------------- the Kubernetes Job
-
-
-def test_the_kubernetes_grading_job_is_valid_yaml_and_fits_the_formgrader():
-    import yaml
-
-    k8s = Path(__file__).resolve().parents[1] / "deploy" / "k8s"
-    (job,) = yaml.safe_load_all((k8s / "grade-job.yaml").read_text())
-    docs = list(yaml.safe_load_all((k8s / "formgrader.yaml").read_text()))
-    (deploy,) = [d for d in docs if d["kind"] == "Deployment"]
-    claims = {d["metadata"]["name"] for d in docs if d["kind"] == "PersistentVolumeClaim"}
-    assert (job["apiVersion"], job["kind"]) == ("batch/v1", "Job")
-    pod, fg = job["spec"]["template"]["spec"], deploy["spec"]["template"]["spec"]
-    assert pod["restartPolicy"] == "Never" and job["spec"]["backoffLimit"] == 0
-    (box,) = pod["containers"]
-    env = {e["name"]: e["value"] for e in box["env"]}
-    assert box["command"][:4] == ["mathdl-grade", "$(ASSIGNMENT)", "--jobs", "$(JOBS)"]
-    assert box["resources"]["requests"]["cpu"] == env["JOBS"]  # one core per worker
-    memory = int(box["resources"]["requests"]["memory"].removesuffix("Gi"))
-    assert memory >= 1 + int(env["JOBS"])
-    root = box["command"][box["command"].index("--root") + 1]
-    (vol,) = pod["volumes"]
-    assert vol["persistentVolumeClaim"]["claimName"] in claims
-    fg_mounts = {m["name"]: m["mountPath"] for m in fg["containers"][0]["volumeMounts"]}
-    fg_vols = {v["name"]: v["persistentVolumeClaim"]["claimName"] for v in fg["volumes"]}
-    (mount,) = box["volumeMounts"]
-    same = [n for n, c in fg_vols.items() if c == vol["persistentVolumeClaim"]["claimName"]]
-    assert same and fg_mounts[same[0]] == mount["mountPath"] and root.startswith(mount["mountPath"])
-    assert pod["securityContext"]["runAsUser"] == fg["securityContext"]["runAsUser"]
-    (term,) = pod["affinity"]["podAffinity"]["requiredDuringSchedulingIgnoredDuringExecution"]
-    assert (
-        term["labelSelector"]["matchLabels"].items()
-        <= deploy["spec"]["template"]["metadata"]["labels"].items()
-    )
-
-
-def test_export_without_a_gradebook_says_so(tmp_path):
-    proc = subprocess.run(
-        [str(BIN / "mathdl-export"), "--root", str(tmp_path)], capture_output=True, text=True
-    )
-    assert (
-        proc.returncode != 0
-        and "no gradebook" in proc.stderr
-        and "grade an assignment" in proc.stderr
-    )

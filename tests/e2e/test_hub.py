@@ -48,8 +48,6 @@ PREFIX = Path(os.environ.get("MATHDL_HUB_TEST_PREFIX", "/opt/mathdl-hub-test"))
 COURSE_ID = "mathdl"  # the course repository's nbgrader_config.py
 ARTIFACTS = REPO / "test-artifacts" / "hub"
 
-pytestmark = pytest.mark.slow
-
 
 def _require_tools():
     if os.geteuid() != 0:

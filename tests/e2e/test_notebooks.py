@@ -4,7 +4,7 @@ Each notebook runs once (module-scoped cache) in a fresh kernel; then, in the sa
 every slider goes to its minimum and maximum, every dropdown through every option and every
 button is clicked (mathdl_harness/nbrun.py). Time and widget latency are benchmark figures
 (benchmarks/bench_notebooks.py), not asserted here; memory is deterministic enough to assert.
-The executing tests are marked slow; the static checks of the notebooks' source are not.
+Everything here is slow (tests/e2e/), the static checks of the notebooks' source included.
 """
 
 import json
@@ -12,7 +12,8 @@ import re
 
 import pytest
 
-from mathdl_harness.nbrun import LESSONS, NOTEBOOKS, run_notebook
+from mathdl_harness.course import LESSON_NAME, LESSONS, NOTEBOOKS, lessons_before
+from mathdl_harness.nbrun import run_notebook
 
 _RESULTS = {}
 
@@ -24,18 +25,19 @@ def result(name):
 
 
 def test_every_lesson_exists():
-    present = sorted(p.stem for p in NOTEBOOKS.glob("*.ipynb"))
-    assert present == LESSONS
+    """The lessons are numbered 00, 01, ... in course order with no gap, from 00_welcome."""
+    assert LESSONS and LESSONS[0] == "00_welcome", LESSONS  # `make lab` opens it
+    for number, name in enumerate(LESSONS):
+        assert LESSON_NAME.fullmatch(name), f"{name}: a lesson is named NN_words_in_snake_case"
+        assert name.startswith(f"{number:02d}_"), f"{name}: expected lesson number {number:02d}"
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("name", LESSONS)
 def test_lesson_executes_without_error(name):
     r = result(name)
     assert r["errors"] == [], f"{name}: " + "; ".join(r["errors"])
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("name", LESSONS)
 def test_lesson_widgets_survive_their_whole_range(name):
     r = result(name)
@@ -47,7 +49,6 @@ def test_lesson_widgets_survive_their_whole_range(name):
         assert pg["n_redraws"] > 1
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("name", LESSONS)
 def test_lesson_has_learning_rate_and_initialization_controls(name):
     controls = [c for pg in result(name)["playgrounds"] for c in pg["controls"].values()]
@@ -59,14 +60,13 @@ def test_lesson_has_learning_rate_and_initialization_controls(name):
     assert any("seed" in d for d in descriptions), controls
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("name", LESSONS)
 def test_lesson_kernel_stays_under_1_gb(name):
     assert result(name)["peak_rss_mb"] < 1024
 
 
 #: Lessons whose cells are kept short: the math in view, the drawing in mathdl.views.
-SHORT_CELL_LESSONS = LESSONS[:6]  # 00-05 (06-10 follow when their rework lands)
+SHORT_CELL_LESSONS = lessons_before("06_activations")  # 06 on: tests/notebooks/test_lessons.py
 MAX_CELL_LINES = 30
 
 

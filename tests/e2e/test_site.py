@@ -26,21 +26,14 @@ import nbformat
 import pytest
 
 from mathdl_harness import jlab
+from mathdl_harness.course import NBGRADER_MARKERS
 
-pytestmark = pytest.mark.slow
-
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "test-artifacts"
 CHROMIUM = jlab.CHROMIUM
 # 00 has two widgets (a slider check and the first playground); 04 has the most formulas.
 LESSONS = ("00_welcome", "04_gradients")
-MARKERS = (
-    "BEGIN SOLUTION",
-    "END SOLUTION",
-    "BEGIN HIDDEN TESTS",
-    "END HIDDEN TESTS",
-    "BEGIN MARK SCHEME",
-)
+MARKERS = NBGRADER_MARKERS
 
 
 def load_build():
@@ -271,7 +264,7 @@ def test_lesson_page_renders_offline(browser, server, lesson):
             timeout=60_000,
         )
         # The playgrounds' saved widgets are replaced by their live version (precomputed
-        # pictures, tests/test_site_playgrounds.py); other widgets show as saved.
+        # pictures, tests/e2e/test_site_playgrounds.py); other widgets show as saved.
         sliders = page.locator(".widget-slider:visible, .mathdl-live-control input:visible")
         assert sliders.count() >= 1 and sliders.first.is_visible()
         assert page.locator(".mathdl-live-playground").count() >= 1, "no live playground"

@@ -26,12 +26,10 @@ import numpy as np
 import pytest
 from nbclient import NotebookClient
 from PIL import Image
-from test_site import ARTIFACTS, browser, open_offline, server, site  # noqa: F401 (fixtures)
 
 from mathdl.playground_export import compose, pixels_digest
-from mathdl_harness.nbrun import LESSONS, NOTEBOOKS
-
-pytestmark = pytest.mark.slow
+from mathdl_harness.course import LESSONS, NOTEBOOKS
+from tests.e2e.test_site import ARTIFACTS, browser, open_offline, server, site  # noqa: F401 (fixtures)
 
 PRESSES = 16
 TARGET_MS = 50.0

@@ -19,7 +19,7 @@ matplotlib.use("Agg")
 
 from mathdl import playground
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BUILDING = sorted(
     a
     for a in os.listdir(os.path.join(ROOT, "solutions"))

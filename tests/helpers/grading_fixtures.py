@@ -16,7 +16,7 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook
 
 from mathdl_grading.cells import FIRST_LINE
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 ASSIGNMENT = "fixture"
 POINTS = {"grad_test": 2, "numgrad_test": 3, "chain_test": 2}
 AUTO_MAX = sum(POINTS.values())

@@ -6,7 +6,6 @@ Function written for torch (and torch's built-in SiLU, which is the Swish below)
 
 import doctest
 
-import _refs
 import numpy as np
 import pytest
 import torch
@@ -14,6 +13,7 @@ import torch
 import mathdl
 import mathdl.functional as F
 from mathdl import Function, Tensor, nn, optim
+from tests.helpers import refs as _refs
 
 
 def _documented_swish():

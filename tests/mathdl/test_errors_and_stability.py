@@ -8,13 +8,13 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as TF
-from _refs import ATOL, RTOL, mathdl_vjp, random_upstream, torch_vjp
 
 import mathdl
 import mathdl.functional as F
 from mathdl import Tensor
 from mathdl import activations as A
 from mathdl import losses as L
+from tests.helpers.refs import ATOL, RTOL, mathdl_vjp, random_upstream, torch_vjp
 
 # ----- stability --------------------------------------------------------------------------------
 

@@ -6,13 +6,13 @@ Statistical tolerances are 6 standard errors of the estimator for the sample siz
 wrong fan (e.g. fan_out instead of fan_in) or a wrong constant is off by far more.
 """
 
-import _refs  # noqa: F401  (one torch thread)
 import numpy as np
 import pytest
 import torch
 
 import mathdl
 from mathdl import init
+from tests.helpers import refs as _refs  # noqa: F401  (one torch thread)
 
 FAN_IN, FAN_OUT = 400, 2500  # unequal, so using the wrong fan changes the variance 6-fold
 N = FAN_IN * FAN_OUT  # 10^6 samples

@@ -4,10 +4,10 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as TF
-from _refs import ATOL, RTOL, central_difference, random_upstream
 
 import mathdl.functional as F
 from mathdl import Tensor, data, nn, normalization, optim
+from tests.helpers.refs import ATOL, RTOL, central_difference, random_upstream
 
 # ----- the by-hand layer: standardize and its derivative -------------------------------------
 

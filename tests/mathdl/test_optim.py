@@ -8,7 +8,6 @@ anywhere in the update rule feeds back into later gradients, so it cannot hide.
 
 import inspect
 
-import _refs  # noqa: F401  (one torch thread: the tensors are tiny)
 import numpy as np
 import pytest
 import torch
@@ -16,6 +15,7 @@ import torch
 import mathdl
 import mathdl.functional as F
 from mathdl import Tensor, optim
+from tests.helpers import refs as _refs  # noqa: F401  (one torch thread: the tensors are tiny)
 
 STEPS = 60
 RTOL, ATOL = 1e-10, 1e-13

@@ -1,8 +1,8 @@
 """Gradients of every Tensor op and every functional, checked three independent ways.
 
 (a) finite differences in float64: an independent central difference written in the test
-    (tests/_refs.py); mathdl's own ``gradcheck`` and ``numerical_grad`` are tested as tools
-    (closed forms, a known-wrong gradient), not used to check mathdl against itself;
+    (tests/helpers/refs.py); mathdl's own ``gradcheck`` and ``numerical_grad`` are tested as
+    tools in test_gradcheck.py, not used to check mathdl against itself;
 (b) torch autograd in float64 with a random upstream gradient (never all ones);
 (c) hypothesis properties over shapes with size-1 and broadcast dimensions and scalars.
 """
@@ -11,7 +11,6 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as TF
-from _refs import ATOL, RTOL, central_difference, mathdl_vjp, random_upstream, torch_vjp
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import mutually_broadcastable_shapes
@@ -19,6 +18,14 @@ from hypothesis.extra.numpy import mutually_broadcastable_shapes
 import mathdl
 import mathdl.functional as F
 from mathdl import Tensor
+from tests.helpers.refs import (
+    ATOL,
+    RTOL,
+    central_difference,
+    mathdl_vjp,
+    random_upstream,
+    torch_vjp,
+)
 
 # --------------------------------------------------------------------------------------------
 # The table of operations. Each case: (id, mathdl fn, torch fn, make(rng) -> input arrays).
@@ -342,68 +349,6 @@ def test_numbers_and_arrays_on_either_side(name, fn):
     np.testing.assert_allclose(t_md.grad, t_t.grad.numpy(), rtol=RTOL, atol=ATOL)
 
 
-# ----- the checkers themselves ------------------------------------------------------------------
-
-
-def test_numerical_grad_against_closed_forms():
-    rng = np.random.default_rng(11)
-    x = rng.standard_normal((3, 4))
-    x_before = x.copy()
-    g = mathdl.numerical_grad(lambda v: np.sum(np.sin(v)), x)
-    assert g.shape == x.shape
-    np.testing.assert_allclose(g, np.cos(x), rtol=0, atol=1e-8)
-    np.testing.assert_array_equal(x, x_before)  # the input is left as it was
-
-    A = rng.standard_normal((4, 4))
-    v = rng.standard_normal(4)
-    g = mathdl.numerical_grad(lambda u: u @ A @ u, v)
-    np.testing.assert_allclose(g, (A + A.T) @ v, rtol=0, atol=1e-8)
-
-
-def test_numerical_grad_agrees_with_independent_central_difference():
-    rng = np.random.default_rng(12)
-    x = rng.standard_normal((2, 3))
-
-    def f(v):
-        return np.sum(np.exp(v) * np.tanh(v[::-1])) + np.prod(v[0])
-
-    np.testing.assert_allclose(
-        mathdl.numerical_grad(f, x), central_difference(f, x), rtol=1e-9, atol=1e-9
-    )
-    # eps is honoured: a quadratic's central difference is exact for any eps
-    np.testing.assert_allclose(
-        mathdl.numerical_grad(lambda v: np.sum(v * v), x, eps=1e-2), 2 * x, rtol=1e-12, atol=1e-12
-    )
-
-
-def test_gradcheck_catches_a_wrong_gradient_and_reports_the_worst_entry():
-    # f(x) = sum(x * x.detach()): the value is sum x^2 but autograd sees only one factor, so
-    # the analytic gradient is x while the true derivative is 2x. The error |x| is largest
-    # where |x| is largest.
-    x = np.array([[0.5, -3.0, 1.0], [2.0, 0.25, -1.5]])
-
-    def wrong(t):
-        return (t * t.detach()).sum()
-
-    res = mathdl.gradcheck(wrong, Tensor(x, requires_grad=True), raise_exception=False)
-    assert not res
-    assert res.worst["index"] == (0, 1)
-    assert res.worst["analytic"] == pytest.approx(-3.0, abs=1e-12)
-    assert res.worst["numerical"] == pytest.approx(-6.0, abs=1e-6)
-    with pytest.raises(AssertionError, match=r"worst entry.*index \(0, 1\)"):
-        mathdl.gradcheck(wrong, Tensor(x, requires_grad=True))
-
-
-def test_gradcheck_checks_every_input_and_handles_non_scalar_outputs():
-    rng = np.random.default_rng(13)
-    a = Tensor(rng.standard_normal((3, 2)), requires_grad=True)
-    b = Tensor(rng.standard_normal((2, 4)), requires_grad=True)
-    assert mathdl.gradcheck(lambda p, q: (p @ q).tanh(), a, b)
-    # only the second input is wrong: the report must name input 1
-    res = mathdl.gradcheck(lambda p, q: p @ (q * q.detach()), a, b, raise_exception=False)
-    assert not res and res.worst["input"] == 1
-
-
 # ----- (c) properties over shapes with hypothesis -----------------------------------------------
 
 BINARY = {
@@ -602,35 +547,6 @@ def test_same_loss_backward_twice_doubles_the_gradient():
     loss.backward()
     loss.backward()
     np.testing.assert_allclose(x.grad, 2 * 2 * np.array([1.0, -2.0, 3.0]))
-
-
-def test_no_grad_records_nothing_and_restores_state():
-    x = Tensor(np.ones(3), requires_grad=True)
-    with mathdl.no_grad():
-        assert not mathdl.is_grad_enabled()
-        y = (x * 2 + 1).exp().sum()
-        z = F.relu(x) @ x
-    assert mathdl.is_grad_enabled()
-    assert y.requires_grad is False and z.requires_grad is False
-    assert y.is_leaf
-    with pytest.raises(RuntimeError):
-        y.backward()
-    # the same expression outside the block does record
-    assert (x * 2).requires_grad is True
-
-    @mathdl.no_grad()
-    def evaluate(t):
-        return t * t
-
-    assert evaluate(x).requires_grad is False
-    assert mathdl.is_grad_enabled()
-
-
-def test_no_grad_state_is_restored_after_an_exception():
-    with pytest.raises(ZeroDivisionError):
-        with mathdl.no_grad():
-            _ = 1 / 0
-    assert mathdl.is_grad_enabled()
 
 
 def test_ten_thousand_op_chain_backward_has_no_recursion_error():

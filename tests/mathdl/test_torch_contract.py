@@ -9,7 +9,6 @@ import inspect
 import operator
 import pickle
 
-import _refs
 import numpy as np
 import pytest
 import torch
@@ -17,6 +16,7 @@ import torch
 import mathdl
 import mathdl.functional as F
 from mathdl import Tensor, nn, optim
+from tests.helpers import refs as _refs
 
 COMPARISONS = [operator.lt, operator.le, operator.gt, operator.ge, operator.eq, operator.ne]
 

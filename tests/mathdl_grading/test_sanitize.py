@@ -1,24 +1,19 @@
-"""The sanitizer and the Content-Security-Policy without a browser (mathdl_grading.sanitize, .csp).
+"""The sanitizer without a browser (mathdl_grading.sanitize; the page's policy: test_csp.py).
 
-The browser checks are tests/test_grading_browser.py (slow); these are quick: what cleaning
-leaves of every hostile payload and of honest content, what happens to each output type, and
-that a rendered feedback page lists the hash of every script it contains, computed here with
-hashlib from the page itself, and nothing else.
+The browser checks are tests/e2e/test_grading_browser.py (slow); these are quick: what cleaning
+leaves of every hostile payload and of honest content, and what happens to each output type.
 """
 
-import base64
-import hashlib
 import re
 from html.parser import HTMLParser
 
-import grading_fixtures as gf
 import nbformat
 import pytest
-from test_grading_browser import html_payloads, js, tiny_png
-from traitlets.config import Config
 
-from mathdl_grading import csp, feedback, sanitize
+from mathdl_grading import sanitize
 from mathdl_grading.sanitize import clean_html, sanitize_output
+from tests.helpers import grading_fixtures as gf
+from tests.helpers.payloads import html_payloads, js, tiny_png
 
 DANGEROUS_TAGS = {"script", "style", "iframe", "object", "embed", "form", "meta", "base", "svg",
                   "math", "link", "input", "button", "textarea", "frame", "frameset"}  # fmt: skip
@@ -134,73 +129,6 @@ def test_notebook_widget_state_attachments_and_bad_grade_ids_are_dropped():
     assert "widgets" not in nb.metadata
     assert cell.attachments == {"a.png": {"image/png": tiny_png()}}
     assert "nbgrader" not in nb.cells[1].metadata
-
-
-def rendered_feedback(tmp_path, notebook):
-    """The feedback template with the course's settings (nbgrader_config.py's calls)."""
-    import nbgrader
-    from nbconvert.exporters import HTMLExporter
-
-    c = Config()
-    feedback.configure(c)
-    sanitize.configure(c)
-    theirs = (
-        nbgrader.__file__.rsplit("/", 1)[0]
-        + "/server_extensions/formgrader/static/node_modules/bootstrap/dist/css"
-    )
-    c.HTMLExporter.template_name = "feedback"
-    c.HTMLExporter.extra_template_paths = [theirs]
-    resources = {"nbgrader": {"notebook": "n", "score": 0, "max_score": 1, "late_penalty": 0}}
-    return HTMLExporter(config=c).from_notebook_node(notebook, resources=resources)[0]
-
-
-def policy_of(page):
-    import html
-
-    meta = re.search(r'<meta[^>]*http-equiv="Content-Security-Policy"[^>]*>', page)
-    assert meta, "no policy in the page"
-    content = re.search(r'content="([^"]*)"', meta.group(0)).group(1)
-    rules = dict(r.strip().split(" ", 1) for r in html.unescape(content).split(";"))
-    return meta.start(), rules
-
-
-def test_feedback_policy_allows_exactly_the_pages_own_scripts(tmp_path):
-    hostile = '<script>alert(1)</script><img src=x onerror="x()"> $x^2$'
-    meta = gf._meta("w", grade=True, solution=True, locked=False, points=1, score=0, comment="ok")
-    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell(hostile, metadata=meta)])
-    page = rendered_feedback(tmp_path, nb)
-    where, rules = policy_of(page)
-    scripts = re.findall(r"<script[^>]*>(.*?)</script>", page, re.S)
-    digests = [base64.b64encode(hashlib.sha256(s.encode()).digest()).decode() for s in scripts]
-    hashes = {f"'sha256-{d}'" for d in digests}
-    assert set(rules["script-src"].split()) == hashes
-    assert len(scripts) == (2 if feedback.mathjax_dir() else 1)
-    assert page.index("<script") > where and page.index("<body") > where
-    for key in ("default-src", "object-src", "frame-src", "base-uri", "form-action"):
-        assert rules[key] == "'none'", key
-    assert "unsafe-inline" not in rules["script-src"] and "'self'" not in rules["script-src"]
-
-
-def test_formgrade_policy_names_formgraders_own_inline_code():
-    static, handlers = csp.formgrade_inline()
-    assert any("toggle_name" in s for s in static) and "toggle_name(true);" in handlers
-    rules = dict(r.split(" ", 1) for r in csp.policy([], "formgrade").split("; "))
-    assert "'unsafe-inline'" not in rules["script-src"] and "'self'" not in rules["script-src"]
-    assert csp.sha256("toggle_name(true);") in rules["script-src"]
-    assert rules["connect-src"] == "'self'"
-    with pytest.raises(ValueError, match="unknown page kind"):
-        csp.policy([], "lab")
-
-
-def test_formgrader_guard_refuses_markup_in_formgrader_paths_only():
-    from mathdl_grading.formgrader_guard import is_unsafe
-
-    assert is_unsafe("/formgrader/manage_students/%22%3Balert(1)%2F%2F")
-    assert is_unsafe("/user/ann/formgrader/manage_students/x%3C%2Fscript%3E/ps1")
-    assert is_unsafe("/services/formgrader-mathdl/formgrader/gradebook/a'b")
-    assert not is_unsafe("/formgrader/manage_students/ann.lee-2/01_tensors")
-    assert not is_unsafe("/formgrader/submissions/61b3378264ae47879d3d4434ff9f6d07/")
-    assert not is_unsafe("/api/contents/a%22b.ipynb")  # not formgrader's
 
 
 def test_markup_too_large_or_too_deep_becomes_plain_text():
