@@ -13,7 +13,6 @@ from mathdl_grading.release import assignments
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = ROOT / "notebooks"
-SOLUTIONS = ROOT / "solutions"
 
 #: How a lesson's file is named: a two-digit number, then words in snake case.
 LESSON_NAME = re.compile(r"\d\d_[a-z0-9]+(_[a-z0-9]+)*")

@@ -24,28 +24,11 @@ import nbformat
 import pytest
 
 from tests.helpers import grading_fixtures as gf
+from tests.helpers.submissions import contains, tree
 
 ROOT = Path(__file__).resolve().parents[2]
 BIN = Path(sys.executable).parent
 A = gf.ASSIGNMENT
-SECRET = b"SECRET-OF-THE-COURSE 4b1d\n"
-
-
-def tree(root: Path) -> dict:
-    """``{relative path: kind}`` of everything under ``root``, links not followed."""
-    return {
-        str(p.relative_to(root)): "link" if p.is_symlink() else "dir" if p.is_dir() else "file"
-        for p in sorted(root.rglob("*"))
-    }
-
-
-def contains(root: Path, needle: bytes) -> list:
-    """Files under ``root`` (links not followed) whose bytes contain ``needle``."""
-    return [
-        str(p)
-        for p in root.rglob("*")
-        if p.is_file() and not p.is_symlink() and needle in p.read_bytes()
-    ]
 
 
 # ----------------------------------------------------------------------------- submitted/ (break 4)

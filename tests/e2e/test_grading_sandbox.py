@@ -27,6 +27,7 @@ import pytest
 
 from mathdl_grading.sandbox import bwrap_problem
 from tests.helpers import grading_fixtures as gf
+from tests.helpers.submissions import make_submission_folder
 
 ROOT = Path(__file__).resolve().parents[2]
 _spec = importlib.util.spec_from_file_location(
@@ -47,29 +48,6 @@ def sandboxed(test):
 
 
 # ----------------------------------------------------------------------------- the scratch copy
-
-
-def make_submission_folder(tmp_path):
-    """A submission's folder with everything the scratch copy must leave out, and a secret."""
-    src, secret = tmp_path / "sub", tmp_path / "secret.txt"
-    secret.write_text("TOP-SECRET-REFERENCE")
-    (src / "nested" / "deeper").mkdir(parents=True)
-    (src / "data.csv").write_text("1,2\n")
-    (src / "nested" / "deeper" / "more.txt").write_text("ok")
-    (src / "fixture.ipynb").write_text('{"hidden": "check(expected=42)"}')
-    (src / "COPY.IPYNB").write_text("{}")
-    (src / ".ipynb_checkpoints").mkdir()
-    (src / ".ipynb_checkpoints" / "fixture-checkpoint.ipynb").write_text("{}")
-    for name in ("timestamp.txt", "submission_secret.txt"):
-        (src / name).write_text("nbgrader's")
-    os.symlink(secret, src / "link.txt")
-    os.symlink(tmp_path, src / "linkdir")
-    os.symlink("/etc/shadow", src / "nested" / "shadow")
-    os.mkfifo(src / "fifo")
-    os.link(secret, src / "hardlink.txt")
-    with open(src / "sparse.bin", "wb") as fh:  # 10 GB that take no space: over the cap
-        fh.truncate(10 * 1024 * MIB)
-    return src
 
 
 @sandboxed

@@ -4,6 +4,13 @@ Blitting: the fast redraw must show what a full draw shows.
 """
 
 import numpy as np
+from matplotlib.figure import Figure
+
+
+def axes(n=1):
+    """Axes on a fresh figure that no pyplot state holds: one, or a row of ``n``."""
+    fig = Figure()
+    return fig.subplots(1, n) if n > 1 else fig.subplots()
 
 
 def blit_vs_full(pg, threshold=60):

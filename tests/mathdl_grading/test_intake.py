@@ -6,28 +6,10 @@ and the copy are refused.
 import os
 import socket
 import time
-from pathlib import Path
 
 import pytest
 
-SECRET = b"SECRET-OF-THE-COURSE 4b1d\n"
-
-
-def tree(root: Path) -> dict:
-    """``{relative path: kind}`` of everything under ``root``, links not followed."""
-    return {
-        str(p.relative_to(root)): "link" if p.is_symlink() else "dir" if p.is_dir() else "file"
-        for p in sorted(root.rglob("*"))
-    }
-
-
-def contains(root: Path, needle: bytes) -> list:
-    """Files under ``root`` (links not followed) whose bytes contain ``needle``."""
-    return [
-        str(p)
-        for p in root.rglob("*")
-        if p.is_file() and not p.is_symlink() and needle in p.read_bytes()
-    ]
+from tests.helpers.submissions import SECRET, contains, tree
 
 
 @pytest.fixture

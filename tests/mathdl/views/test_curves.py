@@ -6,14 +6,9 @@ matplotlib.use("Agg")
 
 import numpy as np
 import pytest
-from matplotlib.figure import Figure
 
 from mathdl.views.curves import Curves
-
-
-def axes(n=1):
-    fig = Figure()
-    return fig.subplots(1, n) if n > 1 else fig.subplots()
+from tests.helpers.pictures import axes
 
 
 def test_curves_set_and_refuse_mismatched_or_unknown_lines():

@@ -6,16 +6,11 @@ matplotlib.use("Agg")
 
 import numpy as np
 import pytest
-from matplotlib.figure import Figure
 
 from mathdl import optim
 from mathdl.surfaces import ravine
 from mathdl.views.descent import ContourPath, descent_playground, start_point
-
-
-def axes(n=1):
-    fig = Figure()
-    return fig.subplots(1, n) if n > 1 else fig.subplots()
+from tests.helpers.pictures import axes
 
 
 def test_start_point_seed_zero_is_the_standard_start_and_others_stay_in_view():

@@ -5,14 +5,9 @@ import matplotlib
 matplotlib.use("Agg")
 
 import pytest
-from matplotlib.figure import Figure
 
 from mathdl.views.graph import draw_graph
-
-
-def axes(n=1):
-    fig = Figure()
-    return fig.subplots(1, n) if n > 1 else fig.subplots()
+from tests.helpers.pictures import axes
 
 
 def test_graph_puts_values_above_and_gradients_below_each_wire():

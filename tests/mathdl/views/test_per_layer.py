@@ -6,14 +6,9 @@ matplotlib.use("Agg")
 
 import numpy as np
 import pytest
-from matplotlib.figure import Figure
 
 from mathdl.views.per_layer import LayerBars
-
-
-def axes(n=1):
-    fig = Figure()
-    return fig.subplots(1, n) if n > 1 else fig.subplots()
+from tests.helpers.pictures import axes
 
 
 def test_layer_bars_show_given_layers_only():
