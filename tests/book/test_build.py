@@ -5,17 +5,15 @@ import importlib.metadata
 import importlib.util
 import json
 import re
-import sys
 from pathlib import Path
 
 import nbformat
 import pytest
 
+from tests.helpers.book import load_build
+
 ROOT = Path(__file__).resolve().parents[2]
-spec = importlib.util.spec_from_file_location("mathdl_book_build", ROOT / "book" / "build.py")
-build = importlib.util.module_from_spec(spec)
-sys.modules[spec.name] = build  # the process pool pickles execute_one by its module's name
-spec.loader.exec_module(build)
+build = load_build()
 
 
 def test_external_loads_finds_every_kind_of_remote_load_and_ignores_links(tmp_path):

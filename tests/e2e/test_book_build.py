@@ -1,19 +1,11 @@
 """book/build.py executing lessons (starts kernels; the fast checks: tests/book/test_build.py)."""
 
-import importlib.metadata
-import importlib.util
-from pathlib import Path
-
 import nbformat
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.helpers.book import load_build
 
-
-spec = importlib.util.spec_from_file_location("mathdl_book_build", ROOT / "book" / "build.py")
-
-
-build = importlib.util.module_from_spec(spec)
+build = load_build()
 
 
 def test_a_lesson_that_raises_stops_the_build_naming_it(tmp_path):
