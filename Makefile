@@ -27,8 +27,8 @@ lab: $(STAMP)
 test: $(STAMP)
 	$(PY) -m pytest
 
-# The quick loop while editing mathdl: everything but the tests marked slow (kernels, grading,
-# browser, site, hub). `make test` still runs everything.
+# The quick loop while editing mathdl: everything but the tests marked slow, which are those in
+# tests/e2e/ (kernels, grading, browser, site, hub). `make test` still runs everything.
 test-fast: $(STAMP)
 	$(PY) -m pytest -m "not slow"
 
@@ -51,7 +51,7 @@ bench: $(STAMP)
 # environment in /opt/mathdl-hub-test (MATHDL_HUB_TEST_PREFIX) the first time (a few minutes).
 .PHONY: hub-test
 hub-test: $(STAMP)
-	$(PY) -m pytest -q -s -rA tests/test_hub.py
+	$(PY) -m pytest -q -s -rA tests/e2e/test_hub.py
 
 # Student versions: exercises/<a>/<a>.ipynb from every solutions/<a>/<a>.ipynb (nbgrader
 # generate_assignment with a throw-away gradebook; deterministic, committed).

@@ -30,9 +30,10 @@ from pathlib import Path
 
 import nbformat
 
-from mathdl_harness import jlab, nbrun
+from mathdl_harness import jlab
+from mathdl_harness.course import lessons_before
 
-LESSONS = nbrun.LESSONS[:6]  # the default set: 00-05
+LESSONS = lessons_before("06_activations")  # the default set: 00-05
 TIMINGS = "playground-timings.json"
 # Appended to the lesson's temporary copy: after every redraw, write each playground's timings
 # (Playground.timings: compute, render, encode, send) next to the notebook.

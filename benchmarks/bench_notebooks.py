@@ -12,7 +12,8 @@ redraw <= 100 ms median.
 import sys
 import time
 
-from mathdl_harness.nbrun import LESSONS, run_notebook
+from mathdl_harness.course import LESSONS
+from mathdl_harness.nbrun import run_notebook
 
 
 def main(names):

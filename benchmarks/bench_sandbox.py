@@ -9,7 +9,7 @@ each (each under the per-process cap), 12 memory files (memfd) of 60 MiB, 6 x 60
 25 x 60 MiB in the working folder and, our variant, 12 x 60 MiB of POSIX shared memory in
 /dev/shm. Printed: how far the attack got, the cgroup's peak, the OOM kills, how far the host's
 MemAvailable fell (sampled every 50 ms; other jobs on the machine move it too) and how much the
-host's /tmp disk grew. ``tests/test_grading_sandbox.py`` runs the same attack with smaller sizes.
+host's /tmp disk grew. ``tests/e2e/test_grading_sandbox.py`` runs the same attack with smaller sizes.
 """
 
 import argparse

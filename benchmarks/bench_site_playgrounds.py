@@ -23,7 +23,7 @@ from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 from mathdl_harness import jlab
-from mathdl_harness.nbrun import LESSONS
+from mathdl_harness.course import LESSONS
 
 ROOT = Path(__file__).resolve().parent.parent
 SITE = ROOT / "build" / "site"

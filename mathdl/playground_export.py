@@ -5,7 +5,7 @@ for every :class:`~mathdl.playground.Playground` it sets the controls to each se
 (:func:`site_settings`), lets the playground draw exactly as in the notebook, and stores the
 picture it shows (WebP at 2x and 1x) with a digest of its pixels. The page's controls then swap
 pictures without a kernel. One source of truth: the pictures are the playground's own output,
-and tests/test_site_playgrounds.py checks the digests against a fresh run of the notebook.
+and tests/e2e/test_site_playgrounds.py checks the digests against a fresh run of the notebook.
 
 The grid (a "star" around the notebook's starting values):
 

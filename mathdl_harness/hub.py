@@ -1,4 +1,4 @@
-"""Helpers for tests/test_hub.py: unix users, a real JupyterHub, and clients that act as a user.
+"""Helpers for tests/e2e/test_hub.py: unix users, a real JupyterHub, and clients that act as a user.
 
 Everything here acts through what a person has: a unix account and password, the hub's login
 page and REST API (with the `_xsrf` cookie echoed in `X-XSRFToken`, which JupyterHub 6 requires

@@ -1,6 +1,6 @@
 """JupyterLab on localhost driven by the system Chromium through Playwright.
 
-Shared by tests/test_browser.py and benchmarks/bench_browser.py. The server serves a temporary
+Shared by tests/e2e/test_browser.py and benchmarks/bench_browser.py. The server serves a temporary
 copy of the course (running cells must not write outputs into the committed notebooks), every
 wait is bounded, and the server is stopped whatever happens. Nothing is downloaded: Playwright
 drives /usr/bin/chromium (Debian's package).

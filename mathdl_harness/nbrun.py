@@ -1,33 +1,16 @@
 """Execute a lesson notebook headless, then drive every widget it created, in the same kernel.
 
-Used by tests/test_notebooks.py (fails on any error) and benchmarks/bench_notebooks.py
+Used by tests/e2e/test_notebooks.py (fails on any error) and benchmarks/bench_notebooks.py
 (reports time, peak memory and widget latency). No browser is involved.
 """
 
 import json
 import time
-from pathlib import Path
 
 import nbformat
 from nbclient import NotebookClient
 
-ROOT = Path(__file__).resolve().parent.parent
-NOTEBOOKS = ROOT / "notebooks"
-
-#: The lessons, in course order (the names are the course's contract).
-LESSONS = [
-    "00_welcome",
-    "01_tensors",
-    "02_gpu_and_batching",
-    "03_probability",
-    "04_gradients",
-    "05_chain_rule",
-    "06_activations",
-    "07_losses",
-    "08_optimizers",
-    "09_initialization",
-    "10_putting_it_together",
-]
+from mathdl_harness.course import NOTEBOOKS
 
 _MARK = "@@WIDGET-REPORT@@"
 

@@ -1,24 +1,29 @@
-"""Test-suite configuration: the `slow` marker.
+"""Test-suite configuration: where a test goes, and the `slow` marker.
 
-`make test` runs everything; `make test-fast` skips the tests marked slow (lessons executed in a
-kernel, grading, the real browser, the website and the hub). Whole modules that start kernels,
-browsers or servers are marked here, so a new test in them is slow without a decorator; a test
-elsewhere is marked with ``@pytest.mark.slow``.
+Unit tests mirror the packages: ``tests/<package>/test_<module>.py`` (tests/mathdl/,
+tests/mathdl/views/, tests/mathdl_grading/); fast checks of the course's other folders go in
+``tests/<folder>/`` (book, binder, deploy, exercises, notebooks); shared helpers in
+tests/helpers/. Everything end to end (lessons executed in a kernel, grading, the real browser,
+the website and the hub) goes in tests/e2e/, whose conftest.py marks all of it slow: `make test`
+runs everything, `make test-fast` everything but tests/e2e/. A test marked slow by hand outside
+tests/e2e/ is refused, so the folder stays the one place that decides.
 """
+
+from pathlib import Path
 
 import pytest
 
-SLOW_MODULES = {
-    "test_notebooks",
-    "test_grading",
-    "test_exercises",
-    "test_browser",
-    "test_site",
-    "test_hub",
-}
+E2E = Path(__file__).resolve().parent / "e2e"
 
 
 def pytest_collection_modifyitems(config, items):
-    for item in items:
-        if item.module is not None and item.module.__name__.rsplit(".", 1)[-1] in SLOW_MODULES:
-            item.add_marker(pytest.mark.slow)
+    misplaced = [
+        item.nodeid
+        for item in items
+        if E2E not in item.path.parents and item.get_closest_marker("slow") is not None
+    ]
+    if misplaced:
+        raise pytest.UsageError(
+            "tests marked slow outside tests/e2e/ (move them there; the folder marks them): "
+            + ", ".join(misplaced)
+        )
