@@ -135,6 +135,15 @@ def line_fit_run(
     return LineFitRun(history, losses, final, starts, points[-1], seed_losses)
 
 
+def _extremes(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per row, the largest and the smallest finite value (nan where a row has none)."""
+    finite = np.isfinite(values)
+    some = finite.any(axis=1)
+    top = np.where(some, np.max(np.where(finite, values, -np.inf), axis=1), np.nan)
+    bottom = np.where(some, np.min(np.where(finite, values, np.inf), axis=1), np.nan)
+    return top, bottom
+
+
 class LineFitView:
     """Data with the start and fitted lines; loss per step (yours, the seeds' best and worst, the
     least-squares loss dotted); the (w, b) path over the contour lines, seeds' starts and ends."""
@@ -194,8 +203,7 @@ class LineFitView:
         (w0, b0), (w1, b1) = run.history[0], run.history[-1]
         self.start_line.set_data(self.x_line, self.x_line * w0 + b0)
         self.fit_line.set_data(self.x_line, self.x_line * w1 + b1)
-        with np.errstate(all="ignore"):
-            worst, best = np.nanmax(run.seed_losses, axis=1), np.nanmin(run.seed_losses, axis=1)
+        worst, best = _extremes(run.seed_losses)
         self.loss.set("loss", run.losses).set("worst", worst).set("best", best)
         final = run.seed_losses[-1]
         lost = int(np.isnan(final).sum())
