@@ -149,7 +149,7 @@ class LineFitView:
     least-squares loss dotted); the (w, b) path over the contour lines, seeds' starts and ends."""
 
     def __init__(self, axes: Sequence[Any], problem: LineProblem, steps: int = 100) -> None:
-        axes[0].get_gridspec().set_width_ratios([1, 1, 1.5])  # the (w, b) panel the widest
+        axes[0].get_gridspec().set_width_ratios([1, 1, 1.6])  # the (w, b) panel the widest
         self.problem, self.steps, self.x_line = problem, steps, np.array([-0.2, 3.2])
         self._data_panel(axes[0])
         self.loss: Any = Curves(  # type: ignore[no-untyped-call]  # not annotated yet
@@ -170,7 +170,7 @@ class LineFitView:
             axes[2],
             lambda w, b: np.log(problem.loss(w, b)),
             (-3.5, 5.0),
-            (-3.0, 2.5),
+            (-3.5, 3.0),
             levels=12,
             minimum=(problem.w_best, problem.b_best),
             xlabel="w",
@@ -232,7 +232,7 @@ def line_fit_playground(fit: Fit, problem: LineProblem, steps: int = 100, lr: fl
     return view_playground(
         lambda axes: LineFitView(axes, problem, steps),
         draw,
-        figsize=(11, 4.2),
+        figsize=(9.6, 3.9),
         ncols=3,
         lr=lr_slider(lr, min=1e-3, max=10.0),
         init=init_dropdown("he"),
