@@ -72,7 +72,7 @@ def softmax_playground(
     return view_playground(
         lambda axes: BoundaryView(axes[0], axes[1], X, y, steps=steps, fontsize=9),
         draw,
-        figsize=(9.6, 3.8),
+        figsize=(9, 3.4),
         lr=lr_slider(lr),
         init=init_dropdown("he"),
         seed=seed_slider(),
