@@ -170,6 +170,8 @@ def test_line_fit_run_uses_the_lessons_fit_and_each_seeds_start():
     # the seeds' descent, started where the lesson's fit starts, ends where it ends
     np.testing.assert_allclose(run.ends[5], history[-1], rtol=1e-9)
     assert run.seed_losses.shape == (51, 21) and not run.diverged
+    with pytest.raises(ValueError, match="history"):
+        line_fit_run(lambda *a: (np.zeros(3), np.zeros(2)), p, 0.01, "he", 1.0, 0)
 
 
 def test_the_initialization_menu_changes_what_is_shown():
@@ -223,6 +225,8 @@ def test_batch_curves_subtracts_the_best_loss_and_counts_the_work():
     assert calls == [64, 8, 8] and again.full.shape == (3,)  # the full run given is not rerun
     with pytest.raises(ValueError, match="batch size"):
         batch_curves(train, 0.1, 65, "he", 0, best_loss=1.0, n_data=64)
+    with pytest.raises(ValueError, match="losses per step"):
+        batch_curves(lambda *a: [], 0.1, 8, "he", 0, best_loss=1.0, n_data=64)
 
 
 def test_batch_curves_names_the_run_that_diverged():
@@ -313,6 +317,8 @@ def test_softmax_run_probabilities_are_torch_softmax():
         lambda lr, i, s: (np.full((2, 3), np.inf), np.zeros(3), [1.0]), 1, "he", 0, X, y, grid
     )
     assert blown.diverged and blown.probabilities is None
+    with pytest.raises(ValueError, match="W"):
+        softmax_run(lambda lr, i, s: (W.T, b, losses), 0.5, "he", 2, X, y, grid)
 
 
 def test_softmax_playground_draws_uniform_grey_for_zero_weights_and_survives_every_control():

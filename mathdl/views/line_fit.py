@@ -130,6 +130,8 @@ def line_fit_run(
     starts = np.column_stack([w0s, np.zeros(seeds)])
     points, seed_losses = descend_many(problem, starts, lr, steps)
     history, losses = np.asarray(history, dtype=float), np.asarray(losses, dtype=float)
+    if history.ndim != 2 or history.shape[1] != 2 or len(history) == 0:
+        raise ValueError(f"fit must return a (w, b) history of shape (k, 2), got {history.shape}")
     with np.errstate(all="ignore"):
         final = float(problem.loss(history[-1, 0], history[-1, 1]))
     return LineFitRun(history, losses, final, starts, points[-1], seed_losses)

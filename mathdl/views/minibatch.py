@@ -77,6 +77,9 @@ def batch_curves(
         raise ValueError(f"batch size must lie in 1 .. {n_data}, got {batch_size}")
     full = np.asarray(train(lr, n_data, init, seed), float) if full is None else full
     sgd = np.asarray(train(lr, batch_size, init, seed), dtype=float)
+    for name, run in (("batch", sgd), ("full batch", np.asarray(full))):
+        if run.ndim != 1 or len(run) == 0:
+            raise ValueError(f"train must return losses per step; the {name} run gave {run.shape}")
     return BatchCurves(sgd - best_loss, np.asarray(full, float) - best_loss, batch_size, n_data)
 
 

@@ -42,6 +42,11 @@ def softmax_run(
     """Train once; P(y | x) = softmax(x W + b) on ``grid`` (M, D) and the accuracy on (X, y)."""
     W, b, losses = train(lr, init, seed)
     W, b, losses = np.asarray(W, float), np.asarray(b, float), np.asarray(losses, float)
+    if W.ndim != 2 or W.shape[0] != grid.shape[1] or b.shape != (W.shape[1],) or losses.ndim != 1:
+        raise ValueError(
+            f"train must return W ({grid.shape[1]}, K), b (K,) and losses per step; "
+            f"got {W.shape}, {b.shape}, {losses.shape}"
+        )
     if not (np.isfinite(losses).all() and np.isfinite(W).all() and np.isfinite(b).all()):
         return SoftmaxRun(None, losses, float("nan"))
     accuracy = float(np.mean((X @ W + b).argmax(axis=1) == y))
