@@ -246,7 +246,7 @@ def line_fit_playground(fit: Fit, problem: LineProblem, steps: int = 100, lr: fl
     return view_playground(
         lambda axes: LineFitView(axes, problem, steps),
         draw,
-        figsize=(9.6, 3.9),
+        figsize=(9.6, 3.6),
         ncols=3,
         lr=lr_slider(lr, min=1e-3, max=10.0),
         init=init_dropdown("he"),
