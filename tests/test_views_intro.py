@@ -325,13 +325,21 @@ def test_softmax_playground_draws_uniform_grey_for_zero_weights_and_survives_eve
     from mathdl.plots import region_colors
 
     X, y = blobs()
-    pg = softmax_playground(softmax_trainer(X, y), X, y, steps=30)
+    calls = []
+
+    def counted(lr, scheme, seed):
+        calls.append((lr, scheme, seed))
+        return softmax_trainer(X, y)(lr, scheme, seed)
+
+    pg = softmax_playground(counted, X, y, steps=30)
     pg.set(init="zeros", lr=1e-4)
     image = np.asarray(pg.view.image.get_array())[..., :3] / 255
     uniform = region_colors(np.full((len(pg.view.grid), 3), 1 / 3), pg.view.rgb, image.shape[:2])
     assert np.abs(image - uniform).max() < 0.02  # barely trained: P(y | x) close to uniform
     pg.set(lr=1.0)
     assert np.abs(np.asarray(pg.view.image.get_array())[..., :3] / 255 - uniform).max() > 0.1
+    pg.set(lr=1e-4)  # back to a setting already trained: redrawn, not trained again
+    assert calls.count((1e-4, "zeros", 0)) == 1
     assert drive(pg) == []
 
     def overflowing(lr, scheme, seed):

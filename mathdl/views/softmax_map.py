@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from ..activations import softmax
-from .build import view_playground
+from .build import Memo, view_playground
 
 __all__ = ["SoftmaxRun", "softmax_playground", "softmax_run"]
 
@@ -56,16 +56,18 @@ def softmax_run(
 def softmax_playground(
     train: Train, X: np.ndarray, y: np.ndarray, steps: int = 150, lr: float = 0.01
 ) -> Any:
-    """Sliders for the learning rate, initialization and seed; each change runs ``train`` once.
-    Left: P(y | x) over the plane and the points (X, y); right: the loss per step. Returns the
+    """Sliders for the learning rate, initialization and seed; each new setting runs ``train``
+    once (the last 256 are kept: moving a slider back only redraws). Left: P(y | x) over the
+    plane and the points (X, y); right: the loss per step. Returns the
     :class:`mathdl.playground.Playground`."""
     from ..playground import Diverged, init_dropdown, lr_slider, seed_slider
     from .boundary import BoundaryView
 
     X, y = np.asarray(X, dtype=float), np.asarray(y)
+    runs = Memo(256)  # moving a slider back redraws without training again
 
     def draw(view: BoundaryView, lr: float, init: str, seed: int) -> None:
-        run = softmax_run(train, lr, init, seed, X, y, view.grid)
+        run = runs((lr, init, seed), lambda: softmax_run(train, lr, init, seed, X, y, view.grid))
         if run.diverged:
             view.show(None, run.losses, "P(y | x): diverged", "the loss overflowed")
             raise Diverged("the loss overflowed")
