@@ -169,7 +169,7 @@ class LineFitView:
         axes[0].get_gridspec().set_width_ratios([1, 1, 1.6])  # the (w, b) panel the widest
         self.problem, self.steps, self.x_line = problem, steps, np.array([-0.2, 3.2])
         self._data_panel(axes[0])
-        self.loss: Any = Curves(  # type: ignore[no-untyped-call]  # not annotated yet
+        self.loss = Curves(
             axes[1],
             {
                 "worst": dict(color="0.75", lw=1, label="seeds 0-20: worst"),
@@ -183,7 +183,7 @@ class LineFitView:
             readout=(0.97, 0.97, "right", "top"),
         )
         axes[1].axhline(problem.best_loss, color="0.6", ls=":", lw=1)
-        self.path: Any = ContourPath(  # type: ignore[no-untyped-call]  # not annotated yet
+        self.path = ContourPath(
             axes[2],
             lambda w, b: np.log(problem.loss(w, b)),
             (-3.5, 5.0),

@@ -91,7 +91,7 @@ class BatchView:
             "full": dict(color="0.6", lw=1.5, label=f"full batch (B = {n_data})"),
             "sgd": dict(color="tab:blue", lw=1, label="your batch size"),
         }
-        self.step: Any = Curves(  # type: ignore[no-untyped-call]  # not annotated yet
+        self.step = Curves(
             axes[0],
             lines,
             xlim=(0, steps),
@@ -101,7 +101,7 @@ class BatchView:
             readout=(0.02, 0.03, "left", "bottom"),
             legend_loc="upper right",
         )
-        self.work: Any = Curves(  # type: ignore[no-untyped-call]  # not annotated yet
+        self.work = Curves(
             axes[1],
             lines,
             xlim=(1, steps * n_data),

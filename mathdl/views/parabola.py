@@ -88,7 +88,7 @@ class ParabolaView:
 
     def __init__(self, axes: Sequence[Any], center: float = 1.0, steps: int = 40) -> None:
         self.center, self.steps = center, steps
-        self.curve: Any = CurvePath(  # type: ignore[no-untyped-call]  # not annotated yet
+        self.curve = CurvePath(
             axes[0],
             self.parabola(1.0),
             np.linspace(center - 5.5, center + 3.5, 200),
@@ -96,7 +96,7 @@ class ParabolaView:
         )
         axes[0].axvline(center, color="0.85", linewidth=1, zorder=0)
         floor_style = dict(color="0.4", ls="--", lw=1, label="noise floor ησ²/(2(2 − aη))")
-        self.loss: Any = Curves(  # type: ignore[no-untyped-call]  # not annotated yet
+        self.loss = Curves(
             axes[1],
             {"loss": dict(marker=".", ms=3, color="tab:blue"), "floor": floor_style},
             xlim=(0, steps),
@@ -113,8 +113,10 @@ class ParabolaView:
         shown = self.curve.set(run.xs, self.parabola(a))  # iterates far off the picture left out
         loss = np.maximum(run.losses[shown], LOSS_FLOOR)
         self.loss.set("loss", loss, x=np.flatnonzero(shown))
-        floor = [[], []] if run.floor is None else [[run.floor] * 2, [0, self.steps]]
-        self.loss.set("floor", floor[0], x=floor[1])
+        if run.floor is None:
+            self.loss.set("floor", np.empty(0), x=np.empty(0))
+        else:
+            self.loss.set("floor", np.full(2, run.floor), x=np.array([0.0, self.steps]))
         self.curve.say(f"lr = {lr:.3g}, limit 2/a = {2 / a:.3g}, q = 1 - a lr = {run.q:+.3g}")
         self.loss.say(f"after {self.steps} steps: {run.losses[-1]:.3g}")
 
