@@ -8,6 +8,9 @@ need; this package imports nothing by itself, so ``import mathdl`` stays NumPy-o
 * :mod:`mathdl.views.descent`: a descent path on a 1-D curve or over the contour lines of a
   2-D function, and :func:`~mathdl.views.descent.descent_playground`, the surface playground
   (accepts an optimizer name, a :class:`mathdl.optim.Optimizer` subclass or a step function);
+* :mod:`mathdl.views.parabola`, :mod:`~mathdl.views.line_fit`, :mod:`~mathdl.views.minibatch`,
+  :mod:`~mathdl.views.softmax_map`: the playgrounds of lessons 00-03 around the lesson's own
+  training function (each experiment a NumPy function, apart from its picture);
 * :mod:`mathdl.views.per_layer`: one bar per layer (gradient norms at two moments);
 * :mod:`mathdl.views.gradient_sizes`: lesson 05's playground, gradient descent on a deep MLP with
   the lesson's own backward pass and its per-layer gradient norms;

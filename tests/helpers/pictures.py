@@ -32,3 +32,7 @@ def blit_vs_full(pg, threshold=60):
             a.set_animated(True)
     assert blitted.shape == full.shape
     return np.mean(np.abs(blitted - full).max(axis=-1) > threshold)
+
+
+def line(ax, label):
+    return next(li for li in ax.get_lines() if li.get_label() == label)
