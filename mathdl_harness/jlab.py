@@ -17,6 +17,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -39,18 +40,11 @@ def free_port():
         return s.getsockname()[1]
 
 
-@contextlib.contextmanager
-def jupyterlab(tmp, env=None):
-    """A JupyterLab server on a free port serving ``tmp`` (a folder holding a course copy).
-
-    ``env``: extra environment variables for the server and its kernels (e.g. PYTHONPATH).
-    Yields ``dict(base=..., token=..., root=tmp)``.
-    """
-    tmp = Path(tmp)
+def lab_settings(tmp: Path) -> None:
+    """Jupyter's folders under ``tmp``/jupyter, and JupyterLab's settings: every cell rendered
+    (no virtual scrolling: Run All then runs every cell, as in a classic notebook), no news."""
     for sub in ("config", "data", "runtime", "settings", "workspaces"):
         (tmp / "jupyter" / sub).mkdir(parents=True, exist_ok=True)
-    # Render every cell (no virtual scrolling: Run All then runs every cell, as in a classic
-    # notebook) and do not ask about Jupyter news.
     settings = {
         "notebook-extension/tracker": {"windowingMode": "none"},
         "apputils-extension/notification": {"fetchNews": "false"},
@@ -59,15 +53,10 @@ def jupyterlab(tmp, env=None):
         f = tmp / "jupyter/settings/@jupyterlab" / f"{name}.jupyterlab-settings"
         f.parent.mkdir(parents=True, exist_ok=True)
         f.write_text(json.dumps(values))
-    port, token = free_port(), secrets.token_hex(16)
-    env = dict(
-        os.environ,
-        JUPYTER_CONFIG_DIR=str(tmp / "jupyter/config"),
-        JUPYTER_RUNTIME_DIR=str(tmp / "jupyter/runtime"),
-        JUPYTERLAB_SETTINGS_DIR=str(tmp / "jupyter/settings"),
-        JUPYTERLAB_WORKSPACES_DIR=str(tmp / "jupyter/workspaces"),
-        **(env or {}),
-    )
+
+
+def lab_command(tmp: Path, port: int, token: str) -> list[str]:
+    """The command line of a JupyterLab server on ``port`` serving ``tmp``."""
     cmd = [
         sys.executable,
         "-m",
@@ -81,43 +70,74 @@ def jupyterlab(tmp, env=None):
         "--LabApp.news_url=",
         "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
     ]
-    if os.geteuid() == 0:
-        cmd.append("--allow-root")
-    log = open(tmp / "server.log", "w")
-    proc = subprocess.Popen(
-        cmd, cwd=tmp, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+    return [*cmd, "--allow-root"] if os.geteuid() == 0 else cmd
+
+
+def wait_until_up(proc: subprocess.Popen, url: str, log: Path, seconds: float = 60) -> None:
+    """Return once ``url`` answers; raise with the server's log if it stops or takes too long."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            urllib.request.urlopen(url, timeout=2)
+            return
+        except OSError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(
+                    "JupyterLab did not start:\n" + log.read_text()[-3000:]
+                ) from None
+            time.sleep(0.3)
+
+
+def stop_group(proc: subprocess.Popen) -> None:
+    """Stop the server's process group: SIGTERM, then SIGKILL after 15 s."""
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=15)
+    except (ProcessLookupError, subprocess.TimeoutExpired):
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=5)
+
+
+@contextlib.contextmanager
+def jupyterlab(tmp: Path | str, env: dict[str, str] | None = None) -> Iterator[dict]:
+    """A JupyterLab server on a free port serving ``tmp`` (a folder holding a course copy).
+
+    ``env``: extra environment variables for the server and its kernels (e.g. PYTHONPATH).
+    Yields ``dict(base=..., token=..., root=tmp)``.
+    """
+    tmp = Path(tmp)
+    lab_settings(tmp)
+    port, token = free_port(), secrets.token_hex(16)
+    env = dict(
+        os.environ,
+        JUPYTER_CONFIG_DIR=str(tmp / "jupyter/config"),
+        JUPYTER_RUNTIME_DIR=str(tmp / "jupyter/runtime"),
+        JUPYTERLAB_SETTINGS_DIR=str(tmp / "jupyter/settings"),
+        JUPYTERLAB_WORKSPACES_DIR=str(tmp / "jupyter/workspaces"),
+        **(env or {}),
     )
     base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                urllib.request.urlopen(f"{base}/api/status?token={token}", timeout=2)
-                break
-            except OSError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(
-                        "JupyterLab did not start:\n" + (tmp / "server.log").read_text()[-3000:]
-                    ) from None
-                time.sleep(0.3)
-        yield dict(base=base, token=token, root=tmp)
-    finally:
+    with open(tmp / "server.log", "w") as log:
+        proc = subprocess.Popen(
+            lab_command(tmp, port, token),
+            cwd=tmp,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
         try:
-            os.killpg(proc.pid, signal.SIGTERM)
-            proc.wait(timeout=15)
-        except (ProcessLookupError, subprocess.TimeoutExpired):
-            try:
-                os.killpg(proc.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-            proc.wait(timeout=5)
-        log.close()
+            wait_until_up(proc, f"{base}/api/status?token={token}", tmp / "server.log")
+            yield dict(base=base, token=token, root=tmp)
+        finally:
+            stop_group(proc)
 
 
 @contextlib.contextmanager
 def chromium():
     """A headless Chromium (the system one) under Playwright."""
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import sync_playwright  # lazy: a test-only dependency
 
     with sync_playwright() as p:
         b = p.chromium.launch(
