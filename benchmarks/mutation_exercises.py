@@ -387,7 +387,7 @@ def graded_sources(a):
     answer to the same call. ``({}, None)`` for a notebook that does not bake yet.
     """
     from mathdl_grading.bake import BakeError, bake_notebook
-    from mathdl_grading.cli import load_config
+    from mathdl_grading.apps import load_config
     from mathdl_grading.reference import references
 
     try:

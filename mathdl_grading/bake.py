@@ -16,17 +16,22 @@ visible call (no visible check inside a loop), a literal short enough to read, a
 student understands (no "#N").
 """
 
+import argparse
 import ast
 import itertools
 import math
 import re
 from pathlib import Path
 
+import nbformat
 from nbgrader.preprocessors import NbGraderPreprocessor
 from traitlets import Integer
 
+from .apps import load_config
 from .cells import HIDDEN, is_test
 from .checks import compare, pack
+from .mistakes import answers_for, mistake_records
+from .reference import records_for, references, source_of
 
 ACCURACY_OPTION = "min_accuracy"
 
@@ -201,9 +206,6 @@ class BakeExpected(NbGraderPreprocessor):
     max_chars = Integer(3000, help="longest literal written into a visible check").tag(config=True)
 
     def preprocess(self, nb, resources):
-        from .mistakes import answers_for, mistake_records
-        from .reference import records_for, source_of
-
         cells = records_for(self.config, resources)["cells"]
         source, cache = source_of(self.config, resources)
         found = mistake_records(source, self.config, cache)
@@ -232,12 +234,6 @@ def bake_notebook(root, assignment):
 
     Raises :class:`BakeError` at the first cell that breaks the conventions.
     """
-    import nbformat
-
-    from .cli import load_config
-    from .mistakes import answers_for, mistake_records
-    from .reference import references
-
     root = Path(root).resolve()
     source = root / "solutions" / assignment / f"{assignment}.ipynb"
     config, cache = load_config(root), root / "nbgrader_work" / "references"
@@ -258,8 +254,6 @@ def bake_notebook(root, assignment):
 
 def main(argv=None):
     """``python -m mathdl_grading.bake <assignment> ...``: print each baked test cell or the error."""
-    import argparse
-
     ap = argparse.ArgumentParser(prog="python -m mathdl_grading.bake", description=main.__doc__)
     ap.add_argument("assignment", nargs="+")
     ap.add_argument("--root", default=".")

@@ -22,7 +22,7 @@ def _depths(order, graph):
 
 def draw(order, graph, wrong):
     """PNG bytes of the graph; ``wrong`` is the first wrong step (a key of ``order``)."""
-    from matplotlib.figure import Figure
+    from matplotlib.figure import Figure  # lazy: only a failed chain check draws (slow import)
 
     depth = _depths(order, graph)
     columns = {}

@@ -29,8 +29,15 @@ its code nor anything it was derived from reaches the submission's kernel.
 Only the standard library and NumPy, so it works in any kernel that can import mathdl.
 """
 
+import base64
+import builtins
+import json
 import math
 import os
+import sys
+import zlib
+
+import numpy as np
 
 __all__ = ["MIME", "check", "compare", "plain", "raised", "receive_shared", "shared"]
 
@@ -49,8 +56,6 @@ def _number(x):
 
 def plain(value, _depth=0):
     """``value`` as tagged JSON data; anything array-like becomes ``["array", shape, floats]``."""
-    import numpy as np
-
     if _depth > 20:
         raise ValueError("the answer is nested more than 20 levels deep")
     if value is None or isinstance(value, bool | np.bool_):
@@ -74,8 +79,6 @@ def plain(value, _depth=0):
 
 
 def _as_array(data):
-    import numpy as np
-
     if data[0] == "array":
         return np.array([float(x) for x in data[2]], dtype=np.float64).reshape(data[1])
     if data[0] in ("int", "float"):
@@ -90,8 +93,6 @@ def _as_array(data):
 
 def _shown(data, limit=100):
     """A short text of a plain answer, for the messages of the student's own (visible) checks."""
-    import numpy as np
-
     if data[0] == "dict":
         return "a dict with keys " + repr(sorted(data[1]))
     if data[0] in ("none", "bool", "str"):
@@ -115,8 +116,6 @@ def compare(got, want, rtol, atol, broadcast=False, min_accuracy=None, chain=Fal
     ``chain``: the answer is a dict of intermediate results in the order of computation (a
     forward or backward pass); the reason names the first one that differs.
     """
-    import numpy as np
-
     if min_accuracy is not None:
         return _accuracy(got, want, float(min_accuracy))
     if chain and want[0] == "dict" and got[0] == "dict":
@@ -167,8 +166,6 @@ def _compare_items(got, want, rtol, atol, broadcast):
 
 
 def _accuracy(got, want, bar):
-    import numpy as np
-
     g, w = _as_array(got), _as_array(want)
     if g is None or w is None:
         return "wrong type of answer (expected one predicted label per example)"
@@ -236,10 +233,6 @@ def check(
 
 def pack(mistakes):
     """``[(label, next step, plain answer)]`` as a short opaque string for a visible check."""
-    import base64
-    import json
-    import zlib
-
     text = json.dumps([list(m) for m in mistakes], separators=(",", ":"))
     return base64.b64encode(zlib.compress(text.encode(), 9)).decode()
 
@@ -247,9 +240,6 @@ def pack(mistakes):
 def _matching_mistake(data, want, opts, packed):
     if not packed:
         return None
-    import base64
-    import json
-    import zlib
 
     for label, step, wrong in json.loads(zlib.decompress(base64.b64decode(packed))):
         if compare(data, wrong, **opts) is None and compare(wrong, want, **opts):
@@ -261,6 +251,7 @@ def _publish(record, text):
     if sink is not None:
         sink(record)
         return
+    # lazy: the grader imports this module for compare() and never publishes
     from IPython.display import publish_display_data
 
     publish_display_data({MIME: record, "text/plain": text})
@@ -268,8 +259,6 @@ def _publish(record, text):
 
 def _caller_line():
     """The line of the test cell that called check() (the reference run's records name it)."""
-    import sys
-
     frame = sys._getframe(2)
     return int(frame.f_lineno) if frame is not None else 0
 
@@ -282,8 +271,6 @@ def raised(fn, *args, **kwargs):
     subclass reports its first built-in base (a custom ``ShapeError(ValueError)`` is a
     ``ValueError``).
     """
-    import builtins
-
     try:
         fn(*args, **kwargs)
     except Exception as exc:

@@ -25,39 +25,18 @@ import warnings
 from pathlib import Path
 
 import nbformat
+from nbgrader.api import Gradebook, MissingEntry
+from nbgrader.converters import GenerateAssignment, GenerateFeedback
+from nbgrader.coursedir import CourseDirectory
+from nbgrader.plugins import CsvExportPlugin
 
-from . import intake
-
-
-def load_config(root, timeout=None, memory_mb=None, unsafe=False):
-    """nbgrader_config.py of the course at ``root``, with the command line's settings."""
-    from traitlets.config import Config
-    from traitlets.config.loader import PyFileConfigLoader
-
-    cfg = Config()
-    if (root / "nbgrader_config.py").is_file():
-        cfg.merge(PyFileConfigLoader("nbgrader_config.py", path=str(root)).load_config())
-    cfg.CourseDirectory.root = str(root)
-    if timeout:  # the command line (or GRADE_TIMEOUT / GRADE_MEMORY_MB) over nbgrader_config.py
-        cfg.Execute.timeout = int(timeout)
-    if memory_mb:
-        cfg.SandboxKernelManager.memory_mb = int(memory_mb)
-    cfg.SandboxKernelManager.unsafe = bool(unsafe)
-    return cfg
-
-
-def run_app(cls, cfg, assignment, student="*", **flags):
-    """Run an nbgrader converter in this process; returns nbgrader's capture_log dict."""
-    from nbgrader.coursedir import CourseDirectory
-    from nbgrader.utils import capture_log
-
-    coursedir = CourseDirectory(config=cfg)
-    coursedir.assignment_id, coursedir.student_id = assignment, student
-    app = cls(coursedir=coursedir, config=cfg)
-    app.force = True
-    for key, value in flags.items():
-        setattr(app, key, value)
-    return capture_log(app)
+from . import intake, late, parallel, regrade
+from .apps import load_config, run_app
+from .intake import Limits
+from .parallel import default_jobs
+from .reference import references
+from .safe_autograde import SafeAutograde as Autograde
+from .sandbox import bwrap_problem
 
 
 def submissions(root, assignment, only=None, limits=None):
@@ -115,10 +94,6 @@ def vetted(root, folder, notebook, limits):
 def prepare_assignment(root, cfg, assignment, work):
     """generate_assignment into ``work``/release (the gradebook's cells, baked), then the
     solution's references (run once in the sandbox, cached)."""
-    from nbgrader.converters import GenerateAssignment
-
-    from .reference import references
-
     res = run_app(GenerateAssignment, cfg, assignment, create_assignment=True)
     if not res["success"]:
         raise SystemExit(f"generate_assignment failed for {assignment}:\n{res['log'][-3000:]}")
@@ -129,13 +104,6 @@ def prepare_assignment(root, cfg, assignment, work):
 def grade(assignment, root=None, students=None, jobs=1, **settings):
     """Grade every submission of ``assignment``; returns the report dict (see :func:`main`).
     ``jobs`` > 1: that many students at once (:mod:`.parallel`)."""
-    from nbgrader.converters import GenerateFeedback
-    from nbgrader.coursedir import CourseDirectory
-
-    from . import late, parallel, regrade
-    from .intake import Limits
-    from .safe_autograde import SafeAutograde as Autograde
-
     root = Path(root or Path.cwd()).resolve()
     cfg = load_config(root, **settings)
     late.configure(cfg, root)  # the late-day policy, if the course has one (late.py)
@@ -188,9 +156,6 @@ def grade(assignment, root=None, students=None, jobs=1, **settings):
 
 def record_scores(root, cfg, assignment, students):
     """Every student in the gradebook (a row in grades.csv), their scores in the report, grades.csv."""
-    from nbgrader.api import Gradebook, MissingEntry
-    from nbgrader.plugins import CsvExportPlugin
-
     with Gradebook(f"sqlite:///{root / 'gradebook.db'}", cfg.CourseDirectory.course_id) as gb:
         for student, entry in students.items():
             gb.update_or_create_student(student)
@@ -239,8 +204,6 @@ def render(report):
 
 
 def main(argv=None):
-    from .sandbox import bwrap_problem
-
     env = os.environ.get
     ap = argparse.ArgumentParser(prog="mathdl-grade", description=__doc__.split("\n\n")[0])
     arg = ap.add_argument
@@ -271,8 +234,6 @@ def main(argv=None):
         return 2
     warnings.simplefilter("ignore")  # SQLAlchemy's warnings from nbgrader say nothing useful
     settings = dict(timeout=args.timeout, memory_mb=args.memory_mb, unsafe=args.unsafe)
-    from .parallel import default_jobs
-
     jobs = default_jobs() if args.jobs is None else args.jobs
     if jobs < 1:
         print(f"mathdl-grade: --jobs must be at least 1, not {jobs}.", file=sys.stderr)

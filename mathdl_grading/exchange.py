@@ -28,6 +28,7 @@ import stat
 import tempfile
 from collections import defaultdict
 
+from nbgrader.api import Gradebook, MissingEntry
 from nbgrader.exchange.default.collect import ExchangeCollect
 from nbgrader.utils import parse_utc
 
@@ -125,7 +126,6 @@ class SafeExchangeCollect(ExchangeCollect):
         return chosen
 
     def _duedate(self):
-        from nbgrader.api import Gradebook, MissingEntry
 
         with Gradebook(self.coursedir.db_url, self.coursedir.course_id) as gb:
             try:

@@ -1,14 +1,15 @@
 """Running a notebook in the sandboxed kernel (:mod:`.sandbox`), nbgrader's ``Execute`` made safe.
 
-:class:`SandboxExecute` is what nbgrader_config.py gives nbgrader in place of ``Execute``. It
-grades a submission in two passes, each in its own sandboxed kernel:
+:class:`SandboxExecute` is what nbgrader_config.py gives nbgrader in place of ``Execute``, followed
+by :class:`.hidden_tests.RunHiddenTests`. A submission is graded in two passes, each in its own
+sandboxed kernel:
 
 * **pass A** runs the notebook with every test cell reduced to its visible part, without any
   reference code (:func:`.cells.strip_references`). Its outputs are the graded notebook and
   the feedback, and its ``check()`` records are the visible answers.
-* **pass B** (only when some test cell has hidden tests) runs the same cells again, each hidden
-  part right after its test cell, and keeps nothing but the ``check()`` records of the hidden
-  parts (in ``resources["mathdl"]["hidden"]``, never in the notebook) and the name of any error
+* **pass B** (:mod:`.hidden_tests`, with :meth:`SandboxExecute.run_hidden`; only when some
+  test cell has hidden tests) runs the same cells again, each hidden part right after its test
+  cell, and keeps nothing but the ``check()`` records of the hidden parts (in ``resources["mathdl"]["hidden"]``, never in the notebook) and the name of any error
   they raised. Whatever the hidden code shows the kernel can therefore never reach an output
   that anyone reads: the kernel sees the hidden tests' inputs, never a reference value, and
   its printing is thrown away.
@@ -26,6 +27,7 @@ import json
 from collections import defaultdict
 
 import zmq
+from jupyter_client.connect import channel_socket_types as types
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from nbformat import v4
 from nbgrader.preprocessors import Execute
@@ -47,8 +49,6 @@ class BoundedClient(SandboxKernelClient):
     """A kernel client whose sockets refuse messages over :data:`MAX_MESSAGE_BYTES`."""
 
     def _create_connected_socket(self, channel, identity=None):
-        from jupyter_client.connect import channel_socket_types as types
-
         sock = self.context.socket(types[channel])
         sock.linger = 1000
         sock.setsockopt(zmq.MAXMSGSIZE, MAX_MESSAGE_BYTES)
@@ -104,29 +104,16 @@ class SandboxExecute(Execute):
         return self._run(nb, resources, km)
 
     def _grade_submission(self, nb, resources, km):
-        originals, hidden = {}, {}
+        """Pass A: every test cell reduced to its visible part, without reference code."""
+        originals = {}
         for i, cell in enumerate(nb.cells):
             if is_test(cell):
-                visible, secret = split_test(cell.source)
-                originals[i], cell.source = cell.source, strip_references(visible)
-                if secret.strip():
-                    hidden[i] = strip_references(secret)
+                originals[i], cell.source = cell.source, visible_part(cell.source)
         try:
             nb, resources = self._run(nb, resources, km)
         finally:
             for i, source in originals.items():
                 nb.cells[i].source = source
-        if hidden:
-            from .reference import records_for
-
-            shared = records_for(self.config, resources).get("shared", {})
-            visible_nb = copy.deepcopy(nb)
-            for i, cell in enumerate(visible_nb.cells):
-                if i in originals:
-                    cell.source = strip_references(split_test(cell.source)[0])
-            runner = SandboxExecute(config=self.config, mode="hidden")
-            found = runner.run_hidden(visible_nb, hidden, shared, resources)
-            resources.setdefault("mathdl", {})["hidden"] = found
         return nb, resources
 
     def _run_reference(self, nb, resources, km):
@@ -254,6 +241,11 @@ class SandboxExecute(Execute):
 
     def handle_comm_msg(self, outs, msg, cell_index):
         """Widgets have no place in a graded notebook: their messages are ignored."""
+
+
+def visible_part(source):
+    """What pass A runs of a test cell: its visible part, without reference code."""
+    return strip_references(split_test(source)[0])
 
 
 def expand(nb, hidden, upto):

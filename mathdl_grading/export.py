@@ -19,9 +19,13 @@ recomputed from the policy, and a penalty the policy would now set differently i
 import argparse
 import csv
 import sys
+import warnings
 from pathlib import Path
 
 import nbformat
+from nbgrader.api import Gradebook, MissingEntry
+
+from . import late
 
 AUTO_TOTAL, MANUAL_TOTAL = "auto_total", "manual_total"
 
@@ -49,8 +53,6 @@ def parts_of(gb, root: Path, assignment: str) -> list[dict]:
 
 
 def student_row(gb, assignment: str, student, parts: list[dict], late_entry) -> dict:
-    from nbgrader.api import MissingEntry
-
     row = {"student": student.id}
     try:
         sub = gb.find_submission(assignment, student.id)
@@ -156,10 +158,6 @@ def stale_penalties(gb, book: dict, tables: dict) -> list[str]:
 
 def export(root: Path, assignments: list[str] | None = None, out: Path | None = None) -> dict:
     """Write the files; returns ``{"files": [...], "notes": [...]}``."""
-    from nbgrader.api import Gradebook
-
-    from . import late
-
     root = Path(root).resolve()
     out = Path(out or root / "nbgrader_work" / "export")
     db = root / "gradebook.db"
@@ -193,7 +191,6 @@ def main(argv=None) -> int:
     ap.add_argument("--root", default=".", help="course root (default: the current directory)")
     ap.add_argument("--out", help="folder (default: nbgrader_work/export)")
     args = ap.parse_args(argv)
-    import warnings
 
     warnings.simplefilter("ignore")  # SQLAlchemy's warnings from nbgrader
     result = export(Path(args.root), args.assignment or None, args.out and Path(args.out))

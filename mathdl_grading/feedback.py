@@ -10,12 +10,14 @@ formulas stay as TeX source (nothing is loaded from the network).
 
 from pathlib import Path
 
+import nbgrader
+
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 
 
 def mathjax_dir():
     try:
-        import mathjax
+        import mathjax  # optional: without it the formulas stay as TeX
     except ImportError:
         return None
     folder = Path(mathjax.__file__).resolve().parent / "static" / "mathjax" / "es5"
@@ -28,8 +30,6 @@ def mathjax_script(name):
 
 
 def configure(c):
-    import nbgrader
-
     theirs = Path(nbgrader.__file__).resolve().parent / "server_extensions/formgrader/templates"
     c.HTMLExporter.extra_template_basedirs = [str(TEMPLATES), str(theirs)]
     c.HTMLExporter.filters = {"mathdl_head": "mathdl_grading.csp.head"}

@@ -128,7 +128,7 @@ def main(argv=None):
     set_limits(*(opts[k] for k in limits))
     # as ipykernel_launcher does: nothing next to the notebook can shadow an installed module
     sys.path[:] = [p for p in sys.path if p not in ("", ".", os.getcwd())]
-    from ipykernel.kernelapp import IPKernelApp
+    from ipykernel.kernelapp import IPKernelApp  # after the limits and the path cleanse
 
     class SealedKernelApp(IPKernelApp):
         def init_io(self):  # after the sockets and the heartbeat, before any code runs

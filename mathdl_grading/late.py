@@ -31,6 +31,8 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
+from nbgrader.api import Gradebook
+from nbgrader.coursedir import CourseDirectory
 from nbgrader.plugins import LateSubmissionPlugin
 from traitlets import Unicode
 
@@ -200,9 +202,6 @@ def configure(cfg, root: Path) -> Policy | None:
 
 def prepare(root: Path, cfg, assignment: str, students: list[str]) -> None:
     """The policy's due date and extensions into the gradebook, before autograde reads them."""
-    from nbgrader.api import Gradebook
-    from nbgrader.coursedir import CourseDirectory
-
     policy = find(root)
     if policy is None or assignment not in policy.due:
         return
@@ -223,8 +222,6 @@ def prepare(root: Path, cfg, assignment: str, students: list[str]) -> None:
 
 def section(root: Path, assignment: str) -> str:
     """The late submissions of ``assignment``, for the grading report (markdown)."""
-    from nbgrader.api import Gradebook
-
     policy = find(root)
     if policy is None or assignment not in policy.due:
         return ""

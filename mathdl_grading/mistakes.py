@@ -24,7 +24,9 @@ from pathlib import Path
 
 import nbformat
 
+from .cells import is_test
 from .checks import MIME
+from .execute import SandboxExecute
 from .reference import cached
 
 FILE = "mistakes.toml"
@@ -82,9 +84,6 @@ def mistake_records(source, config, cache=None):
 
 
 def _run_mutant(nb, folder, config):
-    from .cells import is_test
-    from .execute import SandboxExecute
-
     resources = {"metadata": {"path": str(folder)}}
     SandboxExecute(config=config, mode="mutant").preprocess(nb, resources)
     hidden = resources.get("mathdl", {}).get("hidden_outputs", {})

@@ -36,6 +36,9 @@ from collections import deque
 from multiprocessing.connection import Connection, wait
 from pathlib import Path
 
+from .apps import run_app
+from .safe_autograde import SafeAutograde as Autograde
+
 MARGIN_SECONDS = 300  # beyond the kernel's wall-time cap, before a worker counts as hung
 
 
@@ -105,9 +108,6 @@ def results_of(db_url: str, assignment: str, student: str) -> dict:
 def grade_one(cfg, assignment: str, student: str) -> dict:
     """autograde and generate_feedback for one student, against ``cfg``'s gradebook."""
     from nbgrader.converters import GenerateFeedback
-
-    from .cli import run_app
-    from .safe_autograde import SafeAutograde as Autograde
 
     start = time.monotonic()
     res = run_app(Autograde, cfg, assignment, student, create_student=True)

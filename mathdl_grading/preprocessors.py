@@ -1,7 +1,8 @@
 """The course's nbgrader preprocessors (listed in nbgrader_config.py, so every way of grading uses them).
 
-Autograde: nbgrader's own list with :class:`.execute.SandboxExecute` in place of ``Execute``
-(two sandboxed passes: the visible tests, then the hidden ones whose printing nobody sees) and
+Autograde: nbgrader's own list with :class:`.execute.SandboxExecute` and
+:class:`.hidden_tests.RunHiddenTests` in place of ``Execute`` (two sandboxed passes: the visible
+tests, then the hidden ones whose printing nobody sees) and
 :class:`.scoring.ScoreChecks` before ``SaveAutoGrades`` (every decision in the grader's
 process). Feedback: :class:`HideHiddenTests` added.
 
@@ -9,16 +10,20 @@ process). Feedback: :class:`HideHiddenTests` added.
   and removes any line of a hidden test that a student's output printed.
 """
 
+from nbgrader.converters import Autograde, GenerateAssignment, GenerateFeedback
 from nbgrader.preprocessors import Execute, NbGraderPreprocessor
 from traitlets import Bool
 
+from .bake import BakeExpected
 from .cells import HIDDEN, HIDDEN_NOTE, is_test, strip_references
 from .execute import SandboxExecute
+from .hidden_tests import RunHiddenTests
 from .sanitize import SanitizeOutputs
 from .scoring import ScoreChecks, verdict
 
 __all__ = [
     "HideHiddenTests",
+    "RunHiddenTests",
     "SandboxExecute",
     "ScoreChecks",
     "autograde_preprocessors",
@@ -66,12 +71,10 @@ class HideHiddenTests(NbGraderPreprocessor):
 
 def autograde_preprocessors():
     """nbgrader's autograde list with the sandboxed execution and the out-of-kernel scoring."""
-    from nbgrader.converters import Autograde
-
     out = []
     for pp in Autograde.class_traits()["autograde_preprocessors"].default():
-        if pp is Execute:
-            out.append(SandboxExecute)
+        if pp is Execute:  # pass A, then pass B (the hidden tests)
+            out += [SandboxExecute, RunHiddenTests]
         elif pp.__name__ == "SaveAutoGrades":
             out += [ScoreChecks, pp]
         else:
@@ -81,8 +84,6 @@ def autograde_preprocessors():
 
 def feedback_preprocessors():
     """nbgrader's feedback list with :class:`HideHiddenTests` before the HTML is written."""
-    from nbgrader.converters import GenerateFeedback
-
     default = GenerateFeedback.class_traits()["preprocessors"].default()
     return [*default, HideHiddenTests, SanitizeOutputs]
 
@@ -91,8 +92,4 @@ def generate_preprocessors():
     """nbgrader's generate_assignment list with :class:`.bake.BakeExpected` first (before the
     solutions are cleared and the checksums computed), so the gradebook's copy of each test
     cell is the baked one a student sees."""
-    from nbgrader.converters import GenerateAssignment
-
-    from .bake import BakeExpected
-
     return [BakeExpected, *GenerateAssignment.class_traits()["preprocessors"].default()]

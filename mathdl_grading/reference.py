@@ -14,8 +14,11 @@ import os
 from pathlib import Path
 
 import nbformat
+from nbgrader.coursedir import CourseDirectory
 
+from .cells import is_test
 from .checks import MIME
+from .execute import SandboxExecute
 
 VERSION = "3"  # visible/hidden records, shared values; an expected value is the reference
 _MEMORY = {}
@@ -33,8 +36,6 @@ def records_for(config, resources):
 
 def source_of(config, resources):
     """``(the solution notebook being graded, the folder of cached records)``."""
-    from nbgrader.coursedir import CourseDirectory
-
     info = resources["nbgrader"]
     coursedir = CourseDirectory(config=config)
     folder = coursedir.format_path(coursedir.source_directory, ".", info["assignment"])
@@ -68,9 +69,6 @@ def cached(data, stem, cache, compute):
 
 
 def run_solution(source, config):
-    from .cells import is_test
-    from .execute import SandboxExecute
-
     nb = nbformat.read(str(source), as_version=4)
     executor = SandboxExecute(config=config, mode="reference")
     resources = {"metadata": {"path": str(Path(source).parent)}}

@@ -16,6 +16,7 @@ import io
 from pathlib import Path
 
 import nbformat
+from nbgrader.api import Gradebook, MissingEntry
 
 LATE = "late penalty"
 FIELDS = ["student", "part", "old_score", "new_score", "max_score", "change", "reason"]
@@ -55,8 +56,6 @@ def failed_checks(notebook: Path) -> dict[str, dict[str, str]]:
 
 def snapshot(root: Path, assignment: str) -> dict:
     """``{student: {"parts": {part: (score, max)}, "checks": {part: {...}}}}`` now."""
-    from nbgrader.api import Gradebook, MissingEntry
-
     db = Path(root) / "gradebook.db"
     if not db.is_file():
         return {}

@@ -6,11 +6,16 @@ course's nbgrader_config.py for every assignment under solutions/ (any folder
 touched. The output is deterministic: exercises/ is committed and a test checks it matches.
 """
 
+import argparse
 import os
 import shutil
 import sys
 import tempfile
 from pathlib import Path
+
+from nbgrader.converters import GenerateAssignment
+
+from .apps import load_config, run_app
 
 
 def assignments(root=None):
@@ -25,10 +30,6 @@ def generate(root=None, dest=None, names=None):
 
     Returns ``{assignment: path of the generated notebook}``; raises RuntimeError on failure.
     """
-    from nbgrader.converters import GenerateAssignment
-
-    from .cli import load_config, run_app
-
     root = Path(root or Path.cwd()).resolve()
     dest = Path(dest).resolve() if dest else root / "exercises"
     os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
@@ -50,8 +51,6 @@ def generate(root=None, dest=None, names=None):
 
 
 def main(argv=None):
-    import argparse
-
     ap = argparse.ArgumentParser(prog="mathdl-make-exercises", description=__doc__.split("\n\n")[0])
     ap.add_argument("assignment", nargs="*", help="default: every assignment under solutions/")
     args = ap.parse_args(argv)

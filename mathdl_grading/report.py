@@ -26,6 +26,10 @@ from collections import defaultdict
 from pathlib import Path
 
 import nbformat
+from nbgrader.api import Gradebook
+
+from .apps import load_config
+from .mistakes import catalogue
 
 
 def _parts(gb, assignment):
@@ -95,8 +99,6 @@ def assignment_report(root, assignment, gb, labels=None):
 
 
 def _labels(root, assignment):
-    from .mistakes import catalogue
-
     source = Path(root) / "solutions" / assignment / f"{assignment}.ipynb"
     return {m["id"]: m["label"] for m in catalogue(source)}
 
@@ -108,7 +110,7 @@ def _png(fig):
 
 
 def _part_picture(part):
-    from matplotlib.figure import Figure
+    from matplotlib.figure import Figure  # lazy: only the class report draws (slow import)
 
     fig = Figure(figsize=(7, 2.4), layout="constrained")
     left, right = fig.subplots(1, 2)
@@ -177,10 +179,6 @@ def course_html(reports):
 
 def write(root, assignment=None):
     """Write the report(s) of ``assignment`` (or of every graded assignment); return the paths."""
-    from nbgrader.api import Gradebook
-
-    from .cli import load_config
-
     root = Path(root).resolve()
     course = load_config(root).CourseDirectory.course_id
     with Gradebook(f"sqlite:///{root / 'gradebook.db'}", course) as gb:

@@ -38,6 +38,8 @@ from functools import lru_cache
 import bleach
 from bleach.css_sanitizer import CSSSanitizer
 from markupsafe import Markup
+from nbconvert.exporters import HTMLExporter
+from nbconvert.filters.markdown_mistune import markdown2html_mistune
 from nbconvert.preprocessors import Preprocessor
 from nbformat.notebooknode import from_dict
 
@@ -155,7 +157,6 @@ _EXPORTER = None
 def markdown2html(context, source) -> Markup:
     """nbconvert's Markdown filter (attachments, math, anchors), then :func:`clean_html`."""
     global _EXPORTER
-    from nbconvert.exporters import HTMLExporter
 
     if _EXPORTER is None:
         _EXPORTER = HTMLExporter()
@@ -201,7 +202,6 @@ class Budget:
 
 
 def _markdown_html(text: str) -> str:
-    from nbconvert.filters.markdown_mistune import markdown2html_mistune
 
     return markdown2html_mistune(text)
 

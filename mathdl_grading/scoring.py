@@ -17,7 +17,11 @@ from nbformat import v4
 from nbgrader.preprocessors import NbGraderPreprocessor
 
 from .cells import error, is_test
-from .checks import MIME, compare
+from .chain import picture
+from .checks import MIME, compare, first_wrong_step
+from .integrity import flags
+from .mistakes import answers_for, mistake_records
+from .reference import records_for, source_of
 
 #: What a test cell prints after its checks; dropped from a cell the grader failed.
 PASSED = "visible tests passed\n"
@@ -54,8 +58,6 @@ def _chain_picture(name, answer, ref):
     """The graph of a failed chain check with its first wrong step marked, or ``None``."""
     if not (ref.get("chain") and ref.get("graph") and ref["answer"][0] == "dict"):
         return None
-    from .chain import picture
-    from .checks import first_wrong_step
 
     opts = _options(ref)
     try:
@@ -174,8 +176,6 @@ def hidden_verdict(found, want, known=None):
 
 def _flags(nb):
     """Where the student's own cells reach into how tests run (:mod:`.integrity`)."""
-    from .integrity import flags
-
     own = []
     for number, cell in enumerate(nb.cells):
         meta = cell.metadata.get("nbgrader", {})
@@ -192,9 +192,6 @@ class ScoreChecks(NbGraderPreprocessor):
     """
 
     def preprocess(self, nb, resources):
-        from .mistakes import answers_for, mistake_records
-        from .reference import records_for, source_of
-
         refs = records_for(self.config, resources)["cells"]
         source, cache = source_of(self.config, resources)
         mistakes = mistake_records(source, self.config, cache)
