@@ -21,6 +21,8 @@ import uuid
 from pathlib import Path
 
 import requests
+from tornado.httpclient import HTTPRequest
+from tornado.websocket import websocket_connect
 
 REPO = Path(__file__).resolve().parents[1]
 PREFIX_ENV = "MATHDL_HUB_TEST_PREFIX"
@@ -369,9 +371,6 @@ class HubUser:
         return asyncio.run(self._execute(kid, code, timeout))
 
     async def _execute(self, kid, code, timeout):
-        from tornado.httpclient import HTTPRequest
-        from tornado.websocket import websocket_connect
-
         url = f"ws://127.0.0.1:{self.hub.port}/user/{self.name}/api/kernels/{kid}/channels"
         req = HTTPRequest(url, headers={"Authorization": f"token {self.token}"})
         ws = await websocket_connect(req)
