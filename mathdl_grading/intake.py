@@ -18,25 +18,35 @@ import unicodedata
 from dataclasses import dataclass, field
 from typing import NamedTuple
 
+from nbgrader.coursedir import CourseDirectory
+
 CHUNK = 1 << 20
 _OPEN_DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
 _OPEN_FILE = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC
 _CREATE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
 
 
+#: Files and folders one submission may hold, and how deep its folders may nest (the sizes are
+#: nbgrader's own settings: ``CourseDirectory.max_file_size`` and ``max_dir_size``).
+MAX_ENTRIES = 1000
+KB = 1000  # nbgrader's sizes are in kilobytes
+MAX_DEPTH = 16
+
+
 @dataclass(frozen=True)
 class Limits:
-    """How much one submission may hold (bytes, entries, folder depth)."""
+    """How much one submission may hold (bytes, entries, folder depth). The byte limits default
+    to nbgrader's own defaults; the course's are in nbgrader_config.py (:meth:`of`)."""
 
-    file_bytes: int = 20_000_000
-    total_bytes: int = 50_000_000
-    entries: int = 1000
-    depth: int = 16
+    file_bytes: int = KB * CourseDirectory.max_file_size.default_value
+    total_bytes: int = KB * CourseDirectory.max_dir_size.default_value
+    entries: int = MAX_ENTRIES
+    depth: int = MAX_DEPTH
 
     @classmethod
     def of(cls, coursedir) -> "Limits":
         """nbgrader's own ``CourseDirectory.max_file_size`` / ``max_dir_size`` (kilobytes)."""
-        return cls(1000 * coursedir.max_file_size, 1000 * coursedir.max_dir_size)
+        return cls(KB * coursedir.max_file_size, KB * coursedir.max_dir_size)
 
 
 class Refusal(NamedTuple):

@@ -38,6 +38,9 @@ from pathlib import Path
 
 from .apps import run_app
 from .safe_autograde import SafeAutograde as Autograde
+from .sandbox import SandboxKernelManager
+
+WALL_SECONDS = SandboxKernelManager.wall_seconds.default_value  # unless nbgrader_config.py says
 
 MARGIN_SECONDS = 300  # beyond the kernel's wall-time cap, before a worker counts as hung
 
@@ -284,7 +287,7 @@ def grade_parallel(cfg, root: Path, assignment: str, students: list[str], jobs: 
 
     db_url = CourseDirectory(config=cfg).db_url
     copy_db(Path(db_url.removeprefix("sqlite:///")), work / "snapshot.db")
-    deadline = cfg.SandboxKernelManager.get("wall_seconds", 1800) + MARGIN_SECONDS
+    deadline = cfg.SandboxKernelManager.get("wall_seconds", WALL_SECONDS) + MARGIN_SECONDS
     progress, out = Progress(len(students)), {}
 
     def done(student, entry):

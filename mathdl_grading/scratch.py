@@ -13,9 +13,10 @@ notes for the grader's log.
 import os
 import stat
 
+from . import intake
+
 NBGRADER_FILES = frozenset({"timestamp.txt", "submission_secret.txt", "feedback.html"})
-MAX_FILES = 1000
-MAX_DEPTH = 8
+MAX_FILES, MAX_DEPTH = intake.MAX_ENTRIES, intake.MAX_DEPTH  # as much as a submission may hold
 
 
 def _skip_reason(name, st):
