@@ -8,6 +8,8 @@ elsewhere is marked with ``@pytest.mark.slow``.
 
 import pytest
 
+from mathdl_harness import jlab
+
 SLOW_MODULES = {
     "test_notebooks",
     "test_grading",
@@ -22,3 +24,10 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if item.module is not None and item.module.__name__.rsplit(".", 1)[-1] in SLOW_MODULES:
             item.add_marker(pytest.mark.slow)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """A headless Chromium under Playwright (tests/test_browser.py, test_grading_browser.py)."""
+    with jlab.chromium() as b:
+        yield b
