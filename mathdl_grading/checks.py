@@ -36,6 +36,8 @@ import math
 import os
 import sys
 import zlib
+from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
@@ -46,15 +48,15 @@ MODE_ENV = "MATHDL_GRADING"
 MAX_ITEMS = 1_000_000
 #: Where records go when grading: IPython's display channel, unless a harness that runs test
 #: cells in its own process (benchmarks/mutation_exercises.py) sets a function here.
-sink = None
+sink: Callable[[dict[str, Any]], None] | None = None
 
 
-def _number(x):
+def _number(x: Any) -> float | str:
     x = float(x)
     return x if math.isfinite(x) else repr(x)  # JSON has no nan/inf: "nan", "inf", "-inf"
 
 
-def plain(value, _depth=0):
+def plain(value: Any, _depth: int = 0) -> list[Any]:
     """``value`` as tagged JSON data; anything array-like becomes ``["array", shape, floats]``."""
     if _depth > 20:
         raise ValueError("the answer is nested more than 20 levels deep")
@@ -78,7 +80,7 @@ def plain(value, _depth=0):
     return ["array", [int(n) for n in arr.shape], [_number(x) for x in arr.ravel().tolist()]]
 
 
-def _as_array(data):
+def _as_array(data: list[Any]) -> Any:
     if data[0] == "array":
         return np.array([float(x) for x in data[2]], dtype=np.float64).reshape(data[1])
     if data[0] in ("int", "float"):
@@ -91,7 +93,7 @@ def _as_array(data):
     return None
 
 
-def _shown(data, limit=100):
+def _shown(data: list[Any], limit: int = 100) -> str:
     """A short text of a plain answer, for the messages of the student's own (visible) checks."""
     if data[0] == "dict":
         return "a dict with keys " + repr(sorted(data[1]))
@@ -106,7 +108,15 @@ def _shown(data, limit=100):
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def compare(got, want, rtol, atol, broadcast=False, min_accuracy=None, chain=False):
+def compare(
+    got: list[Any],
+    want: list[Any],
+    rtol: float,
+    atol: float,
+    broadcast: bool = False,
+    min_accuracy: float | None = None,
+    chain: bool = False,
+) -> str | None:
     """``None`` when the plain answers agree, else a short reason.
 
     ``broadcast``: a scalar ``want`` may stand for every entry of the answer (as in
@@ -143,7 +153,9 @@ def compare(got, want, rtol, atol, broadcast=False, min_accuracy=None, chain=Fal
     return None
 
 
-def first_wrong_step(got, want, rtol, atol, broadcast=False):
+def first_wrong_step(
+    got: list[Any], want: list[Any], rtol: float, atol: float, broadcast: bool = False
+) -> str | None:
     """The first key of ``want`` (in its order) whose value in ``got`` differs, or ``None``."""
     for key in want[1]:
         if key not in got[1] or compare(got[1][key], want[1][key], rtol, atol, broadcast):
@@ -151,7 +163,9 @@ def first_wrong_step(got, want, rtol, atol, broadcast=False):
     return None
 
 
-def _compare_items(got, want, rtol, atol, broadcast):
+def _compare_items(
+    got: list[Any], want: list[Any], rtol: float, atol: float, broadcast: bool
+) -> str | None:
     kind = want[0]
     if kind == "dict" and sorted(got[1]) != sorted(want[1]):
         return f"wrong keys: {sorted(got[1])}, expected {sorted(want[1])}"
@@ -165,7 +179,7 @@ def _compare_items(got, want, rtol, atol, broadcast):
     return None
 
 
-def _accuracy(got, want, bar):
+def _accuracy(got: list[Any], want: list[Any], bar: float) -> str | None:
     g, w = _as_array(got), _as_array(want)
     if g is None or w is None:
         return "wrong type of answer (expected one predicted label per example)"
@@ -176,19 +190,19 @@ def _accuracy(got, want, bar):
 
 
 def check(
-    name,
-    answer,
-    expected=None,
+    name: str,
+    answer: Any,
+    expected: Any = None,
     *,
-    rtol=1e-7,
-    atol=1e-12,
-    hint=None,
-    broadcast=False,
-    min_accuracy=None,
-    mistakes=None,
-    chain=False,
-    graph=None,
-):
+    rtol: float = 1e-7,
+    atol: float = 1e-12,
+    hint: str | None = None,
+    broadcast: bool = False,
+    min_accuracy: float | None = None,
+    mistakes: str | None = None,
+    chain: bool = False,
+    graph: Any = None,
+) -> None:
     """Check (locally) or record (when grading) one answer; see the module docstring.
 
     ``mistakes``: the catalogued wrong answers of this call, as data (:func:`pack`, written by
@@ -199,7 +213,7 @@ def check(
     """
     data = plain(answer)  # before anything else runs: the answer is fixed now
     mode = os.environ.get(MODE_ENV, "")
-    opts = dict(rtol=float(rtol), atol=float(atol), broadcast=bool(broadcast))
+    opts: dict[str, Any] = dict(rtol=float(rtol), atol=float(atol), broadcast=bool(broadcast))
     if min_accuracy is not None:
         opts["min_accuracy"] = float(min_accuracy)
     if chain:
@@ -231,13 +245,15 @@ def check(
         _publish(record, f"check: {name}")
 
 
-def pack(mistakes):
+def pack(mistakes: list[tuple[str, str, Any]]) -> str:
     """``[(label, next step, plain answer)]`` as a short opaque string for a visible check."""
     text = json.dumps([list(m) for m in mistakes], separators=(",", ":"))
     return base64.b64encode(zlib.compress(text.encode(), 9)).decode()
 
 
-def _matching_mistake(data, want, opts, packed):
+def _matching_mistake(
+    data: list[Any], want: list[Any], opts: dict[str, Any], packed: str | None
+) -> tuple[str, str] | None:
     if not packed:
         return None
 
@@ -247,7 +263,7 @@ def _matching_mistake(data, want, opts, packed):
     return None
 
 
-def _publish(record, text):
+def _publish(record: dict[str, Any], text: str) -> None:
     if sink is not None:
         sink(record)
         return
@@ -257,13 +273,13 @@ def _publish(record, text):
     publish_display_data({MIME: record, "text/plain": text})
 
 
-def _caller_line():
+def _caller_line() -> int:
     """The line of the test cell that called check() (the reference run's records name it)."""
     frame = sys._getframe(2)
     return int(frame.f_lineno) if frame is not None else 0
 
 
-def raised(fn, *args, **kwargs):
+def raised(fn: Callable[..., object], *args: object, **kwargs: object) -> str:
     """The built-in exception class ``fn(*args, **kwargs)`` raises, as a name, or ``"no error"``.
 
     A test cell writes ``check("dense rejects W (2, 2)", raised(dense, X, W, b), "ValueError")``
@@ -281,10 +297,10 @@ def raised(fn, *args, **kwargs):
     return "no error"
 
 
-_SHARED = {}
+_SHARED: dict[str, Any] = {}
 
 
-def shared(name, value=None):
+def shared(name: str, value: Any = None) -> Any:
     """A value the solution hands to the hidden tests as data (see the module docstring).
 
     In a solution's hidden test: ``_X = shared("held-out points", _X)`` after a REFERENCE
@@ -302,13 +318,13 @@ def shared(name, value=None):
     return from_plain(_SHARED[name])
 
 
-def receive_shared(values):
+def receive_shared(values: dict[str, Any]) -> None:
     """The grader's first call in a hidden-test kernel: ``{name: plain data}`` for :func:`shared`."""
     _SHARED.clear()
     _SHARED.update(values)
 
 
-def from_plain(data):
+def from_plain(data: list[Any]) -> Any:
     """The Python value of plain data (arrays become float arrays)."""
     kind = data[0]
     if kind == "array" or (kind == "seq" and _as_array(data) is not None):

@@ -73,7 +73,7 @@ def policy(scripts: list[str], page: str = "feedback") -> str:
     return "; ".join(f"{k} {v}" for k, v in rules.items())
 
 
-def csp_meta(scripts, page: str = "feedback") -> Markup:
+def csp_meta(scripts: list[str], page: str = "feedback") -> Markup:
     """Jinja filter: the ``<meta>`` element carrying :func:`policy`."""
     text = escape(policy([str(s) for s in scripts], page))
     return Markup(f'<meta http-equiv="Content-Security-Policy" content="{text}">')

@@ -21,8 +21,11 @@ carry the mistakes' answers as data (:mod:`.bake`), so the student's own Jupyter
 import json
 import tomllib
 from pathlib import Path
+from typing import Any
 
 import nbformat
+from nbformat.notebooknode import NotebookNode
+from traitlets.config import Config
 
 from .cells import is_test
 from .checks import MIME
@@ -37,7 +40,7 @@ class CatalogueError(ValueError):
     """A mistake that cannot be planted (the message names it)."""
 
 
-def catalogue(source):
+def catalogue(source: Path | str) -> list[dict[str, Any]]:
     """The mistakes of the solution notebook ``source`` (a list of dicts; [] without a file)."""
     path = Path(source).parent / FILE
     if not path.is_file():
@@ -50,7 +53,7 @@ def catalogue(source):
     return items
 
 
-def plant(nb, mistake):
+def plant(nb: NotebookNode, mistake: dict[str, Any]) -> NotebookNode:
     """A copy of the solution notebook with the mistake's slip made in its cell."""
     nb = nbformat.from_dict(json.loads(json.dumps(nb)))
     old, new = mistake["replace"]
@@ -65,14 +68,16 @@ def plant(nb, mistake):
     raise CatalogueError(f"mistake {mistake['id']}: no cell {mistake['cell']}")
 
 
-def mistake_records(source, config, cache=None):
+def mistake_records(
+    source: Path | str, config: Config, cache: Path | str | None = None
+) -> dict[str, Any]:
     """``{mistake id: {"label", "next", "cells": {grade_id: {"visible": [...], "hidden": [...]}}}}``."""
     items = catalogue(source)
     if not items:
         return {}
     data = Path(source).read_bytes() + (Path(source).parent / FILE).read_bytes()
 
-    def run_all():
+    def run_all() -> dict[str, Any]:
         nb = nbformat.read(str(source), as_version=4)
         out = {}
         for item in items:
@@ -83,11 +88,11 @@ def mistake_records(source, config, cache=None):
     return cached(data + VERSION.encode(), f"{Path(source).stem}-mistakes", cache, run_all)
 
 
-def _run_mutant(nb, folder, config):
-    resources = {"metadata": {"path": str(folder)}}
+def _run_mutant(nb: NotebookNode, folder: Path, config: Config) -> dict[str, dict[str, list[Any]]]:
+    resources: dict[str, Any] = {"metadata": {"path": str(folder)}}
     SandboxExecute(config=config, mode="mutant").preprocess(nb, resources)
     hidden = resources.get("mathdl", {}).get("hidden_outputs", {})
-    cells = {}
+    cells: dict[str, dict[str, list[Any]]] = {}
     for cell in nb.cells:
         if is_test(cell):
             gid = cell.metadata.nbgrader["grade_id"]
@@ -99,7 +104,9 @@ def _run_mutant(nb, folder, config):
     return cells
 
 
-def answers_for(mistakes, gid, part, name, index):
+def answers_for(
+    mistakes: dict[str, Any], gid: str, part: str, name: str, index: int
+) -> list[tuple[str, str, str, Any]]:
     """``[(id, label, next, answer)]``: each mistake's answer to the ``index``-th call ``name``."""
     out = []
     for mid, item in mistakes.items():

@@ -10,6 +10,9 @@ process). Feedback: :class:`HideHiddenTests` added.
   and removes any line of a hidden test that a student's output printed.
 """
 
+from typing import Any
+
+from nbformat.notebooknode import NotebookNode
 from nbgrader.converters import Autograde, GenerateAssignment, GenerateFeedback
 from nbgrader.preprocessors import Execute, NbGraderPreprocessor
 from traitlets import Bool
@@ -39,7 +42,9 @@ class HideHiddenTests(NbGraderPreprocessor):
 
     enabled = Bool(True, help="hide the hidden tests' code in the feedback").tag(config=True)
 
-    def preprocess(self, nb, resources):
+    def preprocess(
+        self, nb: NotebookNode, resources: dict[str, Any]
+    ) -> tuple[NotebookNode, dict[str, Any]]:
         if not self.enabled:
             return nb, resources
         hidden = set()
@@ -53,8 +58,8 @@ class HideHiddenTests(NbGraderPreprocessor):
         return nb, resources
 
     @staticmethod
-    def clean(out, hidden, test):
-        def scrub(text):
+    def clean(out: NotebookNode, hidden: set[str], test: bool) -> NotebookNode:
+        def scrub(text: str) -> str:
             for line in sorted(hidden, key=len, reverse=True):
                 text = text.replace(line, "[hidden test code]")
             return text
@@ -69,7 +74,7 @@ class HideHiddenTests(NbGraderPreprocessor):
         return out
 
 
-def autograde_preprocessors():
+def autograde_preprocessors() -> list[type]:
     """nbgrader's autograde list with the sandboxed execution and the out-of-kernel scoring."""
     out = []
     for pp in Autograde.class_traits()["autograde_preprocessors"].default():
@@ -82,13 +87,13 @@ def autograde_preprocessors():
     return [*out, SanitizeOutputs]  # autograded/ keeps only inert outputs (.sanitize)
 
 
-def feedback_preprocessors():
+def feedback_preprocessors() -> list[type]:
     """nbgrader's feedback list with :class:`HideHiddenTests` before the HTML is written."""
     default = GenerateFeedback.class_traits()["preprocessors"].default()
     return [*default, HideHiddenTests, SanitizeOutputs]
 
 
-def generate_preprocessors():
+def generate_preprocessors() -> list[type]:
     """nbgrader's generate_assignment list with :class:`.bake.BakeExpected` first (before the
     solutions are cleared and the checksums computed), so the gradebook's copy of each test
     cell is the baked one a student sees."""

@@ -136,7 +136,7 @@ def to_markdown(assignment: str, rows: list[dict], first: bool) -> str:
     if rows:
         lines += ["", "| student | part | old | new | change | why |", "|---|---|---|---|---|---|"]
 
-    def fmt(v):
+    def fmt(v: float | None) -> str:
         return "-" if v is None else f"{v:g}"
 
     for r in rows:

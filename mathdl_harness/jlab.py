@@ -19,6 +19,7 @@ import time
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -34,7 +35,7 @@ CHROMIUM_ARGS = [
 ]
 
 
-def free_port():
+def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
@@ -135,7 +136,7 @@ def jupyterlab(tmp: Path | str, env: dict[str, str] | None = None) -> Iterator[d
 
 
 @contextlib.contextmanager
-def chromium():
+def chromium() -> Iterator[Any]:
     """A headless Chromium (the system one) under Playwright."""
     from playwright.sync_api import sync_playwright  # lazy: a test-only dependency
 
@@ -149,7 +150,9 @@ def chromium():
             b.close()
 
 
-def open_notebook(browser, lab, path, device_scale_factor=1):
+def open_notebook(
+    browser: Any, lab: dict[str, Any], path: str, device_scale_factor: float = 1
+) -> Any:
     """Open ``path`` (relative to the server root) in a fresh page; wait for an idle kernel."""
     page = browser.new_page(
         viewport={"width": 1400, "height": 1000}, device_scale_factor=device_scale_factor
@@ -179,7 +182,7 @@ def open_notebook(browser, lab, path, device_scale_factor=1):
     return page
 
 
-def shut_down_kernels(lab):
+def shut_down_kernels(lab: dict[str, Any]) -> None:
     """End every session the server holds, so one page's kernel cannot disturb the next."""
     api = f"{lab['base']}/api/sessions"
     with urllib.request.urlopen(f"{api}?token={lab['token']}", timeout=10) as r:
@@ -189,7 +192,7 @@ def shut_down_kernels(lab):
         urllib.request.urlopen(req, timeout=10).close()
 
 
-def run_all(page, timeout_s=120, artifacts=None):
+def run_all(page: Any, timeout_s: float = 120, artifacts: Path | None = None) -> None:
     """Run > Run All Cells, then wait until every code cell shows an execution count.
 
     Right after a notebook opens (and on a loaded machine for a while after), JupyterLab can
@@ -199,11 +202,11 @@ def run_all(page, timeout_s=120, artifacts=None):
     """
     prompts = page.locator(".jp-CodeCell .jp-InputArea-prompt")
 
-    def counts():
+    def counts() -> list[str]:
         # Off-screen cells may not be rendered: read text content, not inner text.
         return [t.strip().strip("[]:").strip() for t in prompts.all_text_contents()]
 
-    def issue():
+    def issue() -> None:
         dialog = page.locator(".jp-Dialog")
         if dialog.count():
             raise AssertionError(f"a dialog is open: {dialog.first.inner_text()!r}")
@@ -232,7 +235,7 @@ def run_all(page, timeout_s=120, artifacts=None):
     )
 
 
-def saved_outputs(page, lab, path):
+def saved_outputs(page: Any, lab: dict[str, Any], path: str) -> list[dict[str, Any]]:
     """Save the notebook from the browser, then read the code cells the server stored."""
     page.keyboard.press("Control+s")
     page.wait_for_timeout(1500)
@@ -243,7 +246,7 @@ def saved_outputs(page, lab, path):
     return [c for c in nb["cells"] if c["cell_type"] == "code"]
 
 
-def copy_course(tmp, lessons=None):
+def copy_course(tmp: Path | str, lessons: list[str] | None = None) -> Path:
     """Copy notebooks/ (or only the named lessons) into ``tmp``/notebooks."""
     dst = Path(tmp) / "notebooks"
     if lessons is None:
