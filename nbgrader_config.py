@@ -43,7 +43,7 @@ c.FileNameCollectorPlugin.named_regexp = r".*/(?P<student_id>[^/_]+)_(?P<file_id
 # Every way of grading (`make grade`, `nbgrader autograde`, formgrader's Autograde button) uses
 # what follows: each notebook runs in a bubblewrap sandbox (mathdl_grading.sandbox) and each test
 # cell is scored in nbgrader's own process from the answers its check() calls publish
-# (mathdl_grading.preprocessors.ScoreChecks). Without bubblewrap, autograding stops with an
+# (mathdl_grading.scoring.ScoreChecks). Without bubblewrap, autograding stops with an
 # error unless c.SandboxKernelManager.unsafe = True (trusted notebooks only).
 # Per-cell time limit; a cell that runs longer is interrupted and its tests score 0.
 c.Execute.timeout = 30

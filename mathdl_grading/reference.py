@@ -1,4 +1,4 @@
-"""The solution's answers: what :class:`.preprocessors.ScoreChecks` compares submissions with.
+"""The solution's answers: what :class:`.scoring.ScoreChecks` compares submissions with.
 
 The source notebook (solutions/<assignment>/<notebook>.ipynb) runs once in the same sandboxed
 kernel with ``MATHDL_GRADING=reference``: every ``check()`` evaluates its ``expected`` value

@@ -26,7 +26,7 @@ import nbformat
 import pytest
 
 from mathdl_grading import checks, release
-from mathdl_grading.preprocessors import strip_references
+from mathdl_grading.cells import strip_references
 from mathdl_grading.sandbox import bwrap_problem
 
 ROOT = Path(__file__).resolve().parents[1]
