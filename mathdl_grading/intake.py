@@ -30,8 +30,8 @@ _CREATE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
 #: Files and folders one submission may hold, and how deep its folders may nest (the sizes are
 #: nbgrader's own settings: ``CourseDirectory.max_file_size`` and ``max_dir_size``).
 MAX_ENTRIES = 1000
-KB = 1000  # nbgrader's sizes are in kilobytes
 MAX_DEPTH = 16
+KB = 1000  # nbgrader's sizes are in kilobytes
 
 
 @dataclass(frozen=True)
