@@ -33,8 +33,8 @@ from traitlets import Integer
 from .apps import load_config
 from .cells import HIDDEN, end_of, is_test
 from .checks import compare, pack
-from .mistakes import answers_for, mistake_records
-from .reference import records_for, references, source_of
+from .mistakes import answers_for, for_notebook, mistake_records
+from .reference import references
 
 ACCURACY_OPTION = "min_accuracy"
 
@@ -221,9 +221,7 @@ class BakeExpected(NbGraderPreprocessor):
     def preprocess(
         self, nb: NotebookNode, resources: dict[str, Any]
     ) -> tuple[NotebookNode, dict[str, Any]]:
-        cells = records_for(self.config, resources)["cells"]
-        source, cache = source_of(self.config, resources)
-        found = mistake_records(source, self.config, cache)
+        cells, found = for_notebook(self.config, resources)
         name = resources.get("nbgrader", {}).get("notebook", "?")
         for cell in nb.cells:
             if is_test(cell):

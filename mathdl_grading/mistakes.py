@@ -30,7 +30,7 @@ from traitlets.config import Config
 from .cells import is_test
 from .checks import MIME
 from .execute import SandboxExecute
-from .reference import cached
+from .reference import cached, references, source_of
 
 FILE = "mistakes.toml"
 VERSION = "1"
@@ -115,3 +115,12 @@ def answers_for(
         if index < len(same):
             out.append((mid, item["label"], item["next"], same[index].get("answer")))
     return out
+
+
+def for_notebook(
+    config: Config, resources: dict[str, Any]
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """``(the solution's records per test cell, the catalogued mistakes' records)`` of the
+    notebook nbgrader is processing (both cached: :mod:`.reference`)."""
+    source, cache = source_of(config, resources)
+    return references(source, config, cache)["cells"], mistake_records(source, config, cache)

@@ -23,8 +23,7 @@ from .cells import error, is_test
 from .chain import picture
 from .checks import MIME, compare, first_wrong_step
 from .integrity import flags
-from .mistakes import answers_for, mistake_records
-from .reference import records_for, source_of
+from .mistakes import answers_for, for_notebook
 
 #: The catalogued mistakes' answers to a call: ``known(name, index)`` ->
 #: ``[(mistake id, label, next step, answer)]`` (:func:`.mistakes.answers_for`).
@@ -228,9 +227,7 @@ class ScoreChecks(NbGraderPreprocessor):
     def preprocess(
         self, nb: NotebookNode, resources: dict[str, Any]
     ) -> tuple[NotebookNode, dict[str, Any]]:
-        refs = records_for(self.config, resources)["cells"]
-        source, cache = source_of(self.config, resources)
-        mistakes = mistake_records(source, self.config, cache)
+        refs, mistakes = for_notebook(self.config, resources)
         hidden = resources.get("mathdl", {}).get("hidden", {})
         nb.metadata["mathdl"] = {"flags": _flags(nb)}
         tests = [c for c in nb.cells if is_test(c)]
