@@ -9,10 +9,12 @@ configuration or deploy/ is a second writing of it (the review found 200 vs 64 p
 wall time of 1800 s in parallel.py against the sandbox's 120).
 """
 
+import functools
 import re
 from pathlib import Path
 
 import pytest
+from traitlets.config import Config
 
 from mathdl_grading import execute, intake, parallel, sandbox
 from mathdl_grading.apps import load_config
@@ -51,6 +53,12 @@ HOMES = {
 #: Modules with a limit of their own under a name used above for another (sanitize.MAX_DEPTH:
 #: the nesting of HTML tags), where that name is theirs.
 OWN_NAMES = {"mathdl_grading/sanitize.py": {"MAX_DEPTH"}}
+
+
+@functools.cache
+def course_config() -> Config:
+    """nbgrader_config.py of this repository, read once."""
+    return load_config(REPO)
 
 
 def shipped_files() -> list[Path]:
@@ -108,7 +116,7 @@ def test_each_home_writes_its_limits():
     for name in SANDBOX_LIMITS:
         assert getattr(KERNEL, name).default_value > 0
     assert EXECUTE.max_output_chars.default_value < EXECUTE.max_notebook_chars.default_value
-    cfg = load_config(REPO)
+    cfg = course_config()
     assert cfg.Execute.timeout > 0 and cfg.LimitOutput.max_lines > 0
     assert 0 < cfg.CourseDirectory.max_file_size <= cfg.CourseDirectory.max_dir_size
     assert parallel.WALL_SECONDS == KERNEL.wall_seconds.default_value
@@ -116,7 +124,7 @@ def test_each_home_writes_its_limits():
 
 def docs_quotes() -> list[tuple[str, str, float]]:
     """``(doc, pattern with one number, the home's value)`` for every limit the docs quote."""
-    cfg = load_config(REPO)
+    cfg = course_config()
     d = {n: getattr(KERNEL, n).default_value for n in SANDBOX_LIMITS}
     units = {"memory_mb": "MiB", "folder_mb": "MiB", "file_mb": "MiB", "cpu_seconds": "s"}
     units |= {"wall_seconds": "s", "processes": "", "open_files": ""}
