@@ -13,6 +13,11 @@ from pathlib import Path
 
 import pytest
 
+from mathdl_grading import preprocessors
+from mathdl_grading.execute import SandboxExecute
+from mathdl_grading.hidden_tests import RunHiddenTests
+from mathdl_grading.scoring import ScoreChecks
+
 REPO = Path(__file__).resolve().parents[1]
 PACKAGES = ("mathdl_grading", "mathdl_harness")
 MAX_FUNCTION_LINES = 60
@@ -109,3 +114,13 @@ def test_the_checkers_find_what_they_look_for(tmp_path):
     assert cycle(edges) == ["a", "b", "c", "a"]
     assert long_functions(pkg) == ["c.py:3 long (61 lines)"]
     assert cycle([("a", "b", True), ("b", "c", True)]) == []
+
+
+def test_pass_b_runs_right_after_pass_a_and_before_scoring():
+    """The hidden tests are a preprocessor of their own (no cycle execute <-> reference): it
+    must follow the sandboxed pass A and come before the scoring that reads its records."""
+    names = [pp.__name__ for pp in preprocessors.autograde_preprocessors()]
+    at = names.index(SandboxExecute.__name__)
+    assert names[at + 1] == RunHiddenTests.__name__, names
+    assert names.index(ScoreChecks.__name__) > at + 1, names
+    assert "Execute" not in names, names  # nbgrader's unsandboxed one is replaced
