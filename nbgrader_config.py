@@ -43,16 +43,16 @@ c.FileNameCollectorPlugin.named_regexp = r".*/(?P<student_id>[^/_]+)_(?P<file_id
 # Every way of grading (`make grade`, `nbgrader autograde`, formgrader's Autograde button) uses
 # what follows: each notebook runs in a bubblewrap sandbox (mathdl_grading.sandbox) and each test
 # cell is scored in nbgrader's own process from the answers its check() calls publish
-# (mathdl_grading.preprocessors.ScoreChecks). Without bubblewrap, autograding stops with an
+# (mathdl_grading.scoring.ScoreChecks). Without bubblewrap, autograding stops with an
 # error unless c.SandboxKernelManager.unsafe = True (trusted notebooks only).
 # Per-cell time limit; a cell that runs longer is interrupted and its tests score 0.
 c.Execute.timeout = 30
 c.Execute.interrupt_on_timeout = True
-# The sandbox's limits are set in one place, mathdl_grading/sandbox.py (SandboxKernelManager):
-# memory_mb 2048 (the whole sandbox: every process, memory file and in-memory folder), folder_mb
-# 512 (its working folder, /tmp, /dev/shm), wall_seconds 120 (the whole notebook), processes 64,
-# open_files 1024, file_mb 64, cpu_seconds 600. Override one here if you must, e.g.
-# c.SandboxKernelManager.wall_seconds = 300
+# The sandbox's limits (memory_mb, folder_mb, file_mb, processes, open_files, cpu_seconds,
+# wall_seconds) are written in one place, the traits of SandboxKernelManager in
+# mathdl_grading/sandbox.py (docs/instructors.md, section 7, tabulates what each stops). Override
+# one here if you must, e.g.
+# c.SandboxKernelManager.wall_seconds = <seconds>
 # Deleted test cells are put back (nbgrader's own OverwriteCells), so their points are at stake.
 c.OverwriteCells.add_missing_cells = True
 # At most this many lines of output per cell are kept in the graded notebook and feedback.

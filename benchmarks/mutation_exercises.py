@@ -421,8 +421,8 @@ def graded_sources(a):
     full run is judged like the grader judges: each check's answer against the solution's
     answer to the same call. ``({}, None)`` for a notebook that does not bake yet.
     """
+    from mathdl_grading.apps import load_config
     from mathdl_grading.bake import BakeError, bake_notebook
-    from mathdl_grading.cli import load_config
     from mathdl_grading.reference import references
 
     try:

@@ -507,4 +507,4 @@ class Playground:
     def _ipython_display_(self) -> None:
         from IPython.display import display
 
-        display(self.widget)  # type: ignore[no-untyped-call]  # IPython's display has no annotations
+        display(self.widget)

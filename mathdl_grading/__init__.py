@@ -2,12 +2,15 @@
 
 * :mod:`.checks`: ``check()``, what the exercises' test cells call (also in students' Jupyter);
 * :mod:`.sandbox` and :mod:`.kernel`: the grading kernel in a bubblewrap sandbox, with limits;
-* :mod:`.preprocessors`: the nbgrader preprocessors that nbgrader_config.py configures
-  (sandboxed execution, scoring outside the kernel, feedback without the hidden tests);
+* :mod:`.preprocessors`: the lists of nbgrader preprocessors that nbgrader_config.py configures:
+  :mod:`.execute` (pass A, sandboxed), :mod:`.hidden_tests` (pass B), :mod:`.scoring` (scores
+  decided outside the kernel), :mod:`.hidden_feedback` (feedback without the hidden tests),
+  :mod:`.sanitize` (inert outputs), :mod:`.bake` (expected values written into the student's
+  notebook as data);
 * :mod:`.reference`: the solution's answers the submissions are compared with;
 * :mod:`.feedback`: offline MathJax for the feedback HTML;
-* :mod:`.cli` (``mathdl-grade``), :mod:`.release` (``mathdl-make-exercises``) and
-  :mod:`.bake` (expected values written into the student's notebook as data).
+* :mod:`.apps`: nbgrader's apps run in this process with the course's configuration, used by
+  :mod:`.cli` (``mathdl-grade``) and :mod:`.release` (``mathdl-make-exercises``).
 
 Importing this package imports nothing (students' kernels import only :mod:`.checks`).
 """

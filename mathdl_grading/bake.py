@@ -21,17 +21,26 @@ derives) gets no literal: its expected value is replaced by a seal, ``sealed="se
 of a wrong answer, without the value.
 """
 
+import argparse
 import ast
 import itertools
 import math
 import re
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
+import nbformat
+from nbformat.notebooknode import NotebookNode
 from nbgrader.preprocessors import NbGraderPreprocessor
 from traitlets import Integer
 
-from .cells import HIDDEN, is_test
-from .checks import compare, pack
+from .answers import compare
+from .apps import load_config
+from .cells import HIDDEN, end_of, is_test
+from .checks import pack
+from .mistakes import answers_for, for_notebook, mistake_records
+from .reference import references
 from .sealed import SealError, salt_for, seal
 
 ACCURACY_OPTION = "min_accuracy"
@@ -41,7 +50,7 @@ class BakeError(ValueError):
     """A test cell that breaks the conventions (the message names the cell and the fix)."""
 
 
-def literal(data) -> str:
+def literal(data: list[Any]) -> str:
     """Python source for the plain (tagged) data of a check's answer."""
     kind = data[0]
     if kind == "none":
@@ -61,13 +70,13 @@ def literal(data) -> str:
     return _nested(shape, flat) if shape else flat[0]  # a 0-d array: its number
 
 
-def _float(x):
+def _float(x: float | str) -> str:
     if isinstance(x, str):
         return f'float("{x}")'  # nan, inf, -inf
     return repr(float(x)) if math.isfinite(float(x)) else f'float("{x}")'
 
 
-def _nested(shape, flat):
+def _nested(shape: list[int], flat: list[str]) -> str:
     if len(shape) == 1:
         return "[" + ", ".join(flat) + "]"
     step = math.prod(shape[1:])
@@ -75,7 +84,7 @@ def _nested(shape, flat):
     return "[" + ", ".join(rows) + "]"
 
 
-def visible_line_map(source):
+def visible_line_map(source: str) -> dict[int, int]:
     """``{line in the full cell: line in the visible part}`` (hidden blocks removed), 1-based."""
     hidden = set()
     for match in HIDDEN.finditer(source):
@@ -86,16 +95,16 @@ def visible_line_map(source):
     return {n: i for i, n in enumerate(visible, start=1)}
 
 
-def _in_loops(tree):
+def _in_loops(tree: ast.AST) -> set[int]:
     """The ids of the calls inside a loop or comprehension (a check there records many times)."""
     kinds = (ast.For, ast.While, ast.ListComp, ast.GeneratorExp, ast.DictComp, ast.SetComp)
-    inside = set()
+    inside: set[int] = set()
     for loop in (n for n in ast.walk(tree) if isinstance(n, kinds)):
-        inside |= {id(n) for n in ast.walk(loop) if isinstance(n, ast.Call) and n is not loop}
+        inside |= {id(n) for n in ast.walk(loop) if isinstance(n, ast.Call)}
     return inside
 
 
-def check_conventions(source, where):
+def check_conventions(source: str, where: str) -> None:
     """Raise :class:`BakeError` for ``assert``/``raise`` in a test cell or "#N" check names."""
     tree = ast.parse(source)
     for node in ast.walk(tree):
@@ -110,14 +119,20 @@ def check_conventions(source, where):
             raise BakeError(f"{where}: the check {name!r} needs a name a student understands")
 
 
-def _check_name(node):
+def _check_name(node: ast.AST) -> Any:
     if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "check" and node.args:
         first = node.args[0]
         return first.value if isinstance(first, ast.Constant) else None
     return None
 
 
-def bake_cell(source, records, where, max_chars=3000, mistakes=None):
+def bake_cell(
+    source: str,
+    records: list[dict[str, Any]],
+    where: str,
+    max_chars: int = 3000,
+    mistakes: Callable[[str, int], list[Any]] | None = None,
+) -> str:
     """``source`` with each visible check's expected value replaced by its literal.
 
     ``records``: the solution's visible records of this cell, each with the ``line`` of its
@@ -128,7 +143,7 @@ def bake_cell(source, records, where, max_chars=3000, mistakes=None):
     tree = ast.parse(source)
     to_visible = visible_line_map(source)
     looped = _in_loops(tree)
-    by_line = {}
+    by_line: dict[int | None, list[dict[str, Any]]] = {}
     for rec in records:
         by_line.setdefault(rec.get("line"), []).append(rec)
     data = source.encode()
@@ -137,7 +152,8 @@ def bake_cell(source, records, where, max_chars=3000, mistakes=None):
     for node in ast.walk(tree):
         if not (isinstance(node, ast.Call) and getattr(node.func, "id", None) == "check"):
             continue
-        span = {to_visible.get(n) for n in range(node.lineno, node.end_lineno + 1)} - {None}
+        end_line, end_col = end_of(node)
+        span = {to_visible.get(n) for n in range(node.lineno, end_line + 1)} - {None}
         found = [r for n in span for r in by_line.get(n, [])]
         if not span:
             continue  # a hidden check: never baked
@@ -162,14 +178,14 @@ def bake_cell(source, records, where, max_chars=3000, mistakes=None):
         edits.append(_edit(node, text, offset))
         wrong = _wrong_answers(rec, records, mistakes)
         if wrong:
-            at = offset[node.end_lineno - 1] + node.end_col_offset - 1  # before the ")"
+            at = offset[end_line - 1] + end_col - 1  # before the ")"
             edits.append((at, at, f", mistakes={pack(wrong)!r}"))
     for start, end, text in sorted(edits, reverse=True):
         data = data[:start] + text.encode() + data[end:]
     return data.decode()
 
 
-def _keeps_secret(node):
+def _keeps_secret(node: ast.Call) -> bool:
     """``check(..., reveal=False)``: a derived constant whose value must not be written out."""
     for k in node.keywords:
         if k.arg == "reveal":
@@ -179,7 +195,14 @@ def _keeps_secret(node):
     return False
 
 
-def _sealed_edit(node, rec, records, where, offset, mistakes):
+def _sealed_edit(
+    node: ast.Call,
+    rec: dict[str, Any],
+    records: list[dict[str, Any]],
+    where: str,
+    offset: list[int],
+    mistakes: Callable[[str, int], list[Any]] | None,
+) -> tuple[int, int, str]:
     """The edit that puts a seal of the solution's answer (:mod:`.sealed`) in place of expected."""
     line = f"{where}, line {node.lineno}"
     unsupported = [k for k in (ACCURACY_OPTION, "chain") if rec.get(k)]
@@ -200,7 +223,11 @@ def _sealed_edit(node, rec, records, where, offset, mistakes):
     return start, end, f", sealed={token!r}"
 
 
-def _wrong_answers(rec, records, mistakes):
+def _wrong_answers(
+    rec: dict[str, Any],
+    records: list[dict[str, Any]],
+    mistakes: Callable[[str, int], list[Any]] | None,
+) -> list[tuple[str, str, Any]]:
     """The catalogued wrong answers of the call that made ``rec`` (distinct from the right one)."""
     if mistakes is None:
         return []
@@ -217,21 +244,20 @@ def _wrong_answers(rec, records, mistakes):
     return out
 
 
-def _edit(node, text, offset):
+def _edit(node: ast.Call, text: str, offset: list[int]) -> tuple[int, int, str]:
     """The byte span to replace in a check call and its new text (``expected=<literal>``)."""
 
-    def pos(line, col):
+    def pos(line: int, col: int) -> int:
         return offset[line - 1] + col
 
-    old = node.args[2] if len(node.args) > 2 else None
+    old: ast.expr | ast.keyword | None = node.args[2] if len(node.args) > 2 else None
     old = old or next((k for k in node.keywords if k.arg == "expected"), None)
     if old is not None:
         start = pos(old.lineno, old.col_offset)
-        end = pos(old.end_lineno, old.end_col_offset)
+        end = pos(*end_of(old))
         prefix = "expected=" if getattr(old, "arg", None) else ""
         return start, end, prefix + text
-    answer = node.args[1]
-    at = pos(answer.end_lineno, answer.end_col_offset)
+    at = pos(*end_of(node.args[1]))
     return at, at, f", expected={text}"
 
 
@@ -240,20 +266,17 @@ class BakeExpected(NbGraderPreprocessor):
 
     max_chars = Integer(3000, help="longest literal written into a visible check").tag(config=True)
 
-    def preprocess(self, nb, resources):
-        from .mistakes import answers_for, mistake_records
-        from .reference import records_for, source_of
-
-        cells = records_for(self.config, resources)["cells"]
-        source, cache = source_of(self.config, resources)
-        found = mistake_records(source, self.config, cache)
+    def preprocess(
+        self, nb: NotebookNode, resources: dict[str, Any]
+    ) -> tuple[NotebookNode, dict[str, Any]]:
+        cells, found = for_notebook(self.config, resources)
         name = resources.get("nbgrader", {}).get("notebook", "?")
         for cell in nb.cells:
             if is_test(cell):
                 gid = cell.metadata.nbgrader["grade_id"]
                 visible = cells.get(gid, {}).get("visible", [])
 
-                def known(check, i, gid=gid):
+                def known(check: str, i: int, gid: str = gid) -> list[tuple[str, str, str, Any]]:
                     return answers_for(found, gid, "visible", check, i)
 
                 where = f"{name}/{gid}"
@@ -261,23 +284,17 @@ class BakeExpected(NbGraderPreprocessor):
         return nb, resources
 
 
-def source_path(resources) -> Path:
+def source_path(resources: dict[str, Any]) -> Path:
     """The solution notebook nbgrader is generating from (for messages)."""
     info = resources.get("nbgrader", {})
     return Path("solutions") / info.get("assignment", "?") / f"{info.get('notebook', '?')}.ipynb"
 
 
-def bake_notebook(root, assignment):
+def bake_notebook(root: Path | str, assignment: str) -> dict[str, str]:
     """The baked test cells of solutions/<assignment>/<assignment>.ipynb: ``{grade_id: source}``.
 
     Raises :class:`BakeError` at the first cell that breaks the conventions.
     """
-    import nbformat
-
-    from .cli import load_config
-    from .mistakes import answers_for, mistake_records
-    from .reference import references
-
     root = Path(root).resolve()
     source = root / "solutions" / assignment / f"{assignment}.ipynb"
     config, cache = load_config(root), root / "nbgrader_work" / "references"
@@ -289,17 +306,15 @@ def bake_notebook(root, assignment):
             gid = cell.metadata.nbgrader["grade_id"]
             visible = cells.get(gid, {}).get("visible", [])
 
-            def known(check, i, gid=gid):
+            def known(check: str, i: int, gid: str = gid) -> list[tuple[str, str, str, Any]]:
                 return answers_for(found, gid, "visible", check, i)
 
             out[gid] = bake_cell(cell.source, visible, f"{assignment}/{gid}", mistakes=known)
     return out
 
 
-def main(argv=None):
+def main(argv: list[str] | None = None) -> int:
     """``python -m mathdl_grading.bake <assignment> ...``: print each baked test cell or the error."""
-    import argparse
-
     ap = argparse.ArgumentParser(prog="python -m mathdl_grading.bake", description=main.__doc__)
     ap.add_argument("assignment", nargs="+")
     ap.add_argument("--root", default=".")

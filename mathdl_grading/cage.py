@@ -30,12 +30,12 @@ CGROUP = "/sys/fs/cgroup"
 BASE = "mathdl-grading"
 
 
-def _write(path, value):
+def _write(path: str, value: object) -> None:
     with open(path, "w") as fh:
         fh.write(str(value))
 
 
-def _own_v1(controller):
+def _own_v1(controller: str) -> str:
     """This process's cgroup folder in the v1 hierarchy of ``controller``."""
     with open("/proc/self/cgroup") as fh:
         for line in fh:
@@ -45,7 +45,7 @@ def _own_v1(controller):
     raise OSError(f"no cgroup v1 {controller} hierarchy")
 
 
-def _layout(parent=None):
+def _layout(parent: str | None = None) -> tuple[int, dict[str, str]]:
     """``(version, {controller: parent folder})`` of the cgroups this process may create.
 
     v1: under this process's own cgroups (so the sandbox stays inside the grader's own limits);
@@ -61,11 +61,11 @@ def _layout(parent=None):
 class Cage:
     """A cgroup for one sandbox; :meth:`create` makes it, :meth:`remove` kills and deletes it."""
 
-    def __init__(self, version, folders, memory_bytes):
+    def __init__(self, version: int, folders: dict[str, str], memory_bytes: int) -> None:
         self.version, self.folders, self.memory_bytes = version, folders, memory_bytes
 
     @classmethod
-    def create(cls, memory_bytes, tasks, parent=None):
+    def create(cls, memory_bytes: int, tasks: int, parent: str | None = None) -> "Cage":
         """A new cgroup with these limits; raises OSError where cgroups cannot be made."""
         version, parents = _layout(parent)
         name = uuid.uuid4().hex[:16]
@@ -81,7 +81,7 @@ class Cage:
             raise
         return cage
 
-    def _prepare(self, top):
+    def _prepare(self, top: str) -> None:
         if self.version == 2:
             os.makedirs(top, exist_ok=True)
             wanted = {"memory", "pids"}
@@ -91,7 +91,7 @@ class Cage:
         else:
             os.makedirs(top, exist_ok=True)
 
-    def _limit(self, memory_bytes, tasks):
+    def _limit(self, memory_bytes: int, tasks: int) -> None:
         if self.version == 2:
             folder = self.folders["memory"]
             _write(os.path.join(folder, "memory.max"), memory_bytes)
@@ -106,25 +106,25 @@ class Cage:
             _write(os.path.join(memory, "memory.memsw.limit_in_bytes"), memory_bytes)
         _write(os.path.join(pids, "pids.max"), tasks)
 
-    def enter_argv(self):
+    def enter_argv(self) -> list[str]:
         """A prefix for a command line: the command runs inside this cgroup, or not at all."""
         procs = [os.path.join(f, "cgroup.procs") for f in self.folders.values()]
         script = " && ".join(f"echo $$ > {shlex.quote(p)}" for p in procs) + ' && exec "$@"'
         return ["/bin/sh", "-c", script, "sh"]
 
-    def _read(self, name):
+    def _read(self, name: str) -> str:
         try:
             with open(os.path.join(self.folders["memory"], name)) as fh:
                 return fh.read()
         except (OSError, KeyError):
             return ""
 
-    def peak_bytes(self):
+    def peak_bytes(self) -> int:
         """The most memory the sandbox used at once (0 when unknown)."""
         name = "memory.peak" if self.version == 2 else "memory.max_usage_in_bytes"
         return int(self._read(name).strip() or 0)
 
-    def oom_kills(self):
+    def oom_kills(self) -> int:
         """How many processes the memory limit killed."""
         name = "memory.events" if self.version == 2 else "memory.oom_control"
         for line in self._read(name).splitlines():
@@ -133,14 +133,14 @@ class Cage:
                 return int(value)
         return 0
 
-    def pids(self):
+    def pids(self) -> set[int]:
         out = set()
         for folder in self.folders.values():
             with contextlib.suppress(OSError), open(os.path.join(folder, "cgroup.procs")) as fh:
                 out |= {int(p) for p in fh.read().split()}
         return out
 
-    def remove(self, wait=5.0):
+    def remove(self, wait: float = 5.0) -> None:
         """Kill every process left in the cgroup, then delete it."""
         deadline = time.monotonic() + wait
         for folder in reversed(list(self.folders.values())):

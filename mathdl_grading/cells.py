@@ -52,6 +52,14 @@ def split_test(source: str) -> tuple[str, str]:
     return HIDDEN.sub("", source), "".join(hidden)
 
 
+def end_of(node: ast.AST) -> tuple[int, int]:
+    """``(line, column)`` where a parsed node ends (``ast.parse`` always sets both)."""
+    line, col = getattr(node, "end_lineno", None), getattr(node, "end_col_offset", None)
+    if line is None or col is None:
+        raise ValueError(f"{type(node).__name__} node without an end position")
+    return line, col
+
+
 def strip_references(source: str) -> str:
     """The code as a submission's kernel runs it: no ``### BEGIN REFERENCE`` blocks, no
     ``expected`` argument of ``check`` and no ``value`` argument of ``shared``."""
@@ -68,11 +76,12 @@ def strip_references(source: str) -> str:
         if not isinstance(node, ast.Call) or name not in SECRET_ARGUMENT:
             continue
         position, keyword = SECRET_ARGUMENT[name]
-        parts = sorted(node.args + node.keywords, key=lambda n: (n.lineno, n.col_offset))
+        parts: list[ast.expr | ast.keyword] = [*node.args, *node.keywords]
+        parts.sort(key=lambda n: (n.lineno, n.col_offset))
         for before, part in itertools.pairwise(parts):
             if part in node.args[position : position + 1] or getattr(part, "arg", 0) == keyword:
-                start = offset[before.end_lineno - 1] + before.end_col_offset
-                end = offset[part.end_lineno - 1] + part.end_col_offset
+                (line, col), (end_line, end_col) = end_of(before), end_of(part)
+                start, end = offset[line - 1] + col, offset[end_line - 1] + end_col
                 while data[start:end].count(b"(") > data[start:end].count(b")"):
                     end = data.index(b")", end) + 1  # an argument wrapped in parentheses
                 cuts.append((start, end))

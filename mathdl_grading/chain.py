@@ -11,21 +11,22 @@ import base64
 import io
 
 from nbformat import v4
+from nbformat.notebooknode import NotebookNode
 
 
-def _depths(order, graph):
-    depth = {}
+def _depths(order: list[str], graph: dict[str, list[str]]) -> dict[str, int]:
+    depth: dict[str, int] = {}
     for node in order:
         depth[node] = 1 + max((depth.get(p, -1) for p in graph.get(node, [])), default=-1)
     return depth
 
 
-def draw(order, graph, wrong):
+def draw(order: list[str], graph: dict[str, list[str]], wrong: str) -> bytes:
     """PNG bytes of the graph; ``wrong`` is the first wrong step (a key of ``order``)."""
-    from matplotlib.figure import Figure
+    from matplotlib.figure import Figure  # lazy: only a failed chain check draws (slow import)
 
     depth = _depths(order, graph)
-    columns = {}
+    columns: dict[int, list[str]] = {}
     for node in order:
         columns.setdefault(depth[node], []).append(node)
     pos = {n: (d, -i) for d, nodes in columns.items() for i, n in enumerate(nodes)}
@@ -56,7 +57,7 @@ def draw(order, graph, wrong):
     return buf.getvalue()
 
 
-def picture(order, graph, wrong, name):
+def picture(order: list[str], graph: dict[str, list[str]], wrong: str, name: str) -> NotebookNode:
     """A display_data output with the drawing and a one-line explanation."""
     png = base64.b64encode(draw(order, graph, wrong)).decode()
     text = (

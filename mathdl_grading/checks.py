@@ -29,183 +29,43 @@ its code nor anything it was derived from reaches the submission's kernel.
 Only the standard library and NumPy, so it works in any kernel that can import mathdl.
 """
 
-import math
+import base64
+import builtins
+import json
 import os
+import sys
+import zlib
+from collections.abc import Callable
+from typing import Any
+
+from .answers import as_array, compare, plain, shown
+from .sealed import verify
 
 __all__ = ["MIME", "check", "compare", "plain", "raised", "receive_shared", "shared"]
 
 MIME = "application/vnd.mathdl.check+json"
 MODE_ENV = "MATHDL_GRADING"
-MAX_ITEMS = 1_000_000
 #: Where records go when grading: IPython's display channel, unless a harness that runs test
 #: cells in its own process (benchmarks/mutation_exercises.py) sets a function here.
-sink = None
-
-
-def _number(x):
-    x = float(x)
-    return x if math.isfinite(x) else repr(x)  # JSON has no nan/inf: "nan", "inf", "-inf"
-
-
-def plain(value, _depth=0):
-    """``value`` as tagged JSON data; anything array-like becomes ``["array", shape, floats]``."""
-    import numpy as np
-
-    if _depth > 20:
-        raise ValueError("the answer is nested more than 20 levels deep")
-    if value is None or isinstance(value, bool | np.bool_):
-        return ["bool", bool(value)] if value is not None else ["none"]
-    if isinstance(value, int | np.integer):
-        return ["int", int(value)]
-    if isinstance(value, float | np.floating):
-        return ["float", _number(value)]
-    if isinstance(value, str):
-        return ["str", str(value)]
-    if isinstance(value, dict):
-        return ["dict", {str(k): plain(v, _depth + 1) for k, v in value.items()}]
-    if isinstance(value, tuple | list):
-        numbers = all(isinstance(v, int | float | np.number) for v in value)
-        if not numbers or not any(isinstance(v, float | np.floating) for v in value):
-            return ["seq", [plain(v, _depth + 1) for v in value]]  # e.g. a shape: exact ints
-    arr = np.asarray(value, dtype=np.float64)  # a plain float array, whatever the object was
-    if arr.size > MAX_ITEMS:
-        raise ValueError(f"the answer has {arr.size} entries (at most {MAX_ITEMS})")
-    return ["array", [int(n) for n in arr.shape], [_number(x) for x in arr.ravel().tolist()]]
-
-
-def _as_array(data):
-    import numpy as np
-
-    if data[0] == "array":
-        return np.array([float(x) for x in data[2]], dtype=np.float64).reshape(data[1])
-    if data[0] in ("int", "float"):
-        return np.array(float(data[1]))
-    if data[0] == "seq":  # nested lists of numbers, e.g. [[1, 2, 3], [1, 2, 3]]
-        parts = [_as_array(d) for d in data[1]]
-        if any(p is None for p in parts) or len({p.shape for p in parts}) > 1:
-            return None
-        return np.array(parts, dtype=np.float64)
-    return None
-
-
-def _shown(data, limit=100):
-    """A short text of a plain answer, for the messages of the student's own (visible) checks."""
-    import numpy as np
-
-    if data[0] == "dict":
-        return "a dict with keys " + repr(sorted(data[1]))
-    if data[0] in ("none", "bool", "str"):
-        return repr(data[1]) if data[0] != "none" else "None"
-    if data[0] == "seq" and data[1] and all(d[0] == "int" for d in data[1]):  # a shape
-        return repr(tuple(d[1] for d in data[1]))
-    arr = _as_array(data)
-    if arr is None:
-        return "a sequence of " + str(len(data[1])) + " items"
-    if arr.size > 12:
-        return f"an array of shape {arr.shape}"
-    text = " ".join(np.array2string(arr, precision=6).split())
-    return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
-def compare(got, want, rtol, atol, broadcast=False, min_accuracy=None, chain=False, values=True):
-    """``None`` when the plain answers agree, else a short reason.
-
-    ``broadcast``: a scalar ``want`` may stand for every entry of the answer (as in
-    ``np.allclose(x, 0.0)``); arrays are always compared shape for shape.
-    ``min_accuracy``: ``want`` holds labels and the answer predicted labels; it passes when at
-    least that fraction agree (the accuracy is computed here, never taken from the answer).
-    ``chain``: the answer is a dict of intermediate results in the order of computation (a
-    forward or backward pass); the reason names the first one that differs.
-    ``values=False``: compare the form only (type, shape, length, keys), not the values; a
-    sealed check (:mod:`.sealed`) decides the values by their digest.
-    """
-    import numpy as np
-
-    if min_accuracy is not None:
-        return _accuracy(got, want, float(min_accuracy))
-    if chain and want[0] == "dict" and got[0] == "dict":
-        step = first_wrong_step(got, want, rtol, atol, broadcast)
-        if step is None:
-            return None
-        why = compare(got[1].get(step, ["none"]), want[1][step], rtol, atol, broadcast)
-        return f"first wrong step {step}: {why or 'missing'} (the steps after it inherit its error)"
-    kind = want[0]
-    if kind in ("none", "bool", "str") or (kind == "int" and got[0] == "int"):
-        if not values:
-            return None if got[0] == kind else f"wrong type of answer (expected {_kind_name(kind)})"
-        return None if got == want else "wrong value"
-    if kind in ("seq", "dict") and got[0] == kind:
-        return _compare_items(got, want, rtol, atol, broadcast, values)
-    g, w = _as_array(got), _as_array(want)
-    if w is None or g is None:
-        return "wrong type of answer"
-    if broadcast and w.ndim == 0:
-        w = np.broadcast_to(w, g.shape)
-    if g.shape != w.shape:
-        return f"wrong shape {g.shape}, expected {w.shape}"
-    if not values:
-        return None
-    if not np.allclose(g, w, rtol=rtol, atol=atol, equal_nan=True):
-        err = np.abs(g - w)
-        largest = np.nanmax(err) if np.any(np.isfinite(err)) else float("nan")
-        return f"wrong values (largest difference {largest:.3g})"
-    return None
-
-
-def first_wrong_step(got, want, rtol, atol, broadcast=False):
-    """The first key of ``want`` (in its order) whose value in ``got`` differs, or ``None``."""
-    for key in want[1]:
-        if key not in got[1] or compare(got[1][key], want[1][key], rtol, atol, broadcast):
-            return key
-    return None
-
-
-def _kind_name(kind):
-    return {"none": "None", "bool": "True or False", "str": "a str", "int": "an int"}[kind]
-
-
-def _compare_items(got, want, rtol, atol, broadcast, values=True):
-    kind = want[0]
-    if kind == "dict" and sorted(got[1]) != sorted(want[1]):
-        return f"wrong keys: {sorted(got[1])}, expected {sorted(want[1])}"
-    if kind == "seq" and len(got[1]) != len(want[1]):
-        return f"wrong length {len(got[1])}, expected {len(want[1])}"
-    keys = range(len(want[1])) if kind == "seq" else want[1]  # a dict in the solution's order
-    for key in keys:
-        why = compare(got[1][key], want[1][key], rtol, atol, broadcast, values=values)
-        if why:
-            return why if kind == "seq" else f"[{key!r}] {why}"
-    return None
-
-
-def _accuracy(got, want, bar):
-    import numpy as np
-
-    g, w = _as_array(got), _as_array(want)
-    if g is None or w is None:
-        return "wrong type of answer (expected one predicted label per example)"
-    if g.shape != w.shape:
-        return f"wrong shape {g.shape}, expected {w.shape} (one predicted label per example)"
-    acc = float(np.mean(g == w)) if w.size else 0.0
-    return None if acc >= bar else f"accuracy {acc:.3f}, below {bar:.2f}"
+sink: Callable[[dict[str, Any]], None] | None = None
 
 
 def check(
-    name,
-    answer,
-    expected=None,
+    name: str,
+    answer: Any,
+    expected: Any = None,
     *,
-    rtol=1e-7,
-    atol=1e-12,
-    hint=None,
-    broadcast=False,
-    min_accuracy=None,
-    mistakes=None,
-    chain=False,
-    graph=None,
-    reveal=True,
-    sealed=None,
-):
+    rtol: float = 1e-7,
+    atol: float = 1e-12,
+    hint: str | None = None,
+    broadcast: bool = False,
+    min_accuracy: float | None = None,
+    mistakes: str | None = None,
+    chain: bool = False,
+    graph: Any = None,
+    reveal: bool = True,
+    sealed: str | None = None,
+) -> None:
     """Check (locally) or record (when grading) one answer; see the module docstring.
 
     ``mistakes``: the catalogued wrong answers of this call, as data (:func:`pack`, written by
@@ -219,7 +79,7 @@ def check(
     """
     data = plain(answer)  # before anything else runs: the answer is fixed now
     mode = os.environ.get(MODE_ENV, "")
-    opts = dict(rtol=float(rtol), atol=float(atol), broadcast=bool(broadcast))
+    opts: dict[str, Any] = dict(rtol=float(rtol), atol=float(atol), broadcast=bool(broadcast))
     if min_accuracy is not None:
         opts["min_accuracy"] = float(min_accuracy)
     if chain:
@@ -244,7 +104,14 @@ def check(
         _publish(record, f"check: {name}")
 
 
-def _check_expected(name, data, want, opts, mistakes, hint):
+def _check_expected(
+    name: str,
+    data: list[Any],
+    want: list[Any],
+    opts: dict[str, Any],
+    mistakes: str | None,
+    hint: str | None,
+) -> None:
     """Raise AssertionError naming the check when ``data`` differs from ``want``."""
     why = compare(data, want, **opts)
     if not why:
@@ -255,15 +122,13 @@ def _check_expected(name, data, want, opts, mistakes, hint):
     if known:
         raise AssertionError(f"{name}: this looks like {known[0]}. Next step: {known[1]}")
     labels = "min_accuracy" in opts
-    shown = "" if labels else f"; expected {_shown(want)}, got {_shown(data)}"
+    values = "" if labels else f"; expected {shown(want)}, got {shown(data)}"
     tip = f". Hint: {hint}" if hint else ""
-    raise AssertionError(f"{name}: {why}{shown}{tip}")
+    raise AssertionError(f"{name}: {why}{values}{tip}")
 
 
-def _check_sealed(name, data, token, hint):
+def _check_sealed(name: str, data: list[Any], token: str, hint: str | None) -> None:
     """The student's own Jupyter: compare with a sealed expected value (:mod:`.sealed`)."""
-    from .sealed import verify
-
     failed = verify(data, token)
     if failed is None:
         return
@@ -272,26 +137,21 @@ def _check_sealed(name, data, token, hint):
         raise AssertionError(f"{name}: this looks like {known[0]}. Next step: {known[1]}")
     tip = f". Hint: {hint}" if hint else ""
     raise AssertionError(
-        f"{name}: {why}, got {_shown(data)} (this check does not show the expected value){tip}"
+        f"{name}: {why}, got {shown(data)} (this check does not show the expected value){tip}"
     )
 
 
-def pack(mistakes):
+def pack(mistakes: list[tuple[str, str, Any]]) -> str:
     """``[(label, next step, plain answer)]`` as a short opaque string for a visible check."""
-    import base64
-    import json
-    import zlib
-
     text = json.dumps([list(m) for m in mistakes], separators=(",", ":"))
     return base64.b64encode(zlib.compress(text.encode(), 9)).decode()
 
 
-def _matching_mistake(data, want, opts, packed):
+def _matching_mistake(
+    data: list[Any], want: list[Any], opts: dict[str, Any], packed: str | None
+) -> tuple[str, str] | None:
     if not packed:
         return None
-    import base64
-    import json
-    import zlib
 
     for label, step, wrong in json.loads(zlib.decompress(base64.b64decode(packed))):
         if compare(data, wrong, **opts) is None and compare(wrong, want, **opts):
@@ -299,24 +159,23 @@ def _matching_mistake(data, want, opts, packed):
     return None
 
 
-def _publish(record, text):
+def _publish(record: dict[str, Any], text: str) -> None:
     if sink is not None:
         sink(record)
         return
+    # lazy: the grader imports this module for compare() and never publishes
     from IPython.display import publish_display_data
 
     publish_display_data({MIME: record, "text/plain": text})
 
 
-def _caller_line():
+def _caller_line() -> int:
     """The line of the test cell that called check() (the reference run's records name it)."""
-    import sys
-
     frame = sys._getframe(2)
     return int(frame.f_lineno) if frame is not None else 0
 
 
-def raised(fn, *args, **kwargs):
+def raised(fn: Callable[..., object], *args: object, **kwargs: object) -> str:
     """The built-in exception class ``fn(*args, **kwargs)`` raises, as a name, or ``"no error"``.
 
     A test cell writes ``check("dense rejects W (2, 2)", raised(dense, X, W, b), "ValueError")``
@@ -324,8 +183,6 @@ def raised(fn, *args, **kwargs):
     subclass reports its first built-in base (a custom ``ShapeError(ValueError)`` is a
     ``ValueError``).
     """
-    import builtins
-
     try:
         fn(*args, **kwargs)
     except Exception as exc:
@@ -336,10 +193,10 @@ def raised(fn, *args, **kwargs):
     return "no error"
 
 
-_SHARED = {}
+_SHARED: dict[str, Any] = {}
 
 
-def shared(name, value=None):
+def shared(name: str, value: Any = None) -> Any:
     """A value the solution hands to the hidden tests as data (see the module docstring).
 
     In a solution's hidden test: ``_X = shared("held-out points", _X)`` after a REFERENCE
@@ -357,17 +214,17 @@ def shared(name, value=None):
     return from_plain(_SHARED[name])
 
 
-def receive_shared(values):
+def receive_shared(values: dict[str, Any]) -> None:
     """The grader's first call in a hidden-test kernel: ``{name: plain data}`` for :func:`shared`."""
     _SHARED.clear()
     _SHARED.update(values)
 
 
-def from_plain(data):
+def from_plain(data: list[Any]) -> Any:
     """The Python value of plain data (arrays become float arrays)."""
     kind = data[0]
-    if kind == "array" or (kind == "seq" and _as_array(data) is not None):
-        return _as_array(data)
+    if kind == "array" or (kind == "seq" and as_array(data) is not None):
+        return as_array(data)
     if kind in ("int", "float", "str", "bool"):
         return data[1] if not (kind == "float" and isinstance(data[1], str)) else float(data[1])
     if kind == "none":

@@ -23,44 +23,27 @@ import sys
 import time
 import warnings
 from pathlib import Path
+from typing import Any
 
 import nbformat
+from nbgrader.api import Gradebook, MissingEntry
+from nbgrader.converters import GenerateAssignment, GenerateFeedback
+from nbgrader.coursedir import CourseDirectory
+from nbgrader.plugins import CsvExportPlugin
+from traitlets.config import Config
 
-from . import intake
-
-
-def load_config(root, timeout=None, memory_mb=None, unsafe=False):
-    """nbgrader_config.py of the course at ``root``, with the command line's settings."""
-    from traitlets.config import Config
-    from traitlets.config.loader import PyFileConfigLoader
-
-    cfg = Config()
-    if (root / "nbgrader_config.py").is_file():
-        cfg.merge(PyFileConfigLoader("nbgrader_config.py", path=str(root)).load_config())
-    cfg.CourseDirectory.root = str(root)
-    if timeout:  # the command line (or GRADE_TIMEOUT / GRADE_MEMORY_MB) over nbgrader_config.py
-        cfg.Execute.timeout = int(timeout)
-    if memory_mb:
-        cfg.SandboxKernelManager.memory_mb = int(memory_mb)
-    cfg.SandboxKernelManager.unsafe = bool(unsafe)
-    return cfg
+from . import intake, late, parallel, regrade
+from .apps import load_config, run_app
+from .intake import Limits
+from .parallel import default_jobs
+from .reference import references
+from .safe_autograde import SafeAutograde as Autograde
+from .sandbox import bwrap_problem
 
 
-def run_app(cls, cfg, assignment, student="*", **flags):
-    """Run an nbgrader converter in this process; returns nbgrader's capture_log dict."""
-    from nbgrader.coursedir import CourseDirectory
-    from nbgrader.utils import capture_log
-
-    coursedir = CourseDirectory(config=cfg)
-    coursedir.assignment_id, coursedir.student_id = assignment, student
-    app = cls(coursedir=coursedir, config=cfg)
-    app.force = True
-    for key, value in flags.items():
-        setattr(app, key, value)
-    return capture_log(app)
-
-
-def submissions(root, assignment, only=None, limits=None):
+def submissions(
+    root: Path, assignment: str, only: list[str] | None = None, limits: intake.Limits | None = None
+) -> dict[str, tuple[str, str]]:
     """``{student: (status, note)}`` for every folder under submitted/: graded, missing,
     unreadable, refused (:func:`vetted`)."""
     out = {}
@@ -93,7 +76,9 @@ def submissions(root, assignment, only=None, limits=None):
     return out
 
 
-def vetted(root, folder, notebook, limits):
+def vetted(
+    root: Path, folder: Path, notebook: str, limits: intake.Limits | None
+) -> tuple[str, str]:
     """``("refused", why)`` for a submission the grader must not read (a link, a special file,
     over the limits: :mod:`.intake`), else ``("graded", note)`` naming the files refused in it."""
     if intake.bad_name(folder.parent.name):
@@ -104,7 +89,8 @@ def vetted(root, folder, notebook, limits):
     if not os.path.lexists(folder):
         return ("graded", "")
     try:
-        refused = intake.vet_submission(root / "submitted", folder, limits or intake.Limits())
+        submitted, limits = str(root / "submitted"), limits or intake.Limits()
+        refused = intake.vet_submission(submitted, str(folder), limits)
     except intake.SubmissionRefused as exc:
         return ("refused", f"not graded: {exc}")
     if any(item.path == notebook for item in refused):
@@ -112,13 +98,9 @@ def vetted(root, folder, notebook, limits):
     return ("graded", intake.summary(refused) if refused else "")
 
 
-def prepare_assignment(root, cfg, assignment, work):
+def prepare_assignment(root: Path, cfg: Config, assignment: str, work: Path) -> None:
     """generate_assignment into ``work``/release (the gradebook's cells, baked), then the
     solution's references (run once in the sandbox, cached)."""
-    from nbgrader.converters import GenerateAssignment
-
-    from .reference import references
-
     res = run_app(GenerateAssignment, cfg, assignment, create_assignment=True)
     if not res["success"]:
         raise SystemExit(f"generate_assignment failed for {assignment}:\n{res['log'][-3000:]}")
@@ -126,16 +108,15 @@ def prepare_assignment(root, cfg, assignment, work):
     references(source, cfg, work.parent / "references")
 
 
-def grade(assignment, root=None, students=None, jobs=1, **settings):
+def grade(
+    assignment: str,
+    root: Path | str | None = None,
+    students: list[str] | None = None,
+    jobs: int = 1,
+    **settings: Any,
+) -> dict[str, Any]:
     """Grade every submission of ``assignment``; returns the report dict (see :func:`main`).
     ``jobs`` > 1: that many students at once (:mod:`.parallel`)."""
-    from nbgrader.converters import GenerateFeedback
-    from nbgrader.coursedir import CourseDirectory
-
-    from . import late, parallel, regrade
-    from .intake import Limits
-    from .safe_autograde import SafeAutograde as Autograde
-
     root = Path(root or Path.cwd()).resolve()
     cfg = load_config(root, **settings)
     late.configure(cfg, root)  # the late-day policy, if the course has one (late.py)
@@ -145,12 +126,13 @@ def grade(assignment, root=None, students=None, jobs=1, **settings):
     cfg.CourseDirectory.release_directory = str(work / "release")
     clock = [time.monotonic()]
 
-    def lap():  # seconds since the last lap
+    def lap() -> float:  # seconds since the last lap
         clock.append(time.monotonic())
         return round(clock[-1] - clock[-2], 2)
 
     prepare_assignment(root, cfg, assignment, work)
-    report = {"assignment": assignment, "students": {}, "phases": {"generate, references": lap()}}
+    report: dict[str, Any] = {"assignment": assignment, "students": {}}
+    report["phases"] = {"generate, references": lap()}
     limits = Limits.of(CourseDirectory(config=cfg))
     todo = submissions(root, assignment, students, limits)
     late.prepare(root, cfg, assignment, list(todo))  # due date and extensions into the gradebook
@@ -186,11 +168,10 @@ def grade(assignment, root=None, students=None, jobs=1, **settings):
     return report
 
 
-def record_scores(root, cfg, assignment, students):
+def record_scores(
+    root: Path, cfg: Config, assignment: str, students: dict[str, dict[str, Any]]
+) -> None:
     """Every student in the gradebook (a row in grades.csv), their scores in the report, grades.csv."""
-    from nbgrader.api import Gradebook, MissingEntry
-    from nbgrader.plugins import CsvExportPlugin
-
     with Gradebook(f"sqlite:///{root / 'gradebook.db'}", cfg.CourseDirectory.course_id) as gb:
         for student, entry in students.items():
             gb.update_or_create_student(student)
@@ -209,7 +190,7 @@ def record_scores(root, cfg, assignment, students):
         plugin.export(gb)
 
 
-def flags_of(root, assignment, student):
+def flags_of(root: Path, assignment: str, student: str) -> list[dict[str, Any]]:
     """The integrity flags ScoreChecks left in a graded notebook (see :mod:`.integrity`)."""
     path = root / "autograded" / student / assignment / f"{assignment}.ipynb"
     try:
@@ -218,7 +199,7 @@ def flags_of(root, assignment, student):
         return []
 
 
-def render(report):
+def render(report: dict[str, Any]) -> str:
     lines = [
         f"# Grading report: {report['assignment']}",
         "",
@@ -238,9 +219,7 @@ def render(report):
     return "\n".join(lines) + "\n"
 
 
-def main(argv=None):
-    from .sandbox import bwrap_problem
-
+def main(argv: list[str] | None = None) -> int:
     env = os.environ.get
     ap = argparse.ArgumentParser(prog="mathdl-grade", description=__doc__.split("\n\n")[0])
     arg = ap.add_argument
@@ -271,8 +250,6 @@ def main(argv=None):
         return 2
     warnings.simplefilter("ignore")  # SQLAlchemy's warnings from nbgrader say nothing useful
     settings = dict(timeout=args.timeout, memory_mb=args.memory_mb, unsafe=args.unsafe)
-    from .parallel import default_jobs
-
     jobs = default_jobs() if args.jobs is None else args.jobs
     if jobs < 1:
         print(f"mathdl-grade: --jobs must be at least 1, not {jobs}.", file=sys.stderr)

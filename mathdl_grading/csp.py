@@ -17,7 +17,10 @@ import re
 from functools import lru_cache
 from pathlib import Path
 
+import nbgrader
 from markupsafe import Markup, escape
+
+from .feedback import mathjax_dir, mathjax_script
 
 COMMON = {
     "default-src": "'none'",
@@ -46,8 +49,6 @@ def sha256(text: str) -> str:
 @lru_cache(maxsize=1)
 def formgrade_inline() -> tuple[list[str], list[str]]:
     """The static inline scripts and event handlers of nbgrader's formgrade template."""
-    import nbgrader
-
     folder = Path(nbgrader.__file__).resolve().parent / "server_extensions/formgrader/templates"
     text = (folder / "formgrade" / "formgrade_macros.html.j2").read_text(encoding="utf-8")
     scripts = [s for s in re.findall(r"<script[^>]*>(.*?)</script>", text, re.S) if s.strip()]
@@ -72,7 +73,7 @@ def policy(scripts: list[str], page: str = "feedback") -> str:
     return "; ".join(f"{k} {v}" for k, v in rules.items())
 
 
-def csp_meta(scripts, page: str = "feedback") -> Markup:
+def csp_meta(scripts: list[str], page: str = "feedback") -> Markup:
     """Jinja filter: the ``<meta>`` element carrying :func:`policy`."""
     text = escape(policy([str(s) for s in scripts], page))
     return Markup(f'<meta http-equiv="Content-Security-Policy" content="{text}">')
@@ -96,8 +97,6 @@ def head(page: str) -> Markup:
     MathJax loads nothing (``require``/``autoload`` off) and ``\\href`` shows only its text.
     Without the ``mathjax`` package the formulas stay as TeX source; the policy is the same.
     """
-    from .feedback import mathjax_dir, mathjax_script
-
     scripts = [MATHJAX_CONFIG] + ([mathjax_script("tex-svg.js")] if mathjax_dir() else [])
     parts = [csp_meta(scripts, page), f"<style>{BOXED}</style>"]
     parts += [f"<script>{s}</script>" for s in scripts]

@@ -27,7 +27,9 @@ import shutil
 import stat
 import tempfile
 from collections import defaultdict
+from typing import Any
 
+from nbgrader.api import Gradebook, MissingEntry
 from nbgrader.exchange.default.collect import ExchangeCollect
 from nbgrader.utils import parse_utc
 
@@ -40,14 +42,14 @@ TIMESTAMP_BYTES = 100
 class SafeExchangeCollect(ExchangeCollect):
     """nbgrader's collect without trusting the inbound folder (see the module docstring)."""
 
-    def init_src(self):
+    def init_src(self) -> None:
         if self.coursedir.course_id == "":
             self.fail("No course id specified. Re-run with --course flag.")
         self.course_path = os.path.join(self.root, self.coursedir.course_id)
         self.inbound_path = os.path.join(self.course_path, "inbound")
         for path in (self.course_path, self.inbound_path):
             self._check_exchange_folder(path)
-        self.refused = []
+        self.refused: list[intake.Refusal] = []
         records = []
         try:
             names = sorted(os.listdir(self.inbound_path))
@@ -59,7 +61,7 @@ class SafeExchangeCollect(ExchangeCollect):
                 records.append(record)
         self.src_records = self._chosen(records)
 
-    def _check_exchange_folder(self, path):
+    def _check_exchange_folder(self, path: str) -> None:
         try:
             st = os.lstat(path)
         except FileNotFoundError:
@@ -70,11 +72,11 @@ class SafeExchangeCollect(ExchangeCollect):
         if me != 0 and st.st_uid not in (me, 0) and not self.coursedir.groupshared:
             self.fail(f"{path} belongs to uid {st.st_uid}, not to you: refusing to collect")
 
-    def _refuse(self, name, reason):
-        self.refused.append((name, reason))
+    def _refuse(self, name: str, reason: str) -> None:
+        self.refused.append(intake.Refusal(name, reason))
         self.log.error("REFUSED %s: %s", intake.shown(name), reason)
 
-    def _vetted_record(self, name):
+    def _vetted_record(self, name: str) -> dict[str, Any] | None:
         """The record of the inbound folder ``name``, or None (not ours, or refused)."""
         parts = name.rsplit("+", 3)
         if len(parts) < 3 or parts[1] != self.coursedir.assignment_id:
@@ -85,11 +87,12 @@ class SafeExchangeCollect(ExchangeCollect):
             return None
         why = self._why_not(name, student, parts[2])
         if why:
-            return self._refuse(name, why)
+            self._refuse(name, why)
+            return None
         uid = pwd.getpwnam(student).pw_uid if self.check_owner else None
         return {"username": student, "filename": name, "timestamp": parse_utc(parts[2]), "uid": uid}
 
-    def _why_not(self, name, student, timestamp):
+    def _why_not(self, name: str, student: str, timestamp: str) -> str | None:
         if not STUDENT_ID.fullmatch(student):
             return "not a valid student id"
         try:
@@ -112,7 +115,7 @@ class SafeExchangeCollect(ExchangeCollect):
             return f"claims to be {student}'s but belongs to uid {st.st_uid}: impersonation"
         return None
 
-    def _chosen(self, records):
+    def _chosen(self, records: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """nbgrader's choice: each student's newest, or newest before the due date."""
         newest_first = defaultdict(list)
         for record in sorted(records, key=lambda r: r["timestamp"], reverse=True):
@@ -124,8 +127,7 @@ class SafeExchangeCollect(ExchangeCollect):
             chosen.append((early or mine)[0])
         return chosen
 
-    def _duedate(self):
-        from nbgrader.api import Gradebook, MissingEntry
+    def _duedate(self) -> Any:
 
         with Gradebook(self.coursedir.db_url, self.coursedir.course_id) as gb:
             try:
@@ -133,7 +135,7 @@ class SafeExchangeCollect(ExchangeCollect):
             except MissingEntry:
                 return None
 
-    def copy_files(self):
+    def copy_files(self) -> None:
         assignment = self.coursedir.assignment_id
         self.log.info("Processing %d submissions of %r", len(self.src_records), assignment)
         for record in self.src_records:
@@ -149,7 +151,7 @@ class SafeExchangeCollect(ExchangeCollect):
                 assignment,
             )
 
-    def _collect(self, record):
+    def _collect(self, record: dict[str, Any]) -> None:
         student, assignment = record["username"], self.coursedir.assignment_id
         dest = self.coursedir.format_path(self.coursedir.submitted_directory, student, assignment)
         if not self._newer(record, dest):
@@ -177,7 +179,7 @@ class SafeExchangeCollect(ExchangeCollect):
         finally:
             shutil.rmtree(scratch, ignore_errors=True)
 
-    def _newer(self, record, dest):
+    def _newer(self, record: dict[str, Any], dest: str) -> bool:
         """nbgrader's rule: copy when nothing is there, or a newer one with --update."""
         if not os.path.lexists(dest):
             return True
@@ -186,7 +188,7 @@ class SafeExchangeCollect(ExchangeCollect):
             return True
         return bool(self.before_duedate and existing != record["timestamp"])
 
-    def _check_timestamp(self, folder):
+    def _check_timestamp(self, folder: str) -> list[intake.Refusal]:
         """timestamp.txt is read by nbgrader autograde: a small plain file with a timestamp."""
         path = os.path.join(folder, "timestamp.txt")
         if os.path.lexists(path) and _timestamp_in(folder) is None:
@@ -195,7 +197,7 @@ class SafeExchangeCollect(ExchangeCollect):
         return []
 
 
-def _timestamp_in(folder):
+def _timestamp_in(folder: str) -> Any:
     """The timestamp in ``folder``/timestamp.txt, read without following a link; None if none."""
     path = os.path.join(folder, "timestamp.txt")
     try:

@@ -1,14 +1,15 @@
 """Running a notebook in the sandboxed kernel (:mod:`.sandbox`), nbgrader's ``Execute`` made safe.
 
-:class:`SandboxExecute` is what nbgrader_config.py gives nbgrader in place of ``Execute``. It
-grades a submission in two passes, each in its own sandboxed kernel:
+:class:`SandboxExecute` is what nbgrader_config.py gives nbgrader in place of ``Execute``, followed
+by :class:`.hidden_tests.RunHiddenTests`. A submission is graded in two passes, each in its own
+sandboxed kernel:
 
 * **pass A** runs the notebook with every test cell reduced to its visible part, without any
   reference code (:func:`.cells.strip_references`). Its outputs are the graded notebook and
   the feedback, and its ``check()`` records are the visible answers.
-* **pass B** (only when some test cell has hidden tests) runs the same cells again, each hidden
-  part right after its test cell, and keeps nothing but the ``check()`` records of the hidden
-  parts (in ``resources["mathdl"]["hidden"]``, never in the notebook) and the name of any error
+* **pass B** (:mod:`.hidden_tests`, with :meth:`SandboxExecute.run_hidden`; only when some
+  test cell has hidden tests) runs the same cells again, each hidden part right after its test
+  cell, and keeps nothing but the ``check()`` records of the hidden parts (in ``resources["mathdl"]["hidden"]``, never in the notebook) and the name of any error
   they raised. Whatever the hidden code shows the kernel can therefore never reach an output
   that anyone reads: the kernel sees the hidden tests' inputs, never a reference value, and
   its printing is thrown away.
@@ -24,10 +25,13 @@ so printing never crowds out an answer. Widget messages are ignored.
 import copy
 import json
 from collections import defaultdict
+from typing import Any
 
 import zmq
+from jupyter_client.connect import channel_socket_types as types
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from nbformat import v4
+from nbformat.notebooknode import NotebookNode
 from nbgrader.preprocessors import Execute
 from traitlets import Integer, Unicode
 
@@ -46,9 +50,7 @@ NOT_RUN = "NotRunByGrader"
 class BoundedClient(SandboxKernelClient):
     """A kernel client whose sockets refuse messages over :data:`MAX_MESSAGE_BYTES`."""
 
-    def _create_connected_socket(self, channel, identity=None):
-        from jupyter_client.connect import channel_socket_types as types
-
+    def _create_connected_socket(self, channel: str, identity: bytes | None = None) -> zmq.Socket:
         sock = self.context.socket(types[channel])
         sock.linger = 1000
         sock.setsockopt(zmq.MAXMSGSIZE, MAX_MESSAGE_BYTES)
@@ -58,12 +60,12 @@ class BoundedClient(SandboxKernelClient):
         return sock
 
 
-def _size(content):
+def _size(content: dict[str, Any]) -> int:
     size = len(str(content.get("text", "")))
     return size + sum(len(str(v)) for v in (content.get("data") or {}).values())
 
 
-def _is_record(msg):
+def _is_record(msg: dict[str, Any]) -> bool:
     data = msg.get("content", {}).get("data") or {}
     return msg.get("msg_type") == "display_data" and MIME in data
 
@@ -82,12 +84,12 @@ class SandboxExecute(Execute):
     )
     max_record_chars = Integer(2_000_000, help="check() answers kept per cell").tag(config=True)
 
-    def __init__(self, **kw):
+    def __init__(self, **kw: Any) -> None:
         kw.setdefault("kernel_manager_class", SandboxKernelManager)
         super().__init__(**kw)
         self.store_widget_state = False
 
-    def create_kernel_manager(self):
+    def create_kernel_manager(self) -> Any:
         km = super().create_kernel_manager()
         km.mode = "reference" if self.mode == "reference" else "student"
         km.client_factory = BoundedClient
@@ -95,7 +97,9 @@ class SandboxExecute(Execute):
 
     # ------------------------------------------------------------------ the passes
 
-    def preprocess(self, nb, resources=None, km=None):
+    def preprocess(
+        self, nb: NotebookNode, resources: dict[str, Any] | None = None, km: Any = None
+    ) -> tuple[NotebookNode, dict[str, Any]]:
         resources = resources if resources is not None else {}
         if self.mode == "student":
             return self._grade_submission(nb, resources, km)
@@ -103,33 +107,24 @@ class SandboxExecute(Execute):
             return self._run_reference(nb, resources, km)
         return self._run(nb, resources, km)
 
-    def _grade_submission(self, nb, resources, km):
-        originals, hidden = {}, {}
+    def _grade_submission(
+        self, nb: NotebookNode, resources: dict[str, Any], km: Any
+    ) -> tuple[NotebookNode, dict[str, Any]]:
+        """Pass A: every test cell reduced to its visible part, without reference code."""
+        originals = {}
         for i, cell in enumerate(nb.cells):
             if is_test(cell):
-                visible, secret = split_test(cell.source)
-                originals[i], cell.source = cell.source, strip_references(visible)
-                if secret.strip():
-                    hidden[i] = strip_references(secret)
+                originals[i], cell.source = cell.source, visible_part(cell.source)
         try:
             nb, resources = self._run(nb, resources, km)
         finally:
             for i, source in originals.items():
                 nb.cells[i].source = source
-        if hidden:
-            from .reference import records_for
-
-            shared = records_for(self.config, resources).get("shared", {})
-            visible_nb = copy.deepcopy(nb)
-            for i, cell in enumerate(visible_nb.cells):
-                if i in originals:
-                    cell.source = strip_references(split_test(cell.source)[0])
-            runner = SandboxExecute(config=self.config, mode="hidden")
-            found = runner.run_hidden(visible_nb, hidden, shared, resources)
-            resources.setdefault("mathdl", {})["hidden"] = found
         return nb, resources
 
-    def _run_reference(self, nb, resources, km):
+    def _run_reference(
+        self, nb: NotebookNode, resources: dict[str, Any], km: Any
+    ) -> tuple[NotebookNode, dict[str, Any]]:
         """The solution: hidden parts run right after their cell; their records go to resources."""
         originals, hidden = {}, {}
         for i, cell in enumerate(nb.cells):
@@ -154,7 +149,13 @@ class SandboxExecute(Execute):
                 )
         return nb, resources
 
-    def run_hidden(self, visible_nb, hidden, shared, resources):
+    def run_hidden(
+        self,
+        visible_nb: NotebookNode,
+        hidden: dict[int, str],
+        shared: dict[str, Any],
+        resources: dict[str, Any],
+    ) -> dict[str, dict[str, Any]]:
         """Pass B: ``{grade_id: {"records": [...], "error": name or None}}`` of the hidden parts."""
         last = max(hidden)
         expanded, where = expand(visible_nb, hidden, upto=last + 1)
@@ -175,10 +176,14 @@ class SandboxExecute(Execute):
 
     # ------------------------------------------------------------------ one run of one kernel
 
-    def _run(self, nb, resources, km):
+    def _run(
+        self, nb: NotebookNode, resources: dict[str, Any], km: Any
+    ) -> tuple[NotebookNode, dict[str, Any]]:
         self._stop, self._ran, self._timeouts = None, 0, 0
-        self._chars, self._record_chars, self._total = defaultdict(int), defaultdict(int), 0
-        self._noted = set()
+        self._chars: defaultdict[int, int] = defaultdict(int)
+        self._record_chars: defaultdict[int, int] = defaultdict(int)
+        self._total = 0
+        self._noted: set[tuple[int, bool]] = set()
         try:
             return super().preprocess(nb, resources, km)
         except Exception as exc:
@@ -193,7 +198,9 @@ class SandboxExecute(Execute):
                     cell.outputs = [error(NOT_RUN, self._stop)]
             return nb, resources
 
-    def preprocess_cell(self, cell, resources, index):
+    def preprocess_cell(
+        self, cell: NotebookNode, resources: dict[str, Any], index: int
+    ) -> tuple[NotebookNode, dict[str, Any]]:
         self._ran = index + 1  # cells before this one are done
         if self._stop:
             if cell.cell_type == "code" and cell.source.strip():
@@ -217,7 +224,7 @@ class SandboxExecute(Execute):
 
     # ------------------------------------------------------------------ bounded outputs
 
-    def _budget(self, msg, cell_index):
+    def _budget(self, msg: dict[str, Any], cell_index: int) -> bool:
         """True when this output may be kept (records and printing have separate budgets)."""
         size = _size(msg.get("content", {}))
         if _is_record(msg):
@@ -232,7 +239,9 @@ class SandboxExecute(Execute):
             and self._total <= self.max_notebook_chars
         )
 
-    def output(self, outs, msg, display_id, cell_index):
+    def output(
+        self, outs: list[NotebookNode], msg: dict[str, Any], display_id: str | None, cell_index: int
+    ) -> NotebookNode | None:
         if self._budget(msg, cell_index):
             return super().output(outs, msg, display_id, cell_index)
         record = _is_record(msg)
@@ -245,28 +254,38 @@ class SandboxExecute(Execute):
                 outs.append(v4.new_output("stream", name="stdout", text=note))
         return None
 
-    def _update_display_id(self, display_id, msg):
+    def _update_display_id(self, display_id: str, msg: dict[str, Any]) -> None:
         """``update_display`` counts against the same budget as any other output."""
         cells = self._display_id_map.get(display_id, {})
         index = next(iter(cells), None)
         if index is not None and not _is_record(msg) and self._budget(msg, index):
             super()._update_display_id(display_id, msg)
 
-    def handle_comm_msg(self, outs, msg, cell_index):
+    def handle_comm_msg(
+        self, outs: list[NotebookNode], msg: dict[str, Any], cell_index: int
+    ) -> None:
         """Widgets have no place in a graded notebook: their messages are ignored."""
 
 
-def expand(nb, hidden, upto):
+def visible_part(source: str) -> str:
+    """What pass A runs of a test cell: its visible part, without reference code."""
+    return strip_references(split_test(source)[0])
+
+
+def expand(
+    nb: NotebookNode, hidden: dict[int, str], upto: int
+) -> tuple[NotebookNode, dict[int, tuple[int, int | None]]]:
     """A copy of ``nb``'s first ``upto`` cells with each hidden part as a cell after its test.
 
     Returns ``(notebook, {original index: (its index, its hidden cell's index or None)})``.
     """
     out = copy.deepcopy(nb)
-    out.cells, where = [], {}
+    out.cells = []
+    where: dict[int, tuple[int, int | None]] = {}
     for i, cell in enumerate(nb.cells[:upto]):
-        where[i] = (len(out.cells), None)
+        at = len(out.cells)
         out.cells.append(copy.deepcopy(cell))
+        where[i] = (at, len(out.cells) if i in hidden else None)
         if i in hidden:
-            where[i] = (where[i][0], len(out.cells))
             out.cells.append(v4.new_code_cell(hidden[i], metadata={"mathdl": {"hidden_of": i}}))
     return out, where

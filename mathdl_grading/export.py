@@ -19,14 +19,19 @@ recomputed from the policy, and a penalty the policy would now set differently i
 import argparse
 import csv
 import sys
+import warnings
 from pathlib import Path
+from typing import Any
 
 import nbformat
+from nbgrader.api import Gradebook, MissingEntry
+
+from . import late
 
 AUTO_TOTAL, MANUAL_TOTAL = "auto_total", "manual_total"
 
 
-def parts_of(gb, root: Path, assignment: str) -> list[dict]:
+def parts_of(gb: Gradebook, root: Path, assignment: str) -> list[dict]:
     """The graded parts of ``assignment``, in notebook order: name, points, graded by hand."""
     out = []
     a = gb.find_assignment(assignment)
@@ -48,9 +53,13 @@ def parts_of(gb, root: Path, assignment: str) -> list[dict]:
     return out
 
 
-def student_row(gb, assignment: str, student, parts: list[dict], late_entry) -> dict:
-    from nbgrader.api import MissingEntry
-
+def student_row(
+    gb: Gradebook,
+    assignment: str,
+    student: Any,
+    parts: list[dict],
+    late_entry: late.Late | None,
+) -> dict:
     row = {"student": student.id}
     try:
         sub = gb.find_submission(assignment, student.id)
@@ -77,7 +86,9 @@ def student_row(gb, assignment: str, student, parts: list[dict], late_entry) -> 
     return row
 
 
-def assignment_table(gb, root: Path, assignment: str, book: dict) -> tuple[list[str], list[dict]]:
+def assignment_table(
+    gb: Gradebook, root: Path, assignment: str, book: dict
+) -> tuple[list[str], list[dict]]:
     """Columns and rows of ``<assignment>.csv``."""
     parts = parts_of(gb, root, assignment)
     auto = [p["name"] for p in parts if not p["manual"]]
@@ -99,9 +110,12 @@ def write_csv(path: Path, columns: list[str], rows: list[dict]) -> None:
         writer.writerows(rows)
 
 
-def lms_columns(tables: dict, gb, root: Path) -> tuple[list[tuple[str, str, float]], dict]:
+def lms_columns(
+    tables: dict, gb: Gradebook, root: Path
+) -> tuple[list[tuple[str, str, float]], dict]:
     """``[(column, source field, points)]`` for the LMS files, and {student: {column: value}}."""
-    cols, values = [], {}
+    cols: list[tuple[str, str, float]] = []
+    values: dict[str, dict[str, Any]] = {}
     for assignment, (_columns, rows) in tables.items():
         parts = parts_of(gb, root, assignment)
         for p in parts:
@@ -115,7 +129,7 @@ def lms_columns(tables: dict, gb, root: Path) -> tuple[list[tuple[str, str, floa
     return cols, values
 
 
-def canvas(gb, cols: list, values: dict) -> tuple[list[str], list[dict]]:
+def canvas(gb: Gradebook, cols: list, values: dict) -> tuple[list[str], list[dict]]:
     head = ["Student", "ID", "SIS User ID", "SIS Login ID", "Section"]
     columns = head + [c for c, _f, _p in cols]
     rows = [{"Student": "Points Possible", **{c: p for c, _f, p in cols}}]
@@ -126,7 +140,7 @@ def canvas(gb, cols: list, values: dict) -> tuple[list[str], list[dict]]:
     return columns, rows
 
 
-def moodle(gb, cols: list, values: dict) -> tuple[list[str], list[dict]]:
+def moodle(gb: Gradebook, cols: list, values: dict) -> tuple[list[str], list[dict]]:
     head = ["Username", "ID number", "Email address", "First name", "Last name"]
     columns = head + [c for c, _f, _p in cols]
     rows = []
@@ -137,7 +151,7 @@ def moodle(gb, cols: list, values: dict) -> tuple[list[str], list[dict]]:
     return columns, rows
 
 
-def stale_penalties(gb, book: dict, tables: dict) -> list[str]:
+def stale_penalties(gb: Gradebook, book: dict, tables: dict) -> list[str]:
     """Penalties in the gradebook that the policy would now set differently (regrade them)."""
     notes = []
     for assignment, (_columns, rows) in tables.items():
@@ -156,10 +170,6 @@ def stale_penalties(gb, book: dict, tables: dict) -> list[str]:
 
 def export(root: Path, assignments: list[str] | None = None, out: Path | None = None) -> dict:
     """Write the files; returns ``{"files": [...], "notes": [...]}``."""
-    from nbgrader.api import Gradebook
-
-    from . import late
-
     root = Path(root).resolve()
     out = Path(out or root / "nbgrader_work" / "export")
     db = root / "gradebook.db"
@@ -187,13 +197,12 @@ def export(root: Path, assignments: list[str] | None = None, out: Path | None = 
     return {"files": files, "notes": notes}
 
 
-def main(argv=None) -> int:
+def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="mathdl-export", description=__doc__.split("\n\n")[0])
     ap.add_argument("assignment", nargs="*", help="assignments (default: all in the gradebook)")
     ap.add_argument("--root", default=".", help="course root (default: the current directory)")
     ap.add_argument("--out", help="folder (default: nbgrader_work/export)")
     args = ap.parse_args(argv)
-    import warnings
 
     warnings.simplefilter("ignore")  # SQLAlchemy's warnings from nbgrader
     result = export(Path(args.root), args.assignment or None, args.out and Path(args.out))

@@ -10,26 +10,30 @@ formulas stay as TeX source (nothing is loaded from the network).
 
 from pathlib import Path
 
+import nbgrader
+from traitlets.config import Config
+
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 
 
-def mathjax_dir():
+def mathjax_dir() -> Path | None:
     try:
-        import mathjax
+        import mathjax  # optional: without it the formulas stay as TeX
     except ImportError:
         return None
     folder = Path(mathjax.__file__).resolve().parent / "static" / "mathjax" / "es5"
     return folder if (folder / "tex-svg.js").is_file() else None
 
 
-def mathjax_script(name):
+def mathjax_script(name: str) -> str:
     """Jinja filter: the MathJax component ``name``, safe inside an inline <script>."""
-    return (mathjax_dir() / name).read_text(encoding="utf-8").replace("</script", "<\\/script")
+    folder = mathjax_dir()
+    if folder is None:
+        raise FileNotFoundError("MathJax is not installed (the mathjax package)")
+    return (folder / name).read_text(encoding="utf-8").replace("</script", "<\\/script")
 
 
-def configure(c):
-    import nbgrader
-
+def configure(c: Config) -> None:
     theirs = Path(nbgrader.__file__).resolve().parent / "server_extensions/formgrader/templates"
     c.HTMLExporter.extra_template_basedirs = [str(TEMPLATES), str(theirs)]
     c.HTMLExporter.filters = {"mathdl_head": "mathdl_grading.csp.head"}

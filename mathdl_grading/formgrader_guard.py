@@ -14,6 +14,7 @@ for ``make lab`` in the course by ``make setup`` (``jupyter server extension ena
 """
 
 import re
+from typing import Any
 from urllib.parse import unquote
 
 from tornado.web import OutputTransform
@@ -33,11 +34,13 @@ def is_unsafe(path: str) -> bool:
 class RefuseUnsafeFormgraderPaths(OutputTransform):
     """Replace the response to an unsafe formgrader path by a plain-text 400."""
 
-    def __init__(self, request):
+    def __init__(self, request: Any) -> None:
         super().__init__(request)
         self.refuse = is_unsafe(request.path)
 
-    def transform_first_chunk(self, status_code, headers, chunk, finishing):
+    def transform_first_chunk(
+        self, status_code: int, headers: Any, chunk: bytes, finishing: bool
+    ) -> tuple[int, Any, bytes]:
         if not self.refuse:
             return status_code, headers, chunk
         for name in ("Content-Encoding", "Transfer-Encoding", "Etag", "Location"):
@@ -46,14 +49,14 @@ class RefuseUnsafeFormgraderPaths(OutputTransform):
         headers["Content-Length"] = str(len(REFUSAL))
         return 400, headers, REFUSAL
 
-    def transform_chunk(self, chunk, finishing):
+    def transform_chunk(self, chunk: bytes, finishing: bool) -> bytes:
         return b"" if self.refuse else chunk
 
 
-def _jupyter_server_extension_points():
+def _jupyter_server_extension_points() -> list[dict[str, str]]:
     return [{"module": "mathdl_grading.formgrader_guard"}]
 
 
-def _load_jupyter_server_extension(serverapp):
+def _load_jupyter_server_extension(serverapp: Any) -> None:
     serverapp.web_app.add_transform(RefuseUnsafeFormgraderPaths)
     serverapp.log.info("mathdl: formgrader refuses paths with markup characters")

@@ -15,8 +15,11 @@ import fnmatch
 import os
 import stat
 import unicodedata
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import NamedTuple
+from typing import Any, NamedTuple
+
+from nbgrader.coursedir import CourseDirectory
 
 CHUNK = 1 << 20
 _OPEN_DIR = os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW | os.O_CLOEXEC
@@ -24,19 +27,27 @@ _OPEN_FILE = os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_NOCTTY | os.O_CL
 _CREATE = os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC
 
 
+#: Files and folders one submission may hold, and how deep its folders may nest (the sizes are
+#: nbgrader's own settings: ``CourseDirectory.max_file_size`` and ``max_dir_size``).
+MAX_ENTRIES = 1000
+MAX_DEPTH = 16
+KB = 1000  # nbgrader's sizes are in kilobytes
+
+
 @dataclass(frozen=True)
 class Limits:
-    """How much one submission may hold (bytes, entries, folder depth)."""
+    """How much one submission may hold (bytes, entries, folder depth). The byte limits default
+    to nbgrader's own defaults; the course's are in nbgrader_config.py (:meth:`of`)."""
 
-    file_bytes: int = 20_000_000
-    total_bytes: int = 50_000_000
-    entries: int = 1000
-    depth: int = 16
+    file_bytes: int = KB * CourseDirectory.max_file_size.default_value
+    total_bytes: int = KB * CourseDirectory.max_dir_size.default_value
+    entries: int = MAX_ENTRIES
+    depth: int = MAX_DEPTH
 
     @classmethod
-    def of(cls, coursedir) -> "Limits":
+    def of(cls, coursedir: Any) -> "Limits":
         """nbgrader's own ``CourseDirectory.max_file_size`` / ``max_dir_size`` (kilobytes)."""
-        return cls(1000 * coursedir.max_file_size, 1000 * coursedir.max_dir_size)
+        return cls(KB * coursedir.max_file_size, KB * coursedir.max_dir_size)
 
 
 class Refusal(NamedTuple):
@@ -115,8 +126,9 @@ class _Walk:
             path = os.path.join(rel, name) if rel else name
             if any(fnmatch.fnmatch(name, pat) for pat in self.ignore):
                 continue
-            if bad_name(name):
-                self.refuse(path, bad_name(name))
+            why = bad_name(name)
+            if why:
+                self.refuse(path, why)
                 continue
             st = os.stat(name, dir_fd=fd, follow_symlinks=False)
             target = os.path.join(dest, name) if dest else None
@@ -129,7 +141,9 @@ class _Walk:
             else:
                 self.refuse(path, kind(st))
 
-    def subfolder(self, parent: int, name: str, st, rel: str, dest: str | None, depth: int):
+    def subfolder(
+        self, parent: int, name: str, st: os.stat_result, rel: str, dest: str | None, depth: int
+    ) -> None:
         if depth > self.limits.depth:
             raise SubmissionRefused(f"folders nested deeper than {self.limits.depth}")
         if not self.check_owner(st, rel):
@@ -144,7 +158,7 @@ class _Walk:
         finally:
             os.close(fd)
 
-    def file(self, parent: int, name: str, st, rel: str, dest: str | None) -> None:
+    def file(self, parent: int, name: str, st: os.stat_result, rel: str, dest: str | None) -> None:
         if not self.check_owner(st, rel):
             return
         if self.owner is None and st.st_nlink > 1:  # a hard link may be any file of the course
@@ -228,8 +242,8 @@ def copy_tree(
     limits: Limits = Limits(),
     *,
     owner: int | None = None,
-    ignore=(),
-    skip_copy=(),
+    ignore: Iterable[str] = (),
+    skip_copy: Iterable[str] = (),
 ) -> list[Refusal]:
     """Copy the submission folder ``src`` into the folder ``dest`` (None: only vet) without following any link; returns what was refused. Raises :class:`SubmissionRefused`
     when ``src`` itself is not a real folder (of ``owner``, when given) or a limit is passed."""
@@ -266,7 +280,9 @@ def real_folders(top: str, path: str) -> None:
             raise SubmissionRefused(f"{shown(here)} is {kind(st)}, not a real folder")
 
 
-def vet_submission(top: str, folder: str, limits: Limits = Limits(), ignore=()) -> list[Refusal]:
+def vet_submission(
+    top: str, folder: str, limits: Limits = Limits(), ignore: Iterable[str] = ()
+) -> list[Refusal]:
     """Vet ``folder`` (``submitted/<student>/<assignment>``, below ``top`` = ``submitted/``)
     before anything reads it: what is refused in it, or :class:`SubmissionRefused` when the whole
     submission is (a link on the way, a ``timestamp.txt`` that is not a plain file, a limit)."""

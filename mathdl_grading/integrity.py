@@ -39,14 +39,14 @@ MODULES = {
 }
 
 
-def _parse(source):
+def _parse(source: str) -> ast.Module | None:
     try:
         return ast.parse(TransformerManager().transform_cell(source))
     except (SyntaxError, ValueError):
         return None
 
 
-def flags(cells):
+def flags(cells: list[tuple[int, str]]) -> list[tuple[int, int, str, str]]:
     """``[(cell number, line, what, why)]`` for a list of the student's own code sources."""
     out = []
     for number, source in cells:
@@ -58,7 +58,7 @@ def flags(cells):
     return out
 
 
-def _attribute(node):
+def _attribute(node: ast.AST) -> str | None:
     if isinstance(node, ast.Attribute) and node.attr in ATTRIBUTES:
         return node.attr
     if isinstance(node, ast.Name) and node.id == "__builtins__":
@@ -66,7 +66,7 @@ def _attribute(node):
     return None
 
 
-def _module(node):
+def _module(node: ast.AST) -> str | None:
     names = []
     if isinstance(node, ast.Import):
         names = [a.name for a in node.names]
@@ -75,7 +75,7 @@ def _module(node):
     return next((n for n in names if n.split(".")[0] in MODULES), None)
 
 
-def _why(what):
+def _why(what: str) -> str:
     return (
         ATTRIBUTES.get(what) or MODULES.get(what.split(".")[0]) or "changes the built-in functions"
     )

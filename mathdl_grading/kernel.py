@@ -25,6 +25,7 @@ import resource
 import shutil
 import sys
 import time
+from typing import Any
 
 OPTIONS = ("memory-mb", "cpu-seconds", "file-mb", "processes", "open-files", "uid")
 MS_RDONLY, MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_REMOUNT, MS_BIND = 1, 2, 4, 8, 32, 4096
@@ -32,7 +33,9 @@ MS_NOATIME, MS_NODIRATIME, MS_RELATIME = 1024, 2048, 1 << 21
 ST_RELATIME = 4096
 
 
-def set_limits(memory_mb, cpu_seconds, file_mb, processes, open_files):
+def set_limits(
+    memory_mb: int, cpu_seconds: int, file_mb: int, processes: int, open_files: int
+) -> None:
     mib = 1024 * 1024
     caps = {
         resource.RLIMIT_AS: memory_mb * mib,
@@ -49,11 +52,11 @@ def set_limits(memory_mb, cpu_seconds, file_mb, processes, open_files):
         resource.setrlimit(which, (value, value))
 
 
-def _libc():
+def _libc() -> ctypes.CDLL:
     return ctypes.CDLL(None, use_errno=True)
 
 
-def seal(folder):
+def seal(folder: str) -> None:
     """Make ``folder`` (a bind mount of the sandbox) read-only; its locked flags are kept."""
     flag = os.statvfs(folder).f_flag
     keep = flag & (MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_NOATIME | MS_NODIRATIME)
@@ -63,7 +66,7 @@ def seal(folder):
         raise OSError(err, f"cannot make {folder} read-only: {os.strerror(err)}")
 
 
-def drop_capabilities():
+def drop_capabilities() -> None:
     """No capability left, in any set (effective, permitted, inheritable, ambient)."""
 
     class Header(ctypes.Structure):
@@ -79,7 +82,7 @@ def drop_capabilities():
         raise OSError(ctypes.get_errno(), "cannot drop the kernel's capabilities")
 
 
-def become(uid):
+def become(uid: int) -> None:
     """Give up every privilege for good: as root become ``uid`` (``nobody``), else drop caps."""
     if os.geteuid() == 0 and uid != 0:
         os.setgroups([])
@@ -89,7 +92,7 @@ def become(uid):
         drop_capabilities()
 
 
-def hand_over(uid):
+def hand_over(uid: int) -> None:
     """As root: the working folder (made by bubblewrap) and IPython's folder (made while the
     kernel started) become ``uid``'s."""
     if os.geteuid() != 0 or uid == 0:
@@ -100,14 +103,15 @@ def hand_over(uid):
             os.chown(name, uid, uid, follow_symlinks=False)
 
 
-def wait_for(path, seconds=10.0):
+def wait_for(path: str, seconds: float = 10.0) -> None:
     deadline = time.monotonic() + seconds
     while not os.path.exists(path) and time.monotonic() < deadline:
         time.sleep(0.005)
 
 
-def parse(argv):
-    opts, rest = {}, []
+def parse(argv: list[str]) -> tuple[dict[str, Any], list[str]]:
+    opts: dict[str, Any] = {}
+    rest: list[str] = []
     for arg in argv:
         key, _, value = arg.removeprefix("--").partition("=")
         if key in OPTIONS and value:
@@ -122,16 +126,16 @@ def parse(argv):
     return opts, rest
 
 
-def main(argv=None):
+def main(argv: list[str] | None = None) -> None:
     opts, rest = parse(list(sys.argv[1:] if argv is None else argv))
     limits = ("memory-mb", "cpu-seconds", "file-mb", "processes", "open-files")
     set_limits(*(opts[k] for k in limits))
     # as ipykernel_launcher does: nothing next to the notebook can shadow an installed module
     sys.path[:] = [p for p in sys.path if p not in ("", ".", os.getcwd())]
-    from ipykernel.kernelapp import IPKernelApp
+    from ipykernel.kernelapp import IPKernelApp  # after the limits and the path cleanse
 
     class SealedKernelApp(IPKernelApp):
-        def init_io(self):  # after the sockets and the heartbeat, before any code runs
+        def init_io(self) -> None:  # after the sockets and the heartbeat, before any code runs
             if opts.get("seal"):
                 if self.transport == "ipc":
                     wait_for(f"{self.ip}-{self.hb_port}")  # the heartbeat binds in a thread
@@ -140,7 +144,7 @@ def main(argv=None):
                 become(opts["uid"])
             if opts.get("inputs"):
                 shutil.copytree(opts["inputs"], ".", dirs_exist_ok=True)
-            super().init_io()
+            super().init_io()  # type: ignore[no-untyped-call]
 
     SealedKernelApp.launch_instance(argv=rest)
 

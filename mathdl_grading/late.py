@@ -31,8 +31,11 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
+from nbgrader.api import Gradebook
+from nbgrader.coursedir import CourseDirectory
 from nbgrader.plugins import LateSubmissionPlugin
 from traitlets import Unicode
+from traitlets.config import Config
 
 POLICY_FILE = "late_policy.toml"
 KEYS = {
@@ -75,7 +78,7 @@ class Late:
     percent: float  # of the assignment's points
 
 
-def _number(raw: dict, key: str, default, kind=float) -> float:
+def _number(raw: dict, key: str, default: float, kind: type = float) -> float:
     value = raw.get(key, default)
     if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
         raise PolicyError(f"{key} must be a number >= 0, not {value!r}")
@@ -84,7 +87,7 @@ def _number(raw: dict, key: str, default, kind=float) -> float:
     return kind(value)
 
 
-def _utc(assignment: str, when) -> dt.datetime:
+def _utc(assignment: str, when: object) -> dt.datetime:
     if isinstance(when, str):
         try:
             when = dt.datetime.fromisoformat(when)
@@ -104,7 +107,8 @@ def parse(raw: dict) -> Policy:
         raise PolicyError(f"unknown key(s) {sorted(unknown)}; known: {sorted(KEYS)}")
     due = {a: _utc(a, when) for a, when in raw.get("due", {}).items()}
     for_student = {
-        s: _number(raw["free_late_days_for"], s, 0, int) for s in raw.get("free_late_days_for", {})
+        s: int(_number(raw["free_late_days_for"], s, 0, int))
+        for s in raw.get("free_late_days_for", {})
     }
     extensions = {}
     for student, table in raw.get("extensions", {}).items():
@@ -116,7 +120,7 @@ def parse(raw: dict) -> Policy:
         extensions[student] = {a: _number(table, a, 0) for a in table}
     return Policy(
         due=due,
-        free_days=_number(raw, "free_late_days", 0, int),
+        free_days=int(_number(raw, "free_late_days", 0, int)),
         percent_per_day=_number(raw, "penalty_percent_per_day", 0),
         grace_minutes=_number(raw, "grace_minutes", 0),
         free_days_for=for_student,
@@ -161,7 +165,7 @@ def ledger(policy: Policy, submitted: dict[tuple[str, str], dt.datetime]) -> dic
     return out
 
 
-def submitted_times(gb) -> dict[tuple[str, str], dt.datetime]:
+def submitted_times(gb: Gradebook) -> dict[tuple[str, str], dt.datetime]:
     """Every submission time in a gradebook (naive UTC, nbgrader's)."""
     out = {}
     for assignment in gb.assignments:
@@ -176,7 +180,9 @@ class PolicyLatePenalty(LateSubmissionPlugin):
 
     policy_file = Unicode("", help="the late-day policy (TOML)").tag(config=True)
 
-    def late_submission_penalty(self, student_id, score, total_seconds_late):
+    def late_submission_penalty(
+        self, student_id: str, score: float, total_seconds_late: float
+    ) -> float | None:
         pre = self.parent  # nbgrader's AssignLatePenalties, with its gradebook open
         policy = load(Path(self.policy_file))
         if pre.assignment_id not in policy.due:
@@ -189,7 +195,7 @@ class PolicyLatePenalty(LateSubmissionPlugin):
         return min(score, entry.percent / 100 * points)  # nbgrader caps it at the score too
 
 
-def configure(cfg, root: Path) -> Policy | None:
+def configure(cfg: Config, root: Path) -> Policy | None:
     """Use the course's policy in ``cfg`` (nbgrader's AssignLatePenalties), if there is one."""
     policy = find(root)
     if policy is not None:
@@ -198,11 +204,8 @@ def configure(cfg, root: Path) -> Policy | None:
     return policy
 
 
-def prepare(root: Path, cfg, assignment: str, students: list[str]) -> None:
+def prepare(root: Path, cfg: Config, assignment: str, students: list[str]) -> None:
     """The policy's due date and extensions into the gradebook, before autograde reads them."""
-    from nbgrader.api import Gradebook
-    from nbgrader.coursedir import CourseDirectory
-
     policy = find(root)
     if policy is None or assignment not in policy.due:
         return
@@ -223,8 +226,6 @@ def prepare(root: Path, cfg, assignment: str, students: list[str]) -> None:
 
 def section(root: Path, assignment: str) -> str:
     """The late submissions of ``assignment``, for the grading report (markdown)."""
-    from nbgrader.api import Gradebook
-
     policy = find(root)
     if policy is None or assignment not in policy.due:
         return ""

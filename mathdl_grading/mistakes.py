@@ -21,11 +21,16 @@ carry the mistakes' answers as data (:mod:`.bake`), so the student's own Jupyter
 import json
 import tomllib
 from pathlib import Path
+from typing import Any
 
 import nbformat
+from nbformat.notebooknode import NotebookNode
+from traitlets.config import Config
 
+from .cells import is_test
 from .checks import MIME
-from .reference import cached
+from .execute import SandboxExecute
+from .reference import cached, references, source_of
 
 FILE = "mistakes.toml"
 VERSION = "1"
@@ -35,7 +40,7 @@ class CatalogueError(ValueError):
     """A mistake that cannot be planted (the message names it)."""
 
 
-def catalogue(source):
+def catalogue(source: Path | str) -> list[dict[str, Any]]:
     """The mistakes of the solution notebook ``source`` (a list of dicts; [] without a file)."""
     path = Path(source).parent / FILE
     if not path.is_file():
@@ -48,7 +53,7 @@ def catalogue(source):
     return items
 
 
-def plant(nb, mistake):
+def plant(nb: NotebookNode, mistake: dict[str, Any]) -> NotebookNode:
     """A copy of the solution notebook with the mistake's slip made in its cell."""
     nb = nbformat.from_dict(json.loads(json.dumps(nb)))
     old, new = mistake["replace"]
@@ -63,14 +68,16 @@ def plant(nb, mistake):
     raise CatalogueError(f"mistake {mistake['id']}: no cell {mistake['cell']}")
 
 
-def mistake_records(source, config, cache=None):
+def mistake_records(
+    source: Path | str, config: Config, cache: Path | str | None = None
+) -> dict[str, Any]:
     """``{mistake id: {"label", "next", "cells": {grade_id: {"visible": [...], "hidden": [...]}}}}``."""
     items = catalogue(source)
     if not items:
         return {}
     data = Path(source).read_bytes() + (Path(source).parent / FILE).read_bytes()
 
-    def run_all():
+    def run_all() -> dict[str, Any]:
         nb = nbformat.read(str(source), as_version=4)
         out = {}
         for item in items:
@@ -81,14 +88,11 @@ def mistake_records(source, config, cache=None):
     return cached(data + VERSION.encode(), f"{Path(source).stem}-mistakes", cache, run_all)
 
 
-def _run_mutant(nb, folder, config):
-    from .cells import is_test
-    from .execute import SandboxExecute
-
-    resources = {"metadata": {"path": str(folder)}}
+def _run_mutant(nb: NotebookNode, folder: Path, config: Config) -> dict[str, dict[str, list[Any]]]:
+    resources: dict[str, Any] = {"metadata": {"path": str(folder)}}
     SandboxExecute(config=config, mode="mutant").preprocess(nb, resources)
     hidden = resources.get("mathdl", {}).get("hidden_outputs", {})
-    cells = {}
+    cells: dict[str, dict[str, list[Any]]] = {}
     for cell in nb.cells:
         if is_test(cell):
             gid = cell.metadata.nbgrader["grade_id"]
@@ -100,7 +104,9 @@ def _run_mutant(nb, folder, config):
     return cells
 
 
-def answers_for(mistakes, gid, part, name, index):
+def answers_for(
+    mistakes: dict[str, Any], gid: str, part: str, name: str, index: int
+) -> list[tuple[str, str, str, Any]]:
     """``[(id, label, next, answer)]``: each mistake's answer to the ``index``-th call ``name``."""
     out = []
     for mid, item in mistakes.items():
@@ -109,3 +115,12 @@ def answers_for(mistakes, gid, part, name, index):
         if index < len(same):
             out.append((mid, item["label"], item["next"], same[index].get("answer")))
     return out
+
+
+def for_notebook(
+    config: Config, resources: dict[str, Any]
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """``(the solution's records per test cell, the catalogued mistakes' records)`` of the
+    notebook nbgrader is processing (both cached: :mod:`.reference`)."""
+    source, cache = source_of(config, resources)
+    return references(source, config, cache)["cells"], mistake_records(source, config, cache)

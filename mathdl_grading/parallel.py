@@ -33,8 +33,18 @@ import tempfile
 import time
 import traceback
 from collections import deque
+from collections.abc import Callable
 from multiprocessing.connection import Connection, wait
 from pathlib import Path
+from typing import Any, Literal, TextIO
+
+from traitlets.config import Config
+
+from .apps import run_app
+from .safe_autograde import SafeAutograde as Autograde
+from .sandbox import SandboxKernelManager
+
+WALL_SECONDS = SandboxKernelManager.wall_seconds.default_value  # unless nbgrader_config.py says
 
 MARGIN_SECONDS = 300  # beyond the kernel's wall-time cap, before a worker counts as hung
 
@@ -54,7 +64,9 @@ class Progress:
     """``graded 37/100 (1 error)  1.9/s  about 33 s left`` on stderr: one updating line on a
     terminal, a line every ``every`` seconds (and the last) otherwise."""
 
-    def __init__(self, total: int, stream=None, every: float = 10.0, quiet: bool = False):
+    def __init__(
+        self, total: int, stream: TextIO | None = None, every: float = 10.0, quiet: bool = False
+    ) -> None:
         self.total, self.done, self.errors, self.quiet = total, 0, 0, quiet
         self.stream = stream or sys.stderr
         self.start = self.last = time.monotonic()
@@ -102,16 +114,13 @@ def results_of(db_url: str, assignment: str, student: str) -> dict:
         return {"timestamp": sub.timestamp, "notebooks": notebooks}
 
 
-def grade_one(cfg, assignment: str, student: str) -> dict:
+def grade_one(cfg: Config, assignment: str, student: str) -> dict:
     """autograde and generate_feedback for one student, against ``cfg``'s gradebook."""
     from nbgrader.converters import GenerateFeedback
 
-    from .cli import run_app
-    from .safe_autograde import SafeAutograde as Autograde
-
     start = time.monotonic()
     res = run_app(Autograde, cfg, assignment, student, create_student=True)
-    entry = {"status": "graded", "note": ""}
+    entry: dict[str, Any] = {"status": "graded", "note": ""}
     if res["success"]:
         entry["results"] = results_of(cfg.CourseDirectory.db_url, assignment, student)
         entry["feedback_ok"] = run_app(GenerateFeedback, cfg, assignment, student)["success"]
@@ -189,7 +198,9 @@ class Pool:
     """N worker processes, each a fresh ``python -m mathdl_grading.parallel`` (nothing of this
     process's threads, sockets or ``__main__`` is inherited), talking over a socket pair."""
 
-    def __init__(self, jobs: int, cfg, assignment: str, scratch: Path, deadline: float):
+    def __init__(
+        self, jobs: int, cfg: Config, assignment: str, scratch: Path, deadline: float
+    ) -> None:
         self.cfg_bytes = pickle.dumps(cfg)
         self.assignment, self.scratch, self.deadline = assignment, scratch, deadline
         self.snapshot = scratch / "snapshot.db"
@@ -228,7 +239,7 @@ class Pool:
             w["conn"].close()
 
 
-def receive(w: dict):
+def receive(w: dict) -> tuple[str, dict] | None:
     """``(student, entry)`` from a worker, or ``None`` when it died."""
     try:
         return w["conn"].recv()
@@ -236,7 +247,7 @@ def receive(w: dict):
         return None
 
 
-def run_pool(pool: Pool, students: list[str], on_done) -> None:
+def run_pool(pool: Pool, students: list[str], on_done: Callable[[str, dict], None]) -> None:
     """Hand students to idle workers; ``on_done(student, entry)`` as each finishes."""
     todo = deque(students)
     while todo or any(w["student"] for w in pool.workers):
@@ -251,6 +262,7 @@ def run_pool(pool: Pool, students: list[str], on_done) -> None:
         for i, w in enumerate(pool.workers):
             if w["student"] is None:
                 continue
+            got: tuple[str, dict] | Literal[False] | None
             got = receive(w) if w["conn"] in ready else False
             if got:
                 w["student"] = None
@@ -267,7 +279,9 @@ def run_pool(pool: Pool, students: list[str], on_done) -> None:
                 on_done(student, {"status": "error", "note": why, "seconds": 0.0})
 
 
-def grade_parallel(cfg, root: Path, assignment: str, students: list[str], jobs: int) -> dict:
+def grade_parallel(
+    cfg: Config, root: Path, assignment: str, students: list[str], jobs: int
+) -> dict:
     """``{student: report entry}`` for ``students``, graded by ``jobs`` workers."""
     if not students:
         return {}
@@ -284,10 +298,10 @@ def grade_parallel(cfg, root: Path, assignment: str, students: list[str], jobs: 
 
     db_url = CourseDirectory(config=cfg).db_url
     copy_db(Path(db_url.removeprefix("sqlite:///")), work / "snapshot.db")
-    deadline = cfg.SandboxKernelManager.get("wall_seconds", 1800) + MARGIN_SECONDS
+    deadline = cfg.SandboxKernelManager.get("wall_seconds", WALL_SECONDS) + MARGIN_SECONDS
     progress, out = Progress(len(students)), {}
 
-    def done(student, entry):
+    def done(student: str, entry: dict) -> None:
         results = entry.pop("results", None)
         if results is not None:
             try:

@@ -1,4 +1,4 @@
-"""The solution's answers: what :class:`.preprocessors.ScoreChecks` compares submissions with.
+"""The solution's answers: what :class:`.scoring.ScoreChecks` compares submissions with.
 
 The source notebook (solutions/<assignment>/<notebook>.ipynb) runs once in the same sandboxed
 kernel with ``MATHDL_GRADING=reference``: every ``check()`` evaluates its ``expected`` value
@@ -11,17 +11,24 @@ process; no kernel can reach that folder.
 import hashlib
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import nbformat
+from nbformat.notebooknode import NotebookNode
+from nbgrader.coursedir import CourseDirectory
+from traitlets.config import Config
 
+from .cells import is_test
 from .checks import MIME
+from .execute import SandboxExecute
 
 VERSION = "3"  # visible/hidden records, shared values; an expected value is the reference
-_MEMORY = {}
+_MEMORY: dict[str, dict[str, Any]] = {}
 
 
-def records_for(config, resources):
+def records_for(config: Config, resources: dict[str, Any]) -> dict[str, Any]:
     """The solution's records for the notebook being graded::
 
     {"cells": {grade_id: {"visible": [record, ...], "hidden": [record, ...]}},
@@ -31,10 +38,8 @@ def records_for(config, resources):
     return references(source, config, cache)
 
 
-def source_of(config, resources):
+def source_of(config: Config, resources: dict[str, Any]) -> tuple[Path, Path]:
     """``(the solution notebook being graded, the folder of cached records)``."""
-    from nbgrader.coursedir import CourseDirectory
-
     info = resources["nbgrader"]
     coursedir = CourseDirectory(config=config)
     folder = coursedir.format_path(coursedir.source_directory, ".", info["assignment"])
@@ -42,12 +47,16 @@ def source_of(config, resources):
     return source, Path(coursedir.root) / "nbgrader_work" / "references"
 
 
-def references(source, config, cache=None):
+def references(
+    source: Path | str, config: Config, cache: Path | str | None = None
+) -> dict[str, Any]:
     data = Path(source).read_bytes() + VERSION.encode()
     return cached(data, Path(source).stem, cache, lambda: run_solution(source, config))
 
 
-def cached(data, stem, cache, compute):
+def cached(
+    data: bytes, stem: str, cache: Path | str | None, compute: Callable[[], dict[str, Any]]
+) -> dict[str, Any]:
     """``compute()``, kept in memory and in ``cache``/<stem>-<sha256 of data>.json (written by
     the grader's process only, atomically); the same ``data`` gives the stored result."""
     key = hashlib.sha256(data).hexdigest()
@@ -67,16 +76,14 @@ def cached(data, stem, cache, compute):
     return result
 
 
-def run_solution(source, config):
-    from .cells import is_test
-    from .execute import SandboxExecute
-
+def run_solution(source: Path | str, config: Config) -> dict[str, Any]:
     nb = nbformat.read(str(source), as_version=4)
     executor = SandboxExecute(config=config, mode="reference")
-    resources = {"metadata": {"path": str(Path(source).parent)}}
+    resources: dict[str, Any] = {"metadata": {"path": str(Path(source).parent)}}
     executor.preprocess(nb, resources)
     hidden_outputs = resources.get("mathdl", {}).get("hidden_outputs", {})
-    cells, shared = {}, {}
+    cells: dict[str, dict[str, list[dict[str, Any]]]] = {}
+    shared: dict[str, Any] = {}
     for cell in nb.cells:
         if not is_test(cell):
             continue
@@ -93,7 +100,7 @@ def run_solution(source, config):
     return {"cells": cells, "shared": shared}
 
 
-def _records(outputs, shared):
+def _records(outputs: list[NotebookNode], shared: dict[str, Any]) -> list[dict[str, Any]]:
     records = []
     for out in outputs:
         record = out.get("data", {}).get(MIME)

@@ -16,6 +16,7 @@ import io
 from pathlib import Path
 
 import nbformat
+from nbgrader.api import Gradebook, MissingEntry
 
 LATE = "late penalty"
 FIELDS = ["student", "part", "old_score", "new_score", "max_score", "change", "reason"]
@@ -55,8 +56,6 @@ def failed_checks(notebook: Path) -> dict[str, dict[str, str]]:
 
 def snapshot(root: Path, assignment: str) -> dict:
     """``{student: {"parts": {part: (score, max)}, "checks": {part: {...}}}}`` now."""
-    from nbgrader.api import Gradebook, MissingEntry
-
     db = Path(root) / "gradebook.db"
     if not db.is_file():
         return {}
@@ -137,7 +136,7 @@ def to_markdown(assignment: str, rows: list[dict], first: bool) -> str:
     if rows:
         lines += ["", "| student | part | old | new | change | why |", "|---|---|---|---|---|---|"]
 
-    def fmt(v):
+    def fmt(v: float | None) -> str:
         return "-" if v is None else f"{v:g}"
 
     for r in rows:

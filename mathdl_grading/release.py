@@ -6,29 +6,32 @@ course's nbgrader_config.py for every assignment under solutions/ (any folder
 touched. The output is deterministic: exercises/ is committed and a test checks it matches.
 """
 
+import argparse
 import os
 import shutil
 import sys
 import tempfile
 from pathlib import Path
 
+from nbgrader.converters import GenerateAssignment
 
-def assignments(root=None):
+from .apps import load_config, run_app
+
+
+def assignments(root: Path | str | None = None) -> list[str]:
     """Every assignment under solutions/: folders holding a notebook of the same name."""
     src = Path(root or Path.cwd()) / "solutions"
     found = src.iterdir() if src.is_dir() else []
     return sorted(p.name for p in found if (p / f"{p.name}.ipynb").is_file())
 
 
-def generate(root=None, dest=None, names=None):
+def generate(
+    root: Path | str | None = None, dest: Path | str | None = None, names: list[str] | None = None
+) -> dict[str, Path]:
     """Write the released notebooks of ``names`` (default: all) under ``dest`` (default exercises/).
 
     Returns ``{assignment: path of the generated notebook}``; raises RuntimeError on failure.
     """
-    from nbgrader.converters import GenerateAssignment
-
-    from .cli import load_config, run_app
-
     root = Path(root or Path.cwd()).resolve()
     dest = Path(dest).resolve() if dest else root / "exercises"
     os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
@@ -49,9 +52,7 @@ def generate(root=None, dest=None, names=None):
     return out
 
 
-def main(argv=None):
-    import argparse
-
+def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="mathdl-make-exercises", description=__doc__.split("\n\n")[0])
     ap.add_argument("assignment", nargs="*", help="default: every assignment under solutions/")
     args = ap.parse_args(argv)

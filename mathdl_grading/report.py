@@ -24,11 +24,16 @@ import json
 import sys
 from collections import defaultdict
 from pathlib import Path
+from typing import Any
 
 import nbformat
+from nbgrader.api import Gradebook
+
+from .apps import load_config
+from .mistakes import catalogue
 
 
-def _parts(gb, assignment):
+def _parts(gb: Gradebook, assignment: str) -> list[tuple[str, str, float]]:
     """``[(notebook, grade_id, points)]`` of the assignment's graded cells, in notebook order."""
     out = []
     for notebook in gb.find_assignment(assignment).notebooks:
@@ -37,7 +42,9 @@ def _parts(gb, assignment):
     return out
 
 
-def _failures(root, assignment, student, notebook):
+def _failures(
+    root: Path, assignment: str, student: str, notebook: str
+) -> dict[str, list[dict[str, Any]]]:
     path = Path(root) / "autograded" / student / assignment / f"{notebook}.ipynb"
     if not path.is_file():
         return {}
@@ -50,9 +57,12 @@ def _failures(root, assignment, student, notebook):
     return out
 
 
-def _groups(failures_by_student, labels):
+def _groups(
+    failures_by_student: dict[str, list[dict[str, Any]]], labels: dict[str, str]
+) -> list[dict[str, Any]]:
     """Catalogued mistakes first (catalogue order), then the other failures by check and kind."""
-    known, other = defaultdict(list), defaultdict(list)
+    known: defaultdict[str, list[str]] = defaultdict(list)
+    other: defaultdict[str, list[str]] = defaultdict(list)
     for student, failures in sorted(failures_by_student.items()):
         seen = set()
         for f in failures:
@@ -70,11 +80,13 @@ def _groups(failures_by_student, labels):
     return out
 
 
-def assignment_report(root, assignment, gb, labels=None):
+def assignment_report(
+    root: Path, assignment: str, gb: Gradebook, labels: dict[str, str] | None = None
+) -> dict[str, Any]:
     """The report dict of one graded assignment (see the module docstring)."""
     students = sorted(s.student.id for s in gb.assignment_submissions(assignment))
     parts = []
-    failures = {s: {} for s in students}
+    failures: dict[str, dict[str, list[dict[str, Any]]]] = {s: {} for s in students}
     for student in students:
         for notebook in {n for n, _, _ in _parts(gb, assignment)}:
             failures[student] |= _failures(root, assignment, student, notebook)
@@ -94,21 +106,19 @@ def assignment_report(root, assignment, gb, labels=None):
     return {"assignment": assignment, "students": len(students), "parts": parts}
 
 
-def _labels(root, assignment):
-    from .mistakes import catalogue
-
+def _labels(root: Path, assignment: str) -> dict[str, str]:
     source = Path(root) / "solutions" / assignment / f"{assignment}.ipynb"
     return {m["id"]: m["label"] for m in catalogue(source)}
 
 
-def _png(fig):
+def _png(fig: Any) -> str:
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=100)
     return f'<img alt="" src="data:image/png;base64,{base64.b64encode(buf.getvalue()).decode()}">'
 
 
-def _part_picture(part):
-    from matplotlib.figure import Figure
+def _part_picture(part: dict[str, Any]) -> str:
+    from matplotlib.figure import Figure  # lazy: only the class report draws (slow import)
 
     fig = Figure(figsize=(7, 2.4), layout="constrained")
     left, right = fig.subplots(1, 2)
@@ -120,7 +130,7 @@ def _part_picture(part):
     return _png(fig)
 
 
-def render_html(report):
+def render_html(report: dict[str, Any]) -> str:
     esc = html.escape
     out = [
         f"<h1>Class report: {esc(report['assignment'])}</h1>",
@@ -144,7 +154,7 @@ def render_html(report):
     return _page(f"Class report {report['assignment']}", "\n".join(out))
 
 
-def _page(title, body):
+def _page(title: str, body: str) -> str:
     csp = "default-src 'none'; img-src data:; style-src 'unsafe-inline'"
     style = "body{font-family:sans-serif;max-width:60em;margin:auto}td,th{border:1px solid #ccc;padding:4px}"
     return (
@@ -154,7 +164,7 @@ def _page(title, body):
     )
 
 
-def course_html(reports):
+def course_html(reports: list[dict[str, Any]]) -> str:
     esc = html.escape
     rows = []
     for rep in reports:
@@ -175,12 +185,8 @@ def course_html(reports):
     return _page("Class report: the course", f"<h1>Class report: the course</h1>{table}")
 
 
-def write(root, assignment=None):
+def write(root: Path | str, assignment: str | None = None) -> list[Path]:
     """Write the report(s) of ``assignment`` (or of every graded assignment); return the paths."""
-    from nbgrader.api import Gradebook
-
-    from .cli import load_config
-
     root = Path(root).resolve()
     course = load_config(root).CourseDirectory.course_id
     with Gradebook(f"sqlite:///{root / 'gradebook.db'}", course) as gb:
@@ -200,7 +206,7 @@ def write(root, assignment=None):
     return paths
 
 
-def main(argv=None):
+def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="mathdl-report", description=__doc__.split("\n\n")[0])
     ap.add_argument("assignment", nargs="?", help="default: every graded assignment")
     ap.add_argument("--root", default=".", help="course root (default: the current directory)")

@@ -20,6 +20,8 @@ anything reads the submission, :class:`SafeAutograde` vets it with :mod:`.intake
 
 import os
 
+import nbgrader.apps.api
+import nbgrader.apps.autogradeapp
 from nbgrader.converters import Autograde, BaseConverter
 
 from . import intake
@@ -81,8 +83,5 @@ class SafeAutograde(Autograde, _CopyWithoutLinks):
 def install() -> None:
     """Plain ``nbgrader autograde`` and formgrader's Autograde button build their converter from
     the name ``Autograde`` in these two modules (no setting chooses the class): point it here."""
-    import nbgrader.apps.api
-    import nbgrader.apps.autogradeapp
-
     nbgrader.apps.autogradeapp.Autograde = SafeAutograde
     nbgrader.apps.api.Autograde = SafeAutograde

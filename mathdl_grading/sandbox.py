@@ -35,7 +35,8 @@ import sysconfig
 import tempfile
 import threading
 import time
-from typing import ClassVar
+from collections import deque
+from typing import IO, Any, ClassVar
 
 from jupyter_client.asynchronous import AsyncKernelClient
 from jupyter_client.manager import AsyncKernelManager
@@ -50,7 +51,7 @@ KERNEL_TASKS = 16  # the sandbox's own tasks (sh, timeout, bwrap, the kernel's t
 
 
 @functools.cache
-def bwrap_problem():
+def bwrap_problem() -> str | None:
     """``None`` when bubblewrap works here, else why not (a sentence for the instructor)."""
     exe = shutil.which("bwrap")
     if not exe:
@@ -72,7 +73,7 @@ def bwrap_problem():
     return None
 
 
-def _unshare_flags():
+def _unshare_flags() -> list[str]:
     flags = ["--unshare-ipc", "--unshare-pid", "--unshare-net", "--unshare-uts"]
     flags += ["--unshare-cgroup-try", "--die-with-parent", "--new-session"]
     # as root no user namespace: the kernel drops to `nobody` itself (see .kernel); otherwise
@@ -83,7 +84,7 @@ def _unshare_flags():
     return ["--unshare-user", *flags, "--cap-add", "CAP_SYS_ADMIN"]
 
 
-def _package_dirs():
+def _package_dirs() -> list[str]:
     """Folders the kernel must read: Python, the installed packages, the course's own sources."""
     dirs = {sys.prefix, sys.base_prefix, sys.exec_prefix, sysconfig.get_paths()["stdlib"]}
     for name in ("numpy", "mathdl", "mathdl_grading", "ipykernel"):
@@ -93,11 +94,11 @@ def _package_dirs():
             # repository, next to solutions/); others: their site-packages
             own = name in ("mathdl", "mathdl_grading")
             dirs.add(os.path.realpath(loc) if own else os.path.dirname(os.path.realpath(loc)))
-    dirs = sorted(d for d in dirs if os.path.isdir(d) and not d.startswith("/usr/"))
-    return [d for d in dirs if not any(d.startswith(o + "/") for o in dirs)]
+    kept = sorted(d for d in dirs if os.path.isdir(d) and not d.startswith("/usr/"))
+    return [d for d in kept if not any(d.startswith(o + "/") for o in kept)]
 
 
-def _parents(path, made):
+def _parents(path: str, made: set[str]) -> list[str]:
     """bwrap arguments creating ``path``'s parents readable by all (bwrap makes them 0700)."""
     out, parts = [], path.strip("/").split("/")[:-1]
     for i in range(1, len(parts) + 1):
@@ -108,7 +109,7 @@ def _parents(path, made):
     return out
 
 
-def _dev():
+def _dev() -> list[str]:
     """A minimal /dev. Not bwrap's ``--dev``: without root, that one puts the kernel in a second
     user namespace that cannot make its socket folder read-only (see :mod:`.kernel`)."""
     argv = ["--perms", "0755", "--tmpfs", "/dev"]
@@ -119,7 +120,7 @@ def _dev():
     return [*argv, "--symlink", "/proc/self/fd", "/dev/fd", "--dir", "/dev/shm"]
 
 
-def bwrap_argv(kdir, env, folder_bytes):
+def bwrap_argv(kdir: str, env: dict[str, str], folder_bytes: int) -> list[str]:
     """The bubblewrap command line around the kernel; ``kdir`` is the kernel's scratch folder
     (connection file, sockets, ``in/``: the staged data files) and ``folder_bytes`` the size of
     each writable folder (its working folder ``kdir/work``, ``/tmp``, ``/dev/shm``)."""
@@ -145,7 +146,7 @@ def bwrap_argv(kdir, env, folder_bytes):
     return argv
 
 
-def tasks_of(uid):
+def tasks_of(uid: int) -> int:
     """Processes and threads that ``uid`` runs now (RLIMIT_NPROC counts them all)."""
     count = 0
     for pid in os.listdir("/proc"):
@@ -160,11 +161,12 @@ def tasks_of(uid):
 class SandboxKernelClient(AsyncKernelClient):
     """A client whose "the kernel died" error carries what the kernel printed before dying."""
 
-    async def wait_for_ready(self, timeout=None):
+    async def wait_for_ready(self, timeout: float | None = None) -> None:
         try:
             await super()._async_wait_for_ready(timeout=timeout)
         except RuntimeError as exc:
-            tail = self.parent.log_tail() if hasattr(self.parent, "log_tail") else ""
+            log_tail = getattr(self.parent, "log_tail", None)
+            tail = log_tail() if log_tail is not None else ""
             raise RuntimeError(f"{exc}; the kernel's own output:\n{tail or '(none)'}") from exc
 
 
@@ -204,10 +206,10 @@ class SandboxKernelManager(AsyncKernelManager):
     _cage = None
     _warned: ClassVar[set] = set()  # warn once per process about a missing cgroup
 
-    def _as_nobody(self):
+    def _as_nobody(self) -> bool:
         return os.geteuid() == 0 and not self.unsafe
 
-    def _kernel_env(self, given=None):
+    def _kernel_env(self, given: dict[str, str] | None = None) -> dict[str, str]:
         env = dict(PATH=f"{os.path.dirname(sys.executable)}:/usr/bin:/bin", LANG="C.UTF-8")
         env.update(HOME=os.path.join(self._kdir, "work"), MATHDL_GRADING=self.mode)
         env.update(IPYTHONDIR="/tmp/.ipython", MPLCONFIGDIR="/tmp/.matplotlib")
@@ -221,11 +223,11 @@ class SandboxKernelManager(AsyncKernelManager):
         env.setdefault("NBGRADER_EXECUTION", "autograde")
         return env | {f"{lib}_NUM_THREADS": "1" for lib in ("OPENBLAS", "OMP", "MKL")}
 
-    def _note(self, text):
+    def _note(self, text: str) -> None:
         self.kernel_log.append(f"[grader] {text}\n")
         self.log.warning("mathdl sandbox: %s", text)
 
-    def _make_cage(self):
+    def _make_cage(self) -> Cage | None:
         """The cgroup of this sandbox, or None (then the per-process caps are what holds)."""
         if self.unsafe:
             return None
@@ -247,10 +249,10 @@ class SandboxKernelManager(AsyncKernelManager):
                 self._note(why)
             return None
 
-    async def _async_pre_start_kernel(self, **kw):
+    async def _async_pre_start_kernel(self, **kw: Any) -> tuple[list[str], dict[str, Any]]:
         if not self.unsafe and bwrap_problem():
             raise RuntimeError(f"no sandbox for the grading kernel: {bwrap_problem()}")
-        self.kernel_log = collections.deque(maxlen=200)
+        self.kernel_log: collections.deque[str] = collections.deque(maxlen=200)
         self._started = time.monotonic()
         self._kdir = tempfile.mkdtemp(prefix="mathdl-kernel-")
         os.chmod(self._kdir, 0o755)
@@ -273,7 +275,7 @@ class SandboxKernelManager(AsyncKernelManager):
         kw.update(stdin=subprocess.DEVNULL, env=self._env)
         return await super()._async_pre_start_kernel(**kw)
 
-    def format_kernel_cmd(self, extra_arguments=None):
+    def format_kernel_cmd(self, extra_arguments: list[str] | None = None) -> list[str]:
         uid = NOBODY if self._as_nobody() else os.getuid()
         nproc = self.processes + tasks_of(uid)
         limits = [f"--memory-mb={self.memory_mb}", f"--cpu-seconds={self.cpu_seconds}"]
@@ -289,20 +291,24 @@ class SandboxKernelManager(AsyncKernelManager):
             return wall + kernel
         return cage + wall + bwrap_argv(self._kdir, self._env, self.folder_mb * MIB) + kernel
 
-    async def _async_launch_kernel(self, kernel_cmd, **kw):
+    async def _async_launch_kernel(self, kernel_cmd: list[str], **kw: Any) -> None:
         await super()._async_launch_kernel(kernel_cmd, **kw)
-        pipe = self.provisioner.process.stdout
+        pipe = self._process().stdout
         self._drainer = threading.Thread(target=self._drain, args=(pipe, self.kernel_log))
         self._drainer.daemon = True
         self._drainer.start()
 
     @staticmethod
-    def _drain(pipe, log):
+    def _drain(pipe: IO[bytes], log: deque[str]) -> None:
         for line in iter(pipe.readline, b""):
             log.append(line.decode("utf-8", "replace")[:500])
         pipe.close()
 
-    def why_dead(self):
+    def _process(self) -> Any:
+        """The kernel's process (``subprocess.Popen``, from jupyter_client's local provisioner)."""
+        return getattr(self.provisioner, "process", None)
+
+    def why_dead(self) -> str:
         """Which of the sandbox's limits stopped the kernel, if one did ("" if none is known)."""
         kills = self._cage.oom_kills() if self._cage else getattr(self, "oom_killed", 0)
         if kills:
@@ -311,24 +317,27 @@ class SandboxKernelManager(AsyncKernelManager):
             return f"the notebook used up its time ({self.wall_seconds} s in all)"
         return ""
 
-    def log_tail(self):
+    def log_tail(self) -> str:
         """The last lines the kernel process printed and why it stopped (for error messages)."""
         drainer = getattr(self, "_drainer", None)
-        if drainer is not None and self.provisioner and self.provisioner.process is not None:
-            if self.provisioner.process.poll() is not None:
+        process = self._process()
+        if drainer is not None and process is not None:
+            if process.poll() is not None:
                 drainer.join(2)  # the kernel is gone: read what it said to the end
         why = self.why_dead()
         return "".join(getattr(self, "kernel_log", []))[-3000:] + (
             f"[grader] {why}\n" if why else ""
         )
 
-    async def interrupt_kernel(self):
+    # jupyter_client types KernelManager.interrupt_kernel as synchronous; AsyncKernelManager's is
+    # a coroutine, like this one
+    async def interrupt_kernel(self) -> None:  # type: ignore[override]
         """Ask the kernel itself (control channel): a signal would stop at the sandbox's edge."""
         msg = self.session.msg("interrupt_request", content={})
         self._connect_control_socket()
         self.session.send(self._control_socket, msg)
 
-    async def _async_cleanup_resources(self, restart=False):
+    async def _async_cleanup_resources(self, restart: bool = False) -> None:
         await super()._async_cleanup_resources(restart=restart)
         if not restart and self._cage is not None:
             cage, self._cage = self._cage, None

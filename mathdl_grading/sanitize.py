@@ -34,17 +34,17 @@ import binascii
 import html
 import re
 from functools import lru_cache
+from typing import Any
 
 import bleach
 from bleach.css_sanitizer import CSSSanitizer
+from jinja2 import pass_context  # jinja2 3 (nbconvert 7 requires it)
 from markupsafe import Markup
+from nbconvert.exporters import HTMLExporter
+from nbconvert.filters.markdown_mistune import markdown2html_mistune
 from nbconvert.preprocessors import Preprocessor
-from nbformat.notebooknode import from_dict
-
-try:
-    from jinja2 import pass_context
-except ImportError:  # pragma: no cover  (jinja2 < 3)
-    from jinja2 import contextfilter as pass_context
+from nbformat.notebooknode import NotebookNode, from_dict
+from traitlets.config import Config
 
 TAGS = frozenset(
     "a abbr b blockquote br caption code col colgroup dd del details div dl dt em figcaption "
@@ -132,7 +132,7 @@ def as_text(text: str) -> Markup:
     return Markup(f"<pre>{html.escape(plain)}</pre>")
 
 
-def clean_html(text) -> Markup:
+def clean_html(text: str | bytes) -> Markup:
     """``text`` (HTML from a submission) with only inert markup left (see the module docstring).
 
     HTML with more than :data:`MAX_TAGS` tags, :data:`MAX_CHARS` characters or elements nested
@@ -152,17 +152,16 @@ _EXPORTER = None
 
 
 @pass_context
-def markdown2html(context, source) -> Markup:
+def markdown2html(context: Any, source: str) -> Markup:
     """nbconvert's Markdown filter (attachments, math, anchors), then :func:`clean_html`."""
     global _EXPORTER
-    from nbconvert.exporters import HTMLExporter
 
     if _EXPORTER is None:
         _EXPORTER = HTMLExporter()
     return clean_html(HTMLExporter.markdown2html(_EXPORTER, context, source))
 
 
-def _plain_base64(value) -> bool:
+def _plain_base64(value: object) -> bool:
     if not isinstance(value, str) or not re.fullmatch(r"[A-Za-z0-9+/=\s]*", value):
         return False
     try:
@@ -172,14 +171,14 @@ def _plain_base64(value) -> bool:
     return True
 
 
-def _size(value):
+def _size(value: object) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) and value > 0 else None
 
 
 class Budget:
     """What a notebook may still have parsed: HTML tags (counted as "<"), Markdown characters."""
 
-    def __init__(self, tags: int = NOTEBOOK_TAGS, markdown: int = NOTEBOOK_MARKDOWN):
+    def __init__(self, tags: int = NOTEBOOK_TAGS, markdown: int = NOTEBOOK_MARKDOWN) -> None:
         self.left, self.markdown_left = tags, markdown
 
     def take(self, html_text: str) -> bool:
@@ -201,12 +200,11 @@ class Budget:
 
 
 def _markdown_html(text: str) -> str:
-    from nbconvert.filters.markdown_mistune import markdown2html_mistune
 
     return markdown2html_mistune(text)
 
 
-def _inert_data(out, budget: Budget) -> tuple[dict, list]:
+def _inert_data(out: NotebookNode, budget: Budget) -> tuple[dict, list]:
     data, removed = {}, []
     for mime, value in dict(out.get("data", {})).items():
         if mime in IMAGE_TYPES and _plain_base64(value):
@@ -226,7 +224,7 @@ def _inert_data(out, budget: Budget) -> tuple[dict, list]:
     return data, removed
 
 
-def sanitize_output(out, budget: Budget | None = None):
+def sanitize_output(out: NotebookNode, budget: Budget | None = None) -> NotebookNode:
     """A copy of one code cell output with only inert content (stream and error are text)."""
     if out.get("output_type") not in ("display_data", "execute_result", "update_display_data"):
         return out
@@ -254,7 +252,9 @@ def as_code_block(text: str) -> str:
 class SanitizeOutputs(Preprocessor):
     """Only inert outputs, attachments and metadata are left in the notebook (module docstring)."""
 
-    def preprocess(self, nb, resources):
+    def preprocess(
+        self, nb: NotebookNode, resources: dict[str, Any]
+    ) -> tuple[NotebookNode, dict[str, Any]]:
         nb.metadata.pop("widgets", None)
         budget = Budget()
         for cell in nb.cells:
@@ -262,7 +262,7 @@ class SanitizeOutputs(Preprocessor):
         return nb, resources
 
     @staticmethod
-    def clean_cell(cell, budget: Budget):
+    def clean_cell(cell: NotebookNode, budget: Budget) -> NotebookNode:
         grading = cell.get("metadata", {}).get("nbgrader")
         if isinstance(grading, dict) and not GRADE_ID.match(str(grading.get("grade_id", "x"))):
             del cell.metadata["nbgrader"]
@@ -280,7 +280,7 @@ class SanitizeOutputs(Preprocessor):
         return cell
 
 
-def configure(c) -> None:
+def configure(c: Config) -> None:
     """Every ``HTMLExporter`` nbgrader makes (feedback, formgrader) renders submissions inert.
 
     Call after :func:`mathdl_grading.feedback.configure` (it adds to its filters).

@@ -13,20 +13,30 @@ is reported by that mistake's label and next step.
 
 import re
 from collections import defaultdict
+from collections.abc import Callable
+from typing import Any
 
 from nbformat import v4
+from nbformat.notebooknode import NotebookNode
 from nbgrader.preprocessors import NbGraderPreprocessor
 
+from .answers import compare, first_wrong_step
 from .cells import error, is_test
-from .checks import MIME, compare
+from .chain import picture
+from .checks import MIME
+from .integrity import flags
+from .mistakes import answers_for, for_notebook
 
+#: The catalogued mistakes' answers to a call: ``known(name, index)`` ->
+#: ``[(mistake id, label, next step, answer)]`` (:func:`.mistakes.answers_for`).
+Known = Callable[[str, int], list[tuple[str, str, str, Any]]]
 #: What a test cell prints after its checks; dropped from a cell the grader failed.
 PASSED = "visible tests passed\n"
 #: Errors of a hidden part that mean it never finished rather than that the code raised.
 STOPPED = ("NotRunByGrader", "CellTimeoutError", "DeadKernelError")
 
 
-def _options(ref):
+def _options(ref: dict[str, Any]) -> dict[str, Any]:
     opts = {"rtol": float(ref.get("rtol", 1e-7)), "atol": float(ref.get("atol", 1e-12))}
     opts["broadcast"] = bool(ref.get("broadcast", False))
     if ref.get("min_accuracy") is not None:
@@ -44,19 +54,17 @@ def coarse(why: str) -> str:
     return kind or "wrong answer"
 
 
-def _compare(answer, want, opts):
+def _compare(answer: Any, want: Any, opts: dict[str, Any]) -> str | None:
     try:
         return compare(answer, want, **opts)
     except Exception:
         return "the answer could not be read"
 
 
-def _chain_picture(name, answer, ref):
+def _chain_picture(name: str, answer: Any, ref: dict[str, Any]) -> NotebookNode | None:
     """The graph of a failed chain check with its first wrong step marked, or ``None``."""
     if not (ref.get("chain") and ref.get("graph") and ref["answer"][0] == "dict"):
         return None
-    from .chain import picture
-    from .checks import first_wrong_step
 
     opts = _options(ref)
     try:
@@ -64,14 +72,19 @@ def _chain_picture(name, answer, ref):
     except Exception:
         return None
     order = list(ref["answer"][1])
-    return picture(order, ref["graph"], step, name) if step in order else None
+    return picture(order, ref["graph"], step, name) if step is not None and step in order else None
 
 
-def _no_mistakes(_name, _index):
+def _no_mistakes(_name: str, _index: int) -> list[tuple[str, str, str, Any]]:
     return []
 
 
-def _known_mistake(answer, ref, candidates, agreement=None):
+def _known_mistake(
+    answer: Any,
+    ref: dict[str, Any],
+    candidates: list[tuple[str, str, str, Any]],
+    agreement: dict[str, int] | None = None,
+) -> tuple[str, str, str] | None:
     """The catalogued mistake whose answer this one matches (and the right one does not); when
     several do, the one that agrees with the most of the cell's answers (``agreement``)."""
     opts = _options(ref)
@@ -83,9 +96,11 @@ def _known_mistake(answer, ref, candidates, agreement=None):
     return max(found, key=lambda m: (agreement or {}).get(m[0], 0), default=None)
 
 
-def _agreement(mine, theirs, known):
+def _agreement(
+    mine: dict[str, list[Any]], theirs: dict[str, list[dict[str, Any]]], known: Known
+) -> dict[str, int]:
     """``{mistake id: how many of the cell's answers equal that mistake's answers}``."""
-    counts = defaultdict(int)
+    counts: defaultdict[str, int] = defaultdict(int)
     for name, refs in theirs.items():
         for index, (answer, ref) in enumerate(zip(mine.get(name, []), refs, strict=False)):
             for mid, _label, _step, wrong in known(name, index):
@@ -93,7 +108,9 @@ def _agreement(mine, theirs, known):
     return counts
 
 
-def _problem(name, why, ref, found=None):
+def _problem(
+    name: str, why: str, ref: dict[str, Any] | None, found: tuple[str, str, str] | None = None
+) -> dict[str, Any]:
     if found:
         mid, label, step = found
         where = f" ({coarse(why)})" if why.startswith("first wrong step") else ""
@@ -103,7 +120,9 @@ def _problem(name, why, ref, found=None):
     return {"check": name, "kind": coarse(why), "mistake": None, "message": f"{name}: {why}{tip}"}
 
 
-def _by_name(got, want):
+def _by_name(
+    got: list[Any], want: list[dict[str, Any]]
+) -> tuple[dict[str, list[Any]], dict[str, list[dict[str, Any]]]]:
     mine, theirs = defaultdict(list), defaultdict(list)
     for rec in got:
         if isinstance(rec, dict) and isinstance(rec.get("name"), str):
@@ -113,16 +132,24 @@ def _by_name(got, want):
     return mine, theirs
 
 
-def cell_agreement(parts, known):
+def cell_agreement(
+    parts: list[tuple[list[Any], list[dict[str, Any]], str]], known: Callable[[str], Known]
+) -> dict[str, int]:
     """:func:`_agreement` summed over a cell's parts: ``[(got, want, part name), ...]``."""
-    total = defaultdict(int)
+    total: defaultdict[str, int] = defaultdict(int)
     for got, want, part in parts:
         for mid, n in _agreement(*_by_name(got, want), known(part)).items():
             total[mid] += n
     return total
 
 
-def assess(got, want, hidden=False, known=None, agreement=None):
+def assess(
+    got: list[Any],
+    want: list[dict[str, Any]],
+    hidden: bool = False,
+    known: Known | None = None,
+    agreement: dict[str, int] | None = None,
+) -> list[dict[str, Any]]:
     """Each failed check of a cell as ``{"check", "kind", "mistake", "message"}``.
 
     ``known(name, index)`` gives the catalogued mistakes' answers to that call
@@ -149,12 +176,19 @@ def assess(got, want, hidden=False, known=None, agreement=None):
     return out
 
 
-def verdict(got, want, hidden=False, known=None):
+def verdict(
+    got: list[Any], want: list[dict[str, Any]], hidden: bool = False, known: Known | None = None
+) -> list[str]:
     """Problems (strings) of a cell's published answers ``got`` against the solution's ``want``."""
     return [p["message"] for p in assess(got, want, hidden, known)]
 
 
-def hidden_assess(found, want, known=None, agreement=None):
+def hidden_assess(
+    found: dict[str, Any] | None,
+    want: list[dict[str, Any]],
+    known: Known | None = None,
+    agreement: dict[str, int] | None = None,
+) -> list[dict[str, Any]]:
     """The failures of a cell's hidden part: its pass-B records, or the error it raised."""
     if found is None:
         stop = "did not run (the kernel stopped earlier)"
@@ -170,14 +204,14 @@ def hidden_assess(found, want, known=None, agreement=None):
     return out
 
 
-def hidden_verdict(found, want, known=None):
+def hidden_verdict(
+    found: dict[str, Any] | None, want: list[dict[str, Any]], known: Known | None = None
+) -> list[str]:
     return [p["message"] for p in hidden_assess(found, want, known)]
 
 
-def _flags(nb):
+def _flags(nb: NotebookNode) -> list[dict[str, Any]]:
     """Where the student's own cells reach into how tests run (:mod:`.integrity`)."""
-    from .integrity import flags
-
     own = []
     for number, cell in enumerate(nb.cells):
         meta = cell.metadata.get("nbgrader", {})
@@ -193,21 +227,20 @@ class ScoreChecks(NbGraderPreprocessor):
     ``mathdl`` for the class report (:mod:`.report`).
     """
 
-    def preprocess(self, nb, resources):
-        from .mistakes import answers_for, mistake_records
-        from .reference import records_for, source_of
-
-        refs = records_for(self.config, resources)["cells"]
-        source, cache = source_of(self.config, resources)
-        mistakes = mistake_records(source, self.config, cache)
+    def preprocess(
+        self, nb: NotebookNode, resources: dict[str, Any]
+    ) -> tuple[NotebookNode, dict[str, Any]]:
+        refs, mistakes = for_notebook(self.config, resources)
         hidden = resources.get("mathdl", {}).get("hidden", {})
         nb.metadata["mathdl"] = {"flags": _flags(nb)}
         tests = [c for c in nb.cells if is_test(c)]
-        knowns, agree = {}, defaultdict(int)  # a slip is named by the whole notebook's answers
+        # a slip is named by the whole notebook's answers
+        knowns: dict[str, Callable[[str], Known]] = {}
+        agree: defaultdict[str, int] = defaultdict(int)
         for cell in tests:
             gid = cell.metadata.nbgrader["grade_id"]
 
-            def known(part, gid=gid):
+            def known(part: str, gid: str = gid) -> Known:
                 return lambda name, i: answers_for(mistakes, gid, part, name, i)
 
             knowns[gid], ref = known, refs.get(gid, {})
@@ -224,7 +257,14 @@ class ScoreChecks(NbGraderPreprocessor):
             self.score(cell, refs.get(gid, {}), hidden.get(gid), knowns[gid], agree)
         return nb, resources
 
-    def score(self, cell, refs, hidden_found, known, agree=None):
+    def score(
+        self,
+        cell: NotebookNode,
+        refs: dict[str, Any],
+        hidden_found: dict[str, Any] | None,
+        known: Callable[[str], Known],
+        agree: dict[str, int] | None = None,
+    ) -> None:
         got, outputs = [], []
         for out in cell.get("outputs", []):
             if MIME in out.get("data", {}):

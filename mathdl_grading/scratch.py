@@ -13,12 +13,13 @@ notes for the grader's log.
 import os
 import stat
 
+from . import intake
+
 NBGRADER_FILES = frozenset({"timestamp.txt", "submission_secret.txt", "feedback.html"})
-MAX_FILES = 1000
-MAX_DEPTH = 8
+MAX_FILES, MAX_DEPTH = intake.MAX_ENTRIES, intake.MAX_DEPTH  # as much as a submission may hold
 
 
-def _skip_reason(name, st):
+def _skip_reason(name: str, st: os.stat_result) -> str | None:
     if stat.S_ISLNK(st.st_mode):
         return "a link"
     if stat.S_ISDIR(st.st_mode):
@@ -32,7 +33,7 @@ def _skip_reason(name, st):
     return None
 
 
-def _copy_file(src, dest, st, budget):
+def _copy_file(src: str, dest: str, st: os.stat_result, budget: int) -> int | str:
     """Copy one regular file (no link followed); returns the bytes copied or a reason not to."""
     try:
         fd = os.open(src, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
@@ -58,7 +59,7 @@ def _copy_file(src, dest, st, budget):
         os.close(fd)
 
 
-def stage(src, dest, cap_bytes, file_cap):
+def stage(src: str, dest: str, cap_bytes: int, file_cap: int) -> list[str]:
     """Copy the submission's data files from ``src`` into ``dest`` (which must exist).
 
     Returns notes (``"path: why"``) on everything left out."""

@@ -9,7 +9,7 @@ checked visibly with a baked literal: the literal is the answer. In solutions/ s
 and ``make exercises`` (:mod:`.bake`) writes a **seal** of the solution's answer instead of its
 literal, ``sealed="seal1:..."``: the answer's form (its type and shape, values blanked), a
 precision, a salt and a digest of the canonical answer. In the student's Jupyter, ``check()``
-compares the form exactly as the grader does (:func:`.checks.compare` with ``values=False``, so
+compares the form exactly as the grader does (:func:`.answers.compare` with ``values=False``, so
 a wrong shape or type is named) and the values by their digest; it never learns the value. At
 grading nothing changes: the grader compares with the solution's answer in its own process.
 
@@ -37,8 +37,10 @@ import hashlib
 import json
 import math
 import zlib
+from collections.abc import Sequence
+from typing import Any
 
-from .checks import _as_array, compare
+from .answers import as_array, compare
 
 PREFIX = "seal1:"
 ITERATIONS = 50_000
@@ -50,7 +52,7 @@ class SealError(ValueError):
     """An answer that cannot be sealed (the message says why and what to change)."""
 
 
-def form(data):
+def form(data: list[Any]) -> list[Any]:
     """The plain answer with every value blanked: its type family and shape, never a value."""
     kind = data[0]
     blank = {"none": None, "bool": False, "str": "", "int": 0, "float": 0.0}
@@ -63,7 +65,7 @@ def form(data):
     return ["array", list(data[1]), [0.0] * len(data[2])]
 
 
-def _families(shape_of):
+def _families(shape_of: list[Any]) -> str:
     """``"i"`` (compared exactly) or ``"f"`` for each number of an array-like form, in order."""
     kind = shape_of[0]
     if kind in ("int", "float"):
@@ -73,7 +75,7 @@ def _families(shape_of):
     return "".join(_families(v) for v in shape_of[1])
 
 
-def _token(x, family, digits, zero):
+def _token(x: float, family: str, digits: int, zero: float) -> str:
     if math.isnan(x):
         return "nan"
     if math.isinf(x):
@@ -85,7 +87,7 @@ def _token(x, family, digits, zero):
     return f"{x:.{digits - 1}e}"
 
 
-def canonical(data, shape_of, digits, zero):
+def canonical(data: list[Any], shape_of: list[Any], digits: int, zero: float) -> list[Any]:
     """The answer as JSON-able tokens along ``shape_of`` (its form must match; see compare)."""
     kind = shape_of[0]
     if kind in ("none", "bool", "str"):
@@ -94,15 +96,15 @@ def canonical(data, shape_of, digits, zero):
         return ["d", [[k, canonical(data[1][k], f, digits, zero)] for k, f in shape_of[1].items()]]
     if kind == "int" and data[0] == "int":
         return ["a", [], [str(int(data[1]))]]  # exact, as the grader compares two ints
-    if kind == "seq" and _as_array(shape_of) is None:
+    if kind == "seq" and as_array(shape_of) is None:
         return ["s", [canonical(d, f, digits, zero) for d, f in zip(data[1], shape_of[1])]]
-    arr = _as_array(data)
+    arr = as_array(data)
     flat = arr.ravel().tolist()
     tokens = [_token(x, f, digits, zero) for x, f in zip(flat, _families(shape_of), strict=True)]
     return ["a", list(arr.shape), tokens]
 
 
-def digest(data, shape_of, digits, zero, salt):
+def digest(data: list[Any], shape_of: list[Any], digits: int, zero: float, salt: str) -> str:
     """The salted, stretched digest of the canonical answer (hex)."""
     text = json.dumps(
         [digits, zero, canonical(data, shape_of, digits, zero)], separators=(",", ":")
@@ -111,20 +113,20 @@ def digest(data, shape_of, digits, zero, salt):
     return key.hex()[:32]
 
 
-def _floats(data, shape_of):
+def _floats(data: list[Any], shape_of: list[Any]) -> list[float]:
     """The float numbers of the answer (those rounded to ``digits``)."""
     kind = shape_of[0]
     if kind in ("none", "bool", "str") or (kind == "int" and data[0] == "int"):
         return []
     if kind == "dict":
         return [x for k, f in shape_of[1].items() for x in _floats(data[1][k], f)]
-    if kind == "seq" and _as_array(shape_of) is None:
+    if kind == "seq" and as_array(shape_of) is None:
         return [x for d, f in zip(data[1], shape_of[1]) for x in _floats(d, f)]
-    flat = _as_array(data).ravel().tolist()
+    flat = as_array(data).ravel().tolist()
     return [x for x, f in zip(flat, _families(shape_of)) if f == "f" and math.isfinite(x)]
 
 
-def choose_digits(floats, rtol, atol):
+def choose_digits(floats: list[float], rtol: float, atol: float) -> int:
     """The most significant digits for which every accepted answer rounds like the solution's."""
     for x in floats:
         if x != 0 and abs(x) <= atol:
@@ -137,7 +139,7 @@ def choose_digits(floats, rtol, atol):
     raise SealError(f"no precision fits the tolerance rtol={rtol}, atol={atol}: tighten it")
 
 
-def _holds(x, digits, rtol, atol):
+def _holds(x: float, digits: int, rtol: float, atol: float) -> bool:
     if x == 0:
         return True  # accepted: |y| <= atol, exactly the answers that round to "0"
     tol = SLACK * (atol + rtol * abs(x))
@@ -145,12 +147,18 @@ def _holds(x, digits, rtol, atol):
     return _token(x - tol, "f", digits, atol) == here == _token(x + tol, "f", digits, atol)
 
 
-def salt_for(*parts):
+def salt_for(*parts: object) -> str:
     """A salt per check and notebook (deterministic, so `make exercises` is reproducible)."""
     return hashlib.sha256("|".join(map(str, parts)).encode()).hexdigest()[:16]
 
 
-def seal(data, rtol, atol, salt, mistakes=()):
+def seal(
+    data: list[Any],
+    rtol: float,
+    atol: float,
+    salt: str,
+    mistakes: Sequence[tuple[str, str, Any]] = (),
+) -> str:
     """The seal of the solution's plain answer: ``"seal1:<base64>"`` for ``check(sealed=...)``.
 
     ``mistakes``: ``[(label, next step, plain wrong answer)]`` of the catalogue, sealed alike, so
@@ -159,7 +167,7 @@ def seal(data, rtol, atol, salt, mistakes=()):
     shape_of = form(data)
     digits = choose_digits(_floats(data, shape_of), float(rtol), float(atol))
     zero = float(atol)
-    known = []
+    known: list[list[Any]] = []
     for label, step, wrong in mistakes:
         wrong_form = form(wrong)
         known.append([label, step, wrong_form, digest(wrong, wrong_form, digits, zero, salt)])
@@ -175,14 +183,14 @@ def seal(data, rtol, atol, salt, mistakes=()):
     return PREFIX + base64.b64encode(packed).decode()
 
 
-def unseal(token):
+def unseal(token: object) -> dict[str, Any]:
     """The seal's fields (form, digits, zero, salt, digest, mistakes); ValueError if not a seal."""
     if not (isinstance(token, str) and token.startswith(PREFIX)):
         raise ValueError("sealed= takes the seal `make exercises` wrote; leave it as it is")
     return json.loads(zlib.decompress(base64.b64decode(token[len(PREFIX) :])))
 
 
-def verify(data, token):
+def verify(data: list[Any], token: str) -> tuple[str, tuple[str, str] | None] | None:
     """``None`` when the plain answer matches the seal, else ``(reason, known mistake or None)``.
 
     The reason names a wrong type, shape, length or keys (the form is no secret), else says

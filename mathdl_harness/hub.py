@@ -18,22 +18,26 @@ import socket
 import subprocess
 import time
 import uuid
+from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 import requests
+from tornado.httpclient import HTTPRequest
+from tornado.websocket import websocket_connect
 
 REPO = Path(__file__).resolve().parents[1]
 PREFIX_ENV = "MATHDL_HUB_TEST_PREFIX"
 USER_PREFIX = "mdlh_"
 
 
-def free_port():
+def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
 
 
-def sh(*cmd, **kw):
+def sh(*cmd: str, **kw: Any) -> subprocess.CompletedProcess[str]:
     return subprocess.run(list(cmd), check=True, capture_output=True, text=True, **kw)
 
 
@@ -44,10 +48,17 @@ class UnixAccounts:
     """mdlh_* users and groups made by deploy/add-class.sh, the command docs/hub.md gives for a
     class list; `remove()` deletes them, their homes and processes."""
 
-    def __init__(self):
-        self.users, self.groups = [], []
+    def __init__(self) -> None:
+        self.users: list[str] = []
+        self.groups: list[str] = []
 
-    def add_class(self, roster, instructor_group, student_group, workdir):
+    def add_class(
+        self,
+        roster: dict[str, tuple[str, str]],
+        instructor_group: str,
+        student_group: str,
+        workdir: Path,
+    ) -> dict[str, str]:
         """Accounts for `roster` ({name: (role, password or "")}) through deploy/add-class.sh,
         as an administrator following docs/hub.md would; returns {name: password}, the
         passwords the script made where the roster gave none."""
@@ -68,25 +79,27 @@ class UnixAccounts:
             instructor_group,
             "--student-group",
             student_group,
-            csv_path,
+            str(csv_path),
         )
         passwords = {name: password for name, (_, password) in roster.items() if password}
         if made.exists():
             assert made.stat().st_mode & 0o077 == 0, oct(made.stat().st_mode)
             rows = made.read_text().splitlines()
             assert rows[0] == "username,password", rows[0]
-            passwords.update(row.split(",", 1) for row in rows[1:])
+            for row in rows[1:]:
+                name, password = row.split(",", 1)
+                passwords[name] = password
         assert set(passwords) == set(roster), (sorted(passwords), sorted(roster))
         return passwords
 
-    def uids(self):
+    def uids(self) -> list[int]:
         out = []
         for name in self.users:
             with contextlib.suppress(KeyError):
                 out.append(pwd.getpwnam(name).pw_uid)
         return out
 
-    def remove(self):
+    def remove(self) -> list[str]:
         errors = []
         for pid in pids_of_uids(self.uids()):
             with contextlib.suppress(ProcessLookupError):
@@ -102,7 +115,7 @@ class UnixAccounts:
         return errors
 
 
-def pids_of_uids(uids):
+def pids_of_uids(uids: Iterable[int]) -> list[int]:
     """Processes (by pid) whose real uid is one of `uids`, from /proc."""
     pids, uids = [], set(uids)
     for entry in os.listdir("/proc"):
@@ -120,9 +133,9 @@ def pids_of_uids(uids):
     return pids
 
 
-def descendants(pid):
+def descendants(pid: int) -> list[int]:
     """All live descendants of `pid` (pids), from /proc."""
-    children = {}
+    children: dict[int, list[int]] = {}
     for entry in os.listdir("/proc"):
         if not entry.isdigit():
             continue
@@ -146,7 +159,15 @@ def descendants(pid):
 class Hub:
     """A JupyterHub process started from deploy/jupyterhub_config.py on 127.0.0.1."""
 
-    def __init__(self, prefix, workdir, course_id, instructor_group, student_group, exchange):
+    def __init__(
+        self,
+        prefix: str,
+        workdir: Path,
+        course_id: str,
+        instructor_group: str,
+        student_group: str,
+        exchange: Path,
+    ) -> None:
         self.prefix = prefix
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -166,10 +187,10 @@ class Hub:
             "MATHDL_STUDENT_GROUP": student_group,
             "MATHDL_EXCHANGE": str(exchange),
         }
-        self.proc = None
-        self.all_pids = set()
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.all_pids: set[int] = set()
 
-    def start(self, timeout=90, sigint_ignored=True):
+    def start(self, timeout: float = 90, sigint_ignored: bool = True) -> float:
         """Starts the hub; returns the seconds until its API answered. With `sigint_ignored` it
         starts with SIGINT ignored, as a hub started in the background of a script (or by many
         CI runners) is: the case in which stopping it once took 36 s (jupyterhub_config.py)."""
@@ -202,12 +223,12 @@ class Hub:
             time.sleep(0.25)
         raise RuntimeError(f"jupyterhub did not answer within {timeout} s:\n{self.tail()}")
 
-    def remember_processes(self):
+    def remember_processes(self) -> None:
         """Record the hub's process tree (proxy, servers, kernels) to check they all end."""
         if self.proc is not None:
             self.all_pids.update(descendants(self.proc.pid))
 
-    def stop(self, timeout=60):
+    def stop(self, timeout: float = 60) -> float | None:
         """SIGTERM (what `systemctl stop` sends); returns the seconds until the hub exited."""
         if self.proc is None:
             return None
@@ -223,7 +244,7 @@ class Hub:
         self.log.close()
         return time.monotonic() - t0
 
-    def surviving(self):
+    def surviving(self) -> list[int]:
         alive = []
         for pid in sorted(self.all_pids):
             try:
@@ -235,12 +256,12 @@ class Hub:
                 pass
         return alive
 
-    def kill_survivors(self):
+    def kill_survivors(self) -> None:
         for pid in self.surviving():
             with contextlib.suppress(ProcessLookupError):
                 os.kill(pid, signal.SIGKILL)
 
-    def tail(self, n=60):
+    def tail(self, n: int = 60) -> str:
         with contextlib.suppress(OSError):
             return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-n:])
         return ""
@@ -252,13 +273,13 @@ class Hub:
 class HubUser:
     """One person: logs in with a password, starts their server, gets a token, uses the server."""
 
-    def __init__(self, hub, name, password):
+    def __init__(self, hub: Hub, name: str, password: str) -> None:
         self.hub, self.name, self.password = hub, name, password
         self.web = requests.Session()
         self.token = None
 
     # hub -------------------------------------------------------------------------------------
-    def login(self):
+    def login(self) -> None:
         r = self.web.get(f"{self.hub.url}/hub/login", timeout=30)
         r.raise_for_status()
         xsrf = self.web.cookies.get("_xsrf", path="/hub/")
@@ -275,7 +296,7 @@ class HubUser:
         ):
             raise AssertionError(f"login of {self.name} failed: {r.status_code} {r.url}")
 
-    def hub_api(self, method, path, xsrf=True, **kw):
+    def hub_api(self, method: str, path: str, xsrf: bool = True, **kw: Any) -> requests.Response:
         headers = kw.pop("headers", {})
         if xsrf:
             headers["X-XSRFToken"] = self.web.cookies.get("_xsrf", path="/hub/")
@@ -283,7 +304,7 @@ class HubUser:
             method, f"{self.hub.url}/hub/api{path}", headers=headers, timeout=60, **kw
         )
 
-    def start_server(self, timeout=120):
+    def start_server(self, timeout: float = 120) -> float:
         t0 = time.monotonic()
         r = self.hub_api("POST", f"/users/{self.name}/server")
         if r.status_code not in (201, 202):  # 400 if it was already running or pending
@@ -298,19 +319,19 @@ class HubUser:
             f"{self.name}'s server not ready after {timeout} s:\n{self.hub.tail()}"
         )
 
-    def make_token(self):
+    def make_token(self) -> None:
         r = self.hub_api(
             "POST", f"/users/{self.name}/tokens", json={"note": "hub-test", "expires_in": 3600}
         )
         r.raise_for_status()
         self.token = r.json()["token"]
 
-    def stop_server(self):
+    def stop_server(self) -> None:
         r = self.hub_api("DELETE", f"/users/{self.name}/server")
         if r.status_code not in (202, 204):
             raise AssertionError(f"stopping {self.name}'s server: {r.status_code} {r.text}")
 
-    def wait_stopped(self, timeout=60):
+    def wait_stopped(self, timeout: float = 60) -> None:
         t0 = time.monotonic()
         while time.monotonic() - t0 < timeout:
             if not self.hub_api("GET", f"/users/{self.name}").json().get("servers"):
@@ -319,7 +340,9 @@ class HubUser:
         raise AssertionError(f"{self.name}'s server still listed {timeout} s after stopping")
 
     # a server (one's own, or an attempt at someone else's) ---------------------------------------
-    def server(self, method, path, owner=None, **kw):
+    def server(
+        self, method: str, path: str, owner: str | None = None, **kw: Any
+    ) -> requests.Response:
         owner = owner or self.name
         headers = {"Authorization": f"token {self.token}", **kw.pop("headers", {})}
         return requests.request(
@@ -331,7 +354,7 @@ class HubUser:
             **kw,
         )
 
-    def ok(self, method, path, **kw):
+    def ok(self, method: str, path: str, **kw: Any) -> requests.Response:
         r = self.server(method, path, **kw)
         if r.status_code >= 400:
             raise AssertionError(
@@ -339,7 +362,7 @@ class HubUser:
             )
         return r
 
-    def assignment_action(self, action, course_id, assignment):
+    def assignment_action(self, action: str, course_id: str, assignment: str) -> dict[str, Any]:
         r = self.ok(
             "POST",
             f"assignments/{action}",
@@ -350,13 +373,13 @@ class HubUser:
             raise AssertionError(f"{self.name}: {action} failed: {out}")
         return out
 
-    def formgrader(self, action, assignment):
+    def formgrader(self, action: str, assignment: str) -> dict[str, Any]:
         out = self.ok("POST", f"formgrader/api/assignment/{assignment}/{action}").json()
         if not out.get("success"):
             raise AssertionError(f"formgrader {action} failed: {json.dumps(out)[:4000]}")
         return out
 
-    def run_in_kernel(self, code, timeout=600):
+    def run_in_kernel(self, code: str, timeout: float = 600) -> tuple[str, str]:
         """Runs `code` in a new kernel on the user's own server; returns (status, output)."""
         kid = self.ok("POST", "api/kernels", json={"name": "python3"}).json()["id"]
         try:
@@ -364,14 +387,11 @@ class HubUser:
         finally:
             self.server("DELETE", f"api/kernels/{kid}")
 
-    def execute(self, kid, code, timeout=600):
+    def execute(self, kid: str, code: str, timeout: float = 600) -> tuple[str, str]:
         """Runs `code` in the user's running kernel `kid`; returns (status, output)."""
         return asyncio.run(self._execute(kid, code, timeout))
 
-    async def _execute(self, kid, code, timeout):
-        from tornado.httpclient import HTTPRequest
-        from tornado.websocket import websocket_connect
-
+    async def _execute(self, kid: str, code: str, timeout: float) -> tuple[str, str]:
         url = f"ws://127.0.0.1:{self.hub.port}/user/{self.name}/api/kernels/{kid}/channels"
         req = HTTPRequest(url, headers={"Authorization": f"token {self.token}"})
         ws = await websocket_connect(req)
@@ -401,7 +421,8 @@ class HubUser:
                 }
             )
         )
-        output, status, idle = [], None, False
+        output: list[str] = []
+        status, idle = None, False
         deadline = time.monotonic() + timeout
         while status is None or not idle:
             left = deadline - time.monotonic()
@@ -429,7 +450,7 @@ class HubUser:
 # ------------------------------------------------------------------------- notebooks
 
 
-def grade_points(nb):
+def grade_points(nb: dict[str, Any]) -> tuple[float, float]:
     """(autograded test points, manually graded points) from nbgrader's cell metadata."""
     auto = manual = 0.0
     for cell in nb["cells"]:
@@ -443,7 +464,7 @@ def grade_points(nb):
     return auto, manual
 
 
-def fill_in(student_nb, solution_nb):
+def fill_in(student_nb: dict[str, Any], solution_nb: dict[str, Any]) -> int:
     """The student's notebook with every answer cell replaced by the instructor's answer
     (solution markers removed): what a student who solved everything would submit."""
     answers = {}
@@ -466,7 +487,7 @@ def fill_in(student_nb, solution_nb):
     return filled
 
 
-def copy_course(dest, owner):
+def copy_course(dest: Path, owner: str) -> None:
     """The instructor's private course directory: this checkout's files (as `git clone` gives)."""
     files = sh(
         "git", "-C", str(REPO), "ls-files", "-z", "--cached", "--others", "--exclude-standard"

@@ -17,7 +17,9 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -33,24 +35,17 @@ CHROMIUM_ARGS = [
 ]
 
 
-def free_port():
+def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
 
 
-@contextlib.contextmanager
-def jupyterlab(tmp, env=None):
-    """A JupyterLab server on a free port serving ``tmp`` (a folder holding a course copy).
-
-    ``env``: extra environment variables for the server and its kernels (e.g. PYTHONPATH).
-    Yields ``dict(base=..., token=..., root=tmp)``.
-    """
-    tmp = Path(tmp)
+def lab_settings(tmp: Path) -> None:
+    """Jupyter's folders under ``tmp``/jupyter, and JupyterLab's settings: every cell rendered
+    (no virtual scrolling: Run All then runs every cell, as in a classic notebook), no news."""
     for sub in ("config", "data", "runtime", "settings", "workspaces"):
         (tmp / "jupyter" / sub).mkdir(parents=True, exist_ok=True)
-    # Render every cell (no virtual scrolling: Run All then runs every cell, as in a classic
-    # notebook) and do not ask about Jupyter news.
     settings = {
         "notebook-extension/tracker": {"windowingMode": "none"},
         "apputils-extension/notification": {"fetchNews": "false"},
@@ -59,15 +54,10 @@ def jupyterlab(tmp, env=None):
         f = tmp / "jupyter/settings/@jupyterlab" / f"{name}.jupyterlab-settings"
         f.parent.mkdir(parents=True, exist_ok=True)
         f.write_text(json.dumps(values))
-    port, token = free_port(), secrets.token_hex(16)
-    env = dict(
-        os.environ,
-        JUPYTER_CONFIG_DIR=str(tmp / "jupyter/config"),
-        JUPYTER_RUNTIME_DIR=str(tmp / "jupyter/runtime"),
-        JUPYTERLAB_SETTINGS_DIR=str(tmp / "jupyter/settings"),
-        JUPYTERLAB_WORKSPACES_DIR=str(tmp / "jupyter/workspaces"),
-        **(env or {}),
-    )
+
+
+def lab_command(tmp: Path, port: int, token: str) -> list[str]:
+    """The command line of a JupyterLab server on ``port`` serving ``tmp``."""
     cmd = [
         sys.executable,
         "-m",
@@ -81,43 +71,74 @@ def jupyterlab(tmp, env=None):
         "--LabApp.news_url=",
         "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
     ]
-    if os.geteuid() == 0:
-        cmd.append("--allow-root")
-    log = open(tmp / "server.log", "w")
-    proc = subprocess.Popen(
-        cmd, cwd=tmp, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                urllib.request.urlopen(f"{base}/api/status?token={token}", timeout=2)
-                break
-            except OSError:
-                if proc.poll() is not None or time.monotonic() > deadline:
-                    raise RuntimeError(
-                        "JupyterLab did not start:\n" + (tmp / "server.log").read_text()[-3000:]
-                    ) from None
-                time.sleep(0.3)
-        yield dict(base=base, token=token, root=tmp)
-    finally:
+    return [*cmd, "--allow-root"] if os.geteuid() == 0 else cmd
+
+
+def wait_until_up(proc: subprocess.Popen, url: str, log: Path, seconds: float = 60) -> None:
+    """Return once ``url`` answers; raise with the server's log if it stops or takes too long."""
+    deadline = time.monotonic() + seconds
+    while True:
         try:
-            os.killpg(proc.pid, signal.SIGTERM)
-            proc.wait(timeout=15)
-        except (ProcessLookupError, subprocess.TimeoutExpired):
-            try:
-                os.killpg(proc.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-            proc.wait(timeout=5)
-        log.close()
+            urllib.request.urlopen(url, timeout=2)
+            return
+        except OSError:
+            if proc.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(
+                    "JupyterLab did not start:\n" + log.read_text()[-3000:]
+                ) from None
+            time.sleep(0.3)
+
+
+def stop_group(proc: subprocess.Popen) -> None:
+    """Stop the server's process group: SIGTERM, then SIGKILL after 15 s."""
+    try:
+        os.killpg(proc.pid, signal.SIGTERM)
+        proc.wait(timeout=15)
+    except (ProcessLookupError, subprocess.TimeoutExpired):
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=5)
 
 
 @contextlib.contextmanager
-def chromium():
+def jupyterlab(tmp: Path | str, env: dict[str, str] | None = None) -> Iterator[dict]:
+    """A JupyterLab server on a free port serving ``tmp`` (a folder holding a course copy).
+
+    ``env``: extra environment variables for the server and its kernels (e.g. PYTHONPATH).
+    Yields ``dict(base=..., token=..., root=tmp)``.
+    """
+    tmp = Path(tmp)
+    lab_settings(tmp)
+    port, token = free_port(), secrets.token_hex(16)
+    env = dict(
+        os.environ,
+        JUPYTER_CONFIG_DIR=str(tmp / "jupyter/config"),
+        JUPYTER_RUNTIME_DIR=str(tmp / "jupyter/runtime"),
+        JUPYTERLAB_SETTINGS_DIR=str(tmp / "jupyter/settings"),
+        JUPYTERLAB_WORKSPACES_DIR=str(tmp / "jupyter/workspaces"),
+        **(env or {}),
+    )
+    base = f"http://127.0.0.1:{port}"
+    with open(tmp / "server.log", "w") as log:
+        proc = subprocess.Popen(
+            lab_command(tmp, port, token),
+            cwd=tmp,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        try:
+            wait_until_up(proc, f"{base}/api/status?token={token}", tmp / "server.log")
+            yield dict(base=base, token=token, root=tmp)
+        finally:
+            stop_group(proc)
+
+
+@contextlib.contextmanager
+def chromium() -> Iterator[Any]:
     """A headless Chromium (the system one) under Playwright."""
-    from playwright.sync_api import sync_playwright
+    from playwright.sync_api import sync_playwright  # lazy: a test-only dependency
 
     with sync_playwright() as p:
         b = p.chromium.launch(
@@ -129,7 +150,9 @@ def chromium():
             b.close()
 
 
-def open_notebook(browser, lab, path, device_scale_factor=1):
+def open_notebook(
+    browser: Any, lab: dict[str, Any], path: str, device_scale_factor: float = 1
+) -> Any:
     """Open ``path`` (relative to the server root) in a fresh page; wait for an idle kernel."""
     page = browser.new_page(
         viewport={"width": 1400, "height": 1000}, device_scale_factor=device_scale_factor
@@ -159,7 +182,7 @@ def open_notebook(browser, lab, path, device_scale_factor=1):
     return page
 
 
-def shut_down_kernels(lab):
+def shut_down_kernels(lab: dict[str, Any]) -> None:
     """End every session the server holds, so one page's kernel cannot disturb the next."""
     api = f"{lab['base']}/api/sessions"
     with urllib.request.urlopen(f"{api}?token={lab['token']}", timeout=10) as r:
@@ -169,7 +192,7 @@ def shut_down_kernels(lab):
         urllib.request.urlopen(req, timeout=10).close()
 
 
-def run_all(page, timeout_s=120, artifacts=None):
+def run_all(page: Any, timeout_s: float = 120, artifacts: Path | None = None) -> None:
     """Run > Run All Cells, then wait until every code cell shows an execution count.
 
     Right after a notebook opens (and on a loaded machine for a while after), JupyterLab can
@@ -179,11 +202,11 @@ def run_all(page, timeout_s=120, artifacts=None):
     """
     prompts = page.locator(".jp-CodeCell .jp-InputArea-prompt")
 
-    def counts():
+    def counts() -> list[str]:
         # Off-screen cells may not be rendered: read text content, not inner text.
         return [t.strip().strip("[]:").strip() for t in prompts.all_text_contents()]
 
-    def issue():
+    def issue() -> None:
         dialog = page.locator(".jp-Dialog")
         if dialog.count():
             raise AssertionError(f"a dialog is open: {dialog.first.inner_text()!r}")
@@ -212,7 +235,7 @@ def run_all(page, timeout_s=120, artifacts=None):
     )
 
 
-def saved_outputs(page, lab, path):
+def saved_outputs(page: Any, lab: dict[str, Any], path: str) -> list[dict[str, Any]]:
     """Save the notebook from the browser, then read the code cells the server stored."""
     page.keyboard.press("Control+s")
     page.wait_for_timeout(1500)
@@ -223,7 +246,7 @@ def saved_outputs(page, lab, path):
     return [c for c in nb["cells"] if c["cell_type"] == "code"]
 
 
-def copy_course(tmp, lessons=None):
+def copy_course(tmp: Path | str, lessons: list[str] | None = None) -> Path:
     """Copy notebooks/ (or only the named lessons) into ``tmp``/notebooks."""
     dst = Path(tmp) / "notebooks"
     if lessons is None:

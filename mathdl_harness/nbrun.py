@@ -6,9 +6,11 @@ Used by tests/e2e/test_notebooks.py (fails on any error) and benchmarks/bench_no
 
 import json
 import time
+from typing import Any
 
 import nbformat
 from nbclient import NotebookClient
+from nbformat.notebooknode import NotebookNode
 
 from mathdl_harness.course import NOTEBOOKS
 
@@ -82,11 +84,11 @@ _mathdl_drive()
 """
 
 
-def load(name):
+def load(name: str) -> NotebookNode:
     return nbformat.read(NOTEBOOKS / f"{name}.ipynb", as_version=4)
 
 
-def run_notebook(name, timeout=120, drive=True):
+def run_notebook(name: str, timeout: float = 120, drive: bool = True) -> dict[str, Any]:
     """Execute notebooks/<name>.ipynb top to bottom (cwd notebooks/); optionally drive its widgets.
 
     Returns a dict: ``errors`` (one line per cell that raised), ``seconds`` (the notebook's own
@@ -104,7 +106,7 @@ def run_notebook(name, timeout=120, drive=True):
         allow_errors=True,
         resources={"metadata": {"path": str(NOTEBOOKS)}},
     )
-    result = {"name": name, "errors": []}
+    result: dict[str, Any] = {"name": name, "errors": []}
     t0 = time.perf_counter()
     with client.setup_kernel():
         t1 = time.perf_counter()

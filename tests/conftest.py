@@ -27,3 +27,12 @@ def pytest_collection_modifyitems(config, items):
             "tests marked slow outside tests/e2e/ (move them there; the folder marks them): "
             + ", ".join(misplaced)
         )
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """A headless Chromium under Playwright (tests/e2e/test_browser.py, test_grading_browser.py)."""
+    from mathdl_harness import jlab
+
+    with jlab.chromium() as b:
+        yield b

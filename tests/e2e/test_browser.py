@@ -57,12 +57,6 @@ def lab(tmp_path_factory):
         yield server
 
 
-@pytest.fixture(scope="module")
-def browser():
-    with jlab.chromium() as b:
-        yield b
-
-
 def open_notebook(browser, lab, path):
     return jlab.open_notebook(browser, lab, path)
 

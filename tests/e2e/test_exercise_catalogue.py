@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from mathdl_grading.cli import load_config
+from mathdl_grading.apps import load_config
 from mathdl_grading.mistakes import answers_for, catalogue, mistake_records
 from mathdl_grading.reference import references
 from mathdl_grading.sandbox import bwrap_problem

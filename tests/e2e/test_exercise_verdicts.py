@@ -14,9 +14,9 @@ import numpy as np
 import pytest
 
 from mathdl_grading import checks
+from mathdl_grading.apps import load_config
 from mathdl_grading.bake import BakeError, bake_notebook
 from mathdl_grading.cells import split_test
-from mathdl_grading.cli import load_config
 from mathdl_grading.reference import references
 from mathdl_grading.sandbox import bwrap_problem
 from mathdl_grading.scoring import assess

@@ -25,7 +25,7 @@ import nbformat
 import pytest
 
 from mathdl_grading import checks
-from mathdl_grading.preprocessors import strip_references
+from mathdl_grading.cells import strip_references
 from mathdl_grading.sandbox import bwrap_problem
 from mathdl_harness.course import ASSIGNMENTS
 from tests.helpers import grading_fixtures as gf

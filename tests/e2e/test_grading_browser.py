@@ -221,12 +221,6 @@ def server(course):
         yield lab
 
 
-@pytest.fixture(scope="module")
-def browser():
-    with jlab.chromium() as b:
-        yield b
-
-
 def open_submission(browser, server, student):
     """The submission in formgrader, logged in through /login as the instructor (the token)."""
     page = browser.new_page(viewport={"width": 1300, "height": 1000})

@@ -54,15 +54,6 @@ SNOOP_REPORT = """
     print("SEEN", "\\n".join(seen))
     print("SEEN-REVERSED", "\\n".join(seen)[::-1])
 """
-# Pass B is a fresh kernel: even a hook that reads the hidden code can only write to a scratch
-# folder that is thrown away, or into answers that the grader compares.
-FORGE = """
-    import mathdl_grading.checks as _c
-    _orig = _c.check
-    def _forge(name, answer, expected=None, **kw):
-        return _orig(name, expected if expected is not None else answer, **kw)
-    _c.check = _forge
-"""
 FLOOD_UPDATES = """
     from IPython.display import display, update_display
     for i in range(6):
@@ -127,7 +118,9 @@ def attacked(tmp_path_factory):
             gf.with_cell(gf.with_cell(gf.solution(), SNOOP), SNOOP_REPORT, after="why"),
             gf.AUTO_MAX,
         ),
-        "forge": (gf.with_cell(gf.wrong(), FORGE), 0),
+        # pass B is a fresh kernel: even a hook on check() that runs there can only write into
+        # answers that the grader compares
+        "forge": (gf.with_cell(gf.wrong(), gf.STEAL_EXPECTED), 0),
         "flood_updates": (gf.with_cell(gf.solution(), FLOOD_UPDATES), gf.AUTO_MAX),
         # frames over the grader's limit cut the kernel off: the flooder's own loss
         "flood_frames": (gf.with_cell(gf.solution(), FLOOD_FRAMES), 0),
@@ -200,33 +193,44 @@ def test_floods_stay_bounded_in_the_grader_and_its_files(attacked):
 # ----------------------------------------------------------------------------- known mistakes
 
 
-MISTAKES_TOML = """
-[[mistake]]
-id = "y-term"
-cell = "grad_sol"
-replace = ["x + 6 * y", "x + 3 * y"]
-label = "the y-term of df/dy taken as 3y"
-next = "differentiate 3y^2 again: the power comes down"
+#: The catalogue of the simulated class: id -> (cell, the right code, the slip, label, next step).
+MISTAKES = {
+    "y-term": (
+        "grad_sol",
+        "x + 6 * y",
+        "x + 3 * y",
+        "the y-term of df/dy taken as 3y",
+        "differentiate 3y^2 again: the power comes down",
+    ),
+    "tanh-forgotten": (
+        "chain_sol",
+        "2 * (a - t) * (1 - a**2) * x",
+        "2 * (a - t) * x",
+        "the derivative of tanh left out of the chain",
+        "the chain has three links: the square, the tanh and w * x",
+    ),
+}
 
-[[mistake]]
-id = "tanh-forgotten"
-cell = "chain_sol"
-replace = ["2 * (a - t) * (1 - a**2) * x", "2 * (a - t) * x"]
-label = "the derivative of tanh left out of the chain"
-next = "the chain has three links: the square, the tanh and w * x"
-"""
+
+def mistakes_toml(mistakes):
+    """solutions/<a>/mistakes.toml for ``mistakes`` (TOML's basic strings are JSON's)."""
+    out = []
+    for mid, (cell, old, new, label, step) in mistakes.items():
+        fields = {"id": mid, "cell": cell, "replace": [old, new], "label": label, "next": step}
+        out += ["[[mistake]]", *(f"{k} = {json.dumps(v)}" for k, v in fields.items()), ""]
+    return "\n".join(out)
 
 
 @pytest.fixture(scope="module")
 def graded_class(tmp_path_factory):
     """A simulated class: correct, blank, two students per catalogued mistake, two uncatalogued."""
     root = gf.make_course(tmp_path_factory.mktemp("class") / "course")
-    (root / "solutions" / gf.ASSIGNMENT / "mistakes.toml").write_text(MISTAKES_TOML)
+    (root / "solutions" / gf.ASSIGNMENT / "mistakes.toml").write_text(mistakes_toml(MISTAKES))
     slips = {
-        "y1": ("grad_sol", "x + 6 * y", "x + 3 * y"),
-        "y2": ("grad_sol", "x + 6 * y", "x + 3 * y"),
-        "t1": ("chain_sol", "2 * (a - t) * (1 - a**2) * x", "2 * (a - t) * x"),
-        "t2": ("chain_sol", "2 * (a - t) * (1 - a**2) * x", "2 * (a - t) * x"),
+        "y1": MISTAKES["y-term"][:3],
+        "y2": MISTAKES["y-term"][:3],
+        "t1": MISTAKES["tanh-forgotten"][:3],
+        "t2": MISTAKES["tanh-forgotten"][:3],
         "u1": ("grad_sol", "x + 6 * y", "x + 5 * y"),
         "u2": ("grad_sol", "x + 6 * y", "x + 4 * y"),
     }
