@@ -26,7 +26,6 @@ spec.loader.exec_module(mx)
 DEPENDS = {
     ("05_chain_rule", "ops_test"): {"engine_sol"},
     ("05_chain_rule", "net_test"): {"engine_sol", "ops_sol"},
-    ("10_putting_it_together", "loss_test"): {"forward_sol"},
     ("10_putting_it_together", "backprop_test"): {"forward_sol", "backprop_sol"},
     ("10_putting_it_together", "train_test"): {"forward_sol", "backprop_sol"},
 }
