@@ -20,12 +20,13 @@ carry the mistakes' answers as data (:mod:`.bake`), so the student's own Jupyter
 
 import json
 import tomllib
+from collections.abc import Callable
 from pathlib import Path
 
 import nbformat
 
 from .checks import MIME
-from .reference import cached
+from .reference import cached, stored
 
 FILE = "mistakes.toml"
 VERSION = "1"
@@ -63,22 +64,43 @@ def plant(nb, mistake):
     raise CatalogueError(f"mistake {mistake['id']}: no cell {mistake['cell']}")
 
 
-def mistake_records(source, config, cache=None):
-    """``{mistake id: {"label", "next", "cells": {grade_id: {"visible": [...], "hidden": [...]}}}}``."""
+def mistake_records(
+    source, config, cache=None, cells_of: Callable[[int], dict] | None = None
+) -> dict:
+    """``{mistake id: {"label", "next", "cells": {grade_id: {"visible": [...], "hidden": [...]}}}}``.
+
+    ``cells_of(i)`` gives the ``i``-th mistake's cells where they are not cached (default:
+    :func:`mutant_cells`, run here; :mod:`.parallel` hands in its workers' results)."""
     items = catalogue(source)
     if not items:
         return {}
-    data = Path(source).read_bytes() + (Path(source).parent / FILE).read_bytes()
 
     def run_all():
-        nb = nbformat.read(str(source), as_version=4)
+        run = cells_of or (lambda i: mutant_cells(source, config, i))
         out = {}
-        for item in items:
-            cells = _run_mutant(plant(nb, item), Path(source).parent, config)
-            out[item["id"]] = {"label": item["label"], "next": item["next"], "cells": cells}
+        for i, item in enumerate(items):
+            out[item["id"]] = {"label": item["label"], "next": item["next"], "cells": run(i)}
         return out
 
-    return cached(data + VERSION.encode(), f"{Path(source).stem}-mistakes", cache, run_all)
+    return cached(_key_data(source), f"{Path(source).stem}-mistakes", cache, run_all)
+
+
+def mistakes_stored(source, cache) -> bool:
+    """Whether :func:`mistake_records` of ``source`` would be read from the cache (or there is
+    no catalogue): nothing to run."""
+    if not catalogue(source):
+        return True
+    return stored(_key_data(source), f"{Path(source).stem}-mistakes", cache)
+
+
+def _key_data(source) -> bytes:
+    return Path(source).read_bytes() + (Path(source).parent / FILE).read_bytes() + VERSION.encode()
+
+
+def mutant_cells(source, config, index: int) -> dict:
+    """The records of the ``index``-th catalogued mistake of ``source``, run in the sandbox."""
+    nb = nbformat.read(str(source), as_version=4)
+    return _run_mutant(plant(nb, catalogue(source)[index]), Path(source).parent, config)
 
 
 def _run_mutant(nb, folder, config):

@@ -11,6 +11,8 @@ process; no kernel can reach that folder.
 import hashlib
 import json
 import os
+import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 import nbformat
@@ -42,29 +44,57 @@ def source_of(config, resources):
     return source, Path(coursedir.root) / "nbgrader_work" / "references"
 
 
-def references(source, config, cache=None):
+def references(source, config, cache=None, compute: Callable[[], dict] | None = None) -> dict:
+    """The solution's records, cached; ``compute()`` gives them where they are not cached
+    (default: run the solution here; :mod:`.parallel` hands in a worker's result)."""
     data = Path(source).read_bytes() + VERSION.encode()
-    return cached(data, Path(source).stem, cache, lambda: run_solution(source, config))
+    return cached(data, Path(source).stem, cache, compute or (lambda: run_solution(source, config)))
+
+
+def references_stored(source, cache: Path | None) -> bool:
+    """Whether :func:`references` of ``source`` would be read from the cache (nothing runs)."""
+    return stored(Path(source).read_bytes() + VERSION.encode(), Path(source).stem, cache)
+
+
+def _cache_file(key: str, stem: str, cache) -> Path | None:
+    return Path(cache) / f"{stem}-{key[:20]}.json" if cache else None
+
+
+def stored(data: bytes, stem: str, cache) -> bool:
+    """Whether :func:`cached` has a result for ``data`` (in memory or in ``cache``)."""
+    key = hashlib.sha256(data).hexdigest()
+    path = _cache_file(key, stem, cache)
+    return key in _MEMORY or (path is not None and path.is_file())
 
 
 def cached(data, stem, cache, compute):
     """``compute()``, kept in memory and in ``cache``/<stem>-<sha256 of data>.json (written by
-    the grader's process only, atomically); the same ``data`` gives the stored result."""
+    the grader's process only, atomically); the same ``data`` gives the stored result. A result
+    found in memory is written to ``cache`` too where it is not there yet (so that grading
+    workers, which start with an empty memory, read it rather than run it again)."""
     key = hashlib.sha256(data).hexdigest()
+    path = _cache_file(key, stem, cache)
     if key in _MEMORY:
+        if path is not None and not path.is_file():
+            _write(path, _MEMORY[key])
         return _MEMORY[key]
-    path = Path(cache) / f"{stem}-{key[:20]}.json" if cache else None
     if path is not None and path.is_file():
         _MEMORY[key] = json.loads(path.read_text())
         return _MEMORY[key]
     result = compute()
     if path is not None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(result))
-        os.replace(tmp, path)
+        _write(path, result)
     _MEMORY[key] = result
     return result
+
+
+def _write(path: Path, result) -> None:
+    """``result`` as JSON at ``path``, atomically (a unique temporary file, then a rename)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=path.stem, suffix=".tmp", dir=path.parent)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(json.dumps(result))
+    os.replace(tmp, path)
 
 
 def run_solution(source, config):
