@@ -182,8 +182,9 @@ def grade(assignment, root=None, students=None, jobs=1, **settings):
     process prepares the rest."""
     from nbgrader.converters import GenerateFeedback
 
-    from . import late, parallel, regrade
+    from . import late, parallel, regrade, schema_cache
 
+    schema_cache.install()  # nbgrader's metadata check, its schema checked once, not per cell
     root = Path(root or Path.cwd()).resolve()
     cfg = load_config(root, **settings)
     late.configure(cfg, root)  # the late-day policy, if the course has one (late.py)

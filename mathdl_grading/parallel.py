@@ -194,7 +194,10 @@ def preload() -> None:
     import nbgrader.converters  # noqa: F401
     from nbconvert.exporters import HTMLExporter  # noqa: F401
 
-    from . import cli, mistakes, preprocessors, reference, safe_autograde  # noqa: F401
+    from . import cli, mistakes, reference, safe_autograde  # noqa: F401
+    from .schema_cache import install
+
+    install()
 
 
 def run_task(cfg, assignment: str, task, snapshot: str, db_path: str) -> dict:

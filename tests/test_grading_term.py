@@ -211,12 +211,85 @@ def test_a_check_message_cannot_break_the_markdown_table():
 
 def test_a_dead_worker_fails_only_its_own_students_and_the_pool_ends(tmp_path):
     pool = parallel.Pool(2, {"not": "a config"}, "a1", tmp_path, deadline=60)  # no snapshot.db
-    got = {}
+    copies = {w["db"] for w in pool.workers}
+    got, asked = {}, []
+
+    def finish(worker):  # one feedback task, to the first worker that asks, then none
+        asked.append(worker["db"])
+        return ("feedback", ("s1",)) if len(asked) == 1 else None
+
     start = time.monotonic()
-    parallel.run_pool(pool, ["s1", "s2", "s3"], lambda s, e: got.setdefault(s, e))
+    parallel.run_pool(pool, ["s1", "s2", "s3"], lambda s, e: got.setdefault(s, e), finish)
     pool.close()
-    assert sorted(got) == ["s1", "s2", "s3"] and time.monotonic() - start < 60
+    assert sorted(got, key=str) == [("feedback", ("s1",)), "s1", "s2", "s3"]
+    assert time.monotonic() - start < 60
     assert all(e["status"] == "error" and "worker died" in e["note"] for e in got.values())
+    # each new worker took over its predecessor's gradebook copy (for its students' feedback)
+    assert {w["db"] for w in pool.workers} == copies and set(asked) == copies
+
+
+def test_reference_runs_handed_in_are_cached_and_not_run_again(tmp_path):
+    """What the workers' reference runs hand in (parallel.Prefetch) is what grading reads, from
+    memory or the course's cache folder; nothing is run again (no kernel here)."""
+    from mathdl_grading import mistakes, reference
+
+    course = Path(__file__).parents[1] / "solutions" / "04_gradients"
+    source = tmp_path / "a1" / "a1.ipynb"
+    source.parent.mkdir()
+    nb = nbformat.read(str(course / "04_gradients.ipynb"), as_version=4)
+    nb.metadata["this_test"] = str(tmp_path)  # a notebook no other test has cached in memory
+    nbformat.write(nb, str(source))
+    shutil.copy(course / mistakes.FILE, source.parent)
+    ids = [m["id"] for m in mistakes.catalogue(source)]
+    cache, elsewhere = tmp_path / "cache", tmp_path / "another_course_cache"
+    expected = [("solution", str(source))] + [("mistake", str(source), i) for i in range(len(ids))]
+    assert len(ids) > 1 and parallel.reference_tasks(source, cache) == expected
+
+    def never():
+        raise AssertionError("ran again")
+
+    records = {"cells": {"t": {"visible": [{"name": "x"}], "hidden": []}}, "shared": {}}
+    assert reference.references(source, None, cache, compute=lambda: records) == records
+    assert reference.references(source, None, cache, compute=never) == records
+    found = mistakes.mistake_records(source, None, cache, cells_of=lambda i: {"cell": i})
+    assert list(found) == ids and [found[m]["cells"] for m in ids] == [
+        {"cell": i} for i in range(len(ids))
+    ]
+    assert parallel.reference_tasks(source, cache) == []
+    # a result found in memory is written to another course's cache too (workers read it there)
+    assert not list(elsewhere.glob("*.json"))
+    assert reference.references(source, None, elsewhere, compute=never) == records
+    reference._MEMORY.clear()
+    assert reference.references(source, None, elsewhere, compute=never) == records
+    assert mistakes.mistake_records(source, None, cache, cells_of=never) == found
+
+
+def test_the_metadata_check_with_its_schema_checked_once_gives_nbgraders_verdicts():
+    import jsonschema
+    from nbgrader.nbgraderformat import common
+    from nbgrader.nbgraderformat.v3 import MetadataValidatorV3
+
+    from mathdl_grading import schema_cache
+
+    schema = MetadataValidatorV3().schema
+    good = {"grade": True, "solution": False, "locked": True, "points": 2.0}
+    good |= {"grade_id": "t1", "schema_version": 3, "task": False}
+    bad = [good | {"points": "two"}, good | {"grade_id": 7}, {**good, "extra": 1}, {}]
+    assert schema_cache.validate(good, schema) is None
+    for metadata in bad:
+        with pytest.raises(jsonschema.ValidationError) as theirs:
+            jsonschema.validate(metadata, schema)
+        with pytest.raises(jsonschema.ValidationError) as ours:
+            schema_cache.validate(metadata, schema)
+        assert (ours.value.message, list(ours.value.path)) == (
+            theirs.value.message,
+            list(theirs.value.path),
+        )
+    with pytest.raises(jsonschema.SchemaError):  # a broken schema is still refused
+        schema_cache.validate({}, {"type": 12})
+    schema_cache.install()
+    assert common.jsonschema.validate is schema_cache.validate
+    assert common.jsonschema.ValidationError is jsonschema.ValidationError
 
 
 def test_progress_shows_count_rate_and_time_left():
