@@ -279,7 +279,7 @@ class Pool:
         self.cfg_bytes = pickle.dumps(cfg)
         self.assignment, self.scratch, self.deadline = assignment, scratch, deadline
         self.snapshot = scratch / "snapshot.db"
-        self.count = 0
+        self.count, self.closed = 0, False
         self.workers = [self.spawn() for _ in range(jobs)]
 
     def spawn(self, db: Path | None = None, done: list | None = None) -> dict:
@@ -311,6 +311,9 @@ class Pool:
         return self.spawn(w["db"], w["done"])
 
     def close(self) -> None:
+        """Stop every worker (one still busy is killed after 10 s); a :func:`run_pool` still
+        running (in :class:`Prefetch`'s thread, after an error) stops within 5 s."""
+        self.closed = True
         for w in self.workers:
             try:
                 w["conn"].send(None)
@@ -357,11 +360,11 @@ def run_pool(
             except OSError:  # it died waiting: found below
                 pass
         busy = [w["conn"] for w in pool.workers if w["task"] is not None]
-        if not busy:
+        if not busy or pool.closed:
             return
         ready = wait(busy, timeout=5)
         for i, w in enumerate(pool.workers):
-            if w["task"] is not None:
+            if w["task"] is not None and not pool.closed:
                 collect(pool, i, w["conn"] in ready, on_done)
 
 

@@ -228,6 +228,21 @@ def test_a_dead_worker_fails_only_its_own_students_and_the_pool_ends(tmp_path):
     assert {w["db"] for w in pool.workers} == copies and set(asked) == copies
 
 
+def test_closing_the_pool_stops_a_run_in_another_thread_and_leaves_no_worker(tmp_path):
+    """As when preparing fails while Prefetch's thread still hands out reference runs."""
+    import threading
+
+    pool = parallel.Pool(2, {"not": "a config"}, "a1", tmp_path, deadline=60)
+    tasks = [f"s{i}" for i in range(50)]
+    run = threading.Thread(target=parallel.run_pool, args=(pool, tasks, lambda s, e: None))
+    run.start()
+    time.sleep(1)
+    pool.close()
+    run.join(15)
+    assert not run.is_alive()
+    assert all(w["proc"].poll() is not None for w in pool.workers)
+
+
 def test_reference_runs_handed_in_are_cached_and_not_run_again(tmp_path):
     """What the workers' reference runs hand in (parallel.Prefetch) is what grading reads, from
     memory or the course's cache folder; nothing is run again (no kernel here)."""
