@@ -34,7 +34,7 @@ import time
 import warnings
 from pathlib import Path
 
-from mathdl_grading import cli
+from mathdl_grading import cli, reference
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -67,6 +67,7 @@ def run(assignment, n, jobs):
     with tempfile.TemporaryDirectory(prefix="mathdl-bench-") as tmp:
         root = Path(tmp) / "course"
         make_course(root, assignment, n)
+        reference._MEMORY.clear()  # each run computes its own references, as a fresh command does
         load_before = load()
         cpu0 = cpu_seconds()
         t0 = time.perf_counter()

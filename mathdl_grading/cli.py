@@ -17,6 +17,7 @@
 """
 
 import argparse
+import contextlib
 import json
 import os
 import sys
@@ -32,7 +33,7 @@ from nbgrader.coursedir import CourseDirectory
 from nbgrader.plugins import CsvExportPlugin
 from traitlets.config import Config
 
-from . import intake, late, parallel, regrade
+from . import intake, late, parallel, regrade, schema_cache
 from .apps import load_config, run_app
 from .intake import Limits
 from .parallel import default_jobs
@@ -104,8 +105,59 @@ def prepare_assignment(root: Path, cfg: Config, assignment: str, work: Path) -> 
     res = run_app(GenerateAssignment, cfg, assignment, create_assignment=True)
     if not res["success"]:
         raise SystemExit(f"generate_assignment failed for {assignment}:\n{res['log'][-3000:]}")
-    source = root / "solutions" / assignment / f"{assignment}.ipynb"
-    references(source, cfg, work.parent / "references")
+    references(solution_of(root, assignment), cfg, work.parent / "references")
+
+
+def solution_of(root: Path, assignment: str) -> Path:
+    return root / "solutions" / assignment / f"{assignment}.ipynb"
+
+
+def prepare(
+    root: Path,
+    cfg: Config,
+    assignment: str,
+    only: list[str] | None,
+    fetch: parallel.Prefetch | None,
+) -> dict[str, tuple[str, str]]:
+    """Everything before the students: ``{student: (status, note)}`` (:func:`submissions`),
+    the gradebook (created if new), the assignment and its references (:func:`prepare_assignment`),
+    the late-day policy's dates. ``fetch``: the reference runs that grading workers are doing
+    meanwhile (:class:`.parallel.Prefetch`), or None."""
+    coursedir = CourseDirectory(config=cfg)
+    with Gradebook(coursedir.db_url, coursedir.course_id):  # a new one is created here
+        pass
+    todo = submissions(root, assignment, only, Limits.of(coursedir))
+    if fetch:
+        fetch.store(cfg)
+    prepare_assignment(root, cfg, assignment, root / "nbgrader_work" / assignment)
+    late.prepare(root, cfg, assignment, list(todo))  # due date and extensions into the gradebook
+    return todo
+
+
+def grade_serial(
+    cfg: Config,
+    assignment: str,
+    todo: dict[str, tuple[str, str]],
+    done: dict[str, dict[str, Any]],
+    out: dict[str, dict[str, Any]],
+) -> None:
+    """``out[student]``: the report entry of each student of ``todo``: those ``done`` in parallel
+    as they are, the others graded here, one at a time (autograde; feedback comes after)."""
+    progress = parallel.Progress(len(todo), quiet=bool(done))
+    for student, (status, note) in todo.items():
+        if student in done:  # graded in parallel: autograde and feedback done
+            out[student] = done[student]
+            if note:  # what intake refused in this submission (the worker does not know)
+                done[student]["note"] = (note + "\n" + done[student].get("note", "")).strip()
+            continue
+        start = time.monotonic()
+        if status == "graded":
+            res = run_app(Autograde, cfg, assignment, student, create_student=True)
+            if not res["success"]:
+                status, note = "error", (res.get("error") or "") + res["log"][-4000:]
+        seconds = round(time.monotonic() - start, 3)
+        out[student] = {"status": status, "note": note, "seconds": seconds}
+        progress.update(status)
 
 
 def grade(
@@ -116,11 +168,13 @@ def grade(
     **settings: Any,
 ) -> dict[str, Any]:
     """Grade every submission of ``assignment``; returns the report dict (see :func:`main`).
-    ``jobs`` > 1: that many students at once (:mod:`.parallel`)."""
+    ``jobs`` > 1: that many students at once (:mod:`.parallel`), in worker processes started
+    first, which run the solution's and the catalogued mistakes' reference runs while this
+    process prepares the rest."""
+    schema_cache.install()  # nbgrader's metadata check, its schema checked once, not per cell
     root = Path(root or Path.cwd()).resolve()
     cfg = load_config(root, **settings)
     late.configure(cfg, root)  # the late-day policy, if the course has one (late.py)
-    before = regrade.snapshot(root, assignment)  # scores before this run (regrade.py)
     os.environ["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"
     work = root / "nbgrader_work" / assignment
     cfg.CourseDirectory.release_directory = str(work / "release")
@@ -130,30 +184,17 @@ def grade(
         clock.append(time.monotonic())
         return round(clock[-1] - clock[-2], 2)
 
-    prepare_assignment(root, cfg, assignment, work)
-    report: dict[str, Any] = {"assignment": assignment, "students": {}}
-    report["phases"] = {"generate, references": lap()}
-    limits = Limits.of(CourseDirectory(config=cfg))
-    todo = submissions(root, assignment, students, limits)
-    late.prepare(root, cfg, assignment, list(todo))  # due date and extensions into the gradebook
-    graded = [s for s, (status, _) in todo.items() if status == "graded"]
-    many = jobs > 1 and len(graded) > 1
-    done = parallel.grade_parallel(cfg, root, assignment, graded, jobs) if many else {}
-    progress = parallel.Progress(len(todo), quiet=bool(done))
-    for student, (status, note) in todo.items():
-        if student in done:  # graded in parallel: autograde and feedback done
-            report["students"][student] = done[student]
-            if note:  # what intake refused in this submission (the worker does not know)
-                done[student]["note"] = (note + "\n" + done[student].get("note", "")).strip()
-            continue
-        start = time.monotonic()
-        if status == "graded":
-            res = run_app(Autograde, cfg, assignment, student, create_student=True)
-            if not res["success"]:
-                status, note = "error", (res.get("error") or "") + res["log"][-4000:]
-        seconds = round(time.monotonic() - start, 3)
-        report["students"][student] = {"status": status, "note": note, "seconds": seconds}
-        progress.update(status)
+    manager = parallel.workers(cfg, root, assignment, jobs) if jobs > 1 else None
+    with manager or contextlib.nullcontext() as pool:
+        cache = work.parent / "references"
+        fetch = parallel.Prefetch(pool, solution_of(root, assignment), cache) if pool else None
+        before = regrade.snapshot(root, assignment)  # scores before this run (regrade.py)
+        todo = prepare(root, cfg, assignment, students, fetch)
+        report: dict[str, Any] = {"assignment": assignment, "students": {}}
+        report["phases"] = {"prepare": lap()}
+        graded = [s for s, (status, _) in todo.items() if status == "graded"]
+        done = parallel.grade_parallel(pool, cfg, assignment, graded) if pool else {}
+    grade_serial(cfg, assignment, todo, done, report["students"])
     report["phases"]["autograde"] = lap()
     if done:
         report["feedback_ok"] = all(e.get("feedback_ok", True) for e in done.values())
@@ -165,6 +206,7 @@ def grade(
     (work / "report.json").write_text(json.dumps(report, indent=1))
     (work / "report.md").write_text(render(report) + late.section(root, assignment))
     regrade.write(work, before, regrade.snapshot(root, assignment))  # regrade.md and .csv
+    report["phases"]["reports"] = lap()
     return report
 
 

@@ -20,6 +20,7 @@ carry the mistakes' answers as data (:mod:`.bake`), so the student's own Jupyter
 
 import json
 import tomllib
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +31,7 @@ from traitlets.config import Config
 from .cells import is_test
 from .checks import MIME
 from .execute import SandboxExecute
-from .reference import cached, references, source_of
+from .reference import cached, references, source_of, stored
 
 FILE = "mistakes.toml"
 VERSION = "1"
@@ -69,23 +70,45 @@ def plant(nb: NotebookNode, mistake: dict[str, Any]) -> NotebookNode:
 
 
 def mistake_records(
-    source: Path | str, config: Config, cache: Path | str | None = None
+    source: Path | str,
+    config: Config,
+    cache: Path | str | None = None,
+    cells_of: Callable[[int], dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
-    """``{mistake id: {"label", "next", "cells": {grade_id: {"visible": [...], "hidden": [...]}}}}``."""
+    """``{mistake id: {"label", "next", "cells": {grade_id: {"visible": [...], "hidden": [...]}}}}``.
+
+    ``cells_of(i)`` gives the ``i``-th mistake's cells where they are not cached (default:
+    :func:`mutant_cells`, run here; :mod:`.parallel` hands in its workers' results)."""
     items = catalogue(source)
     if not items:
         return {}
-    data = Path(source).read_bytes() + (Path(source).parent / FILE).read_bytes()
 
     def run_all() -> dict[str, Any]:
-        nb = nbformat.read(str(source), as_version=4)
-        out = {}
-        for item in items:
-            cells = _run_mutant(plant(nb, item), Path(source).parent, config)
-            out[item["id"]] = {"label": item["label"], "next": item["next"], "cells": cells}
+        run = cells_of or (lambda i: mutant_cells(source, config, i))
+        out: dict[str, Any] = {}
+        for i, item in enumerate(items):
+            out[item["id"]] = {"label": item["label"], "next": item["next"], "cells": run(i)}
         return out
 
-    return cached(data + VERSION.encode(), f"{Path(source).stem}-mistakes", cache, run_all)
+    return cached(_key_data(source), f"{Path(source).stem}-mistakes", cache, run_all)
+
+
+def mistakes_stored(source: Path | str, cache: Path | str | None) -> bool:
+    """Whether :func:`mistake_records` of ``source`` would be read from the cache (or there is
+    no catalogue): nothing to run."""
+    if not catalogue(source):
+        return True
+    return stored(_key_data(source), f"{Path(source).stem}-mistakes", cache)
+
+
+def _key_data(source: Path | str) -> bytes:
+    return Path(source).read_bytes() + (Path(source).parent / FILE).read_bytes() + VERSION.encode()
+
+
+def mutant_cells(source: Path | str, config: Config, index: int) -> dict[str, Any]:
+    """The records of the ``index``-th catalogued mistake of ``source``, run in the sandbox."""
+    nb = nbformat.read(str(source), as_version=4)
+    return _run_mutant(plant(nb, catalogue(source)[index]), Path(source).parent, config)
 
 
 def _run_mutant(nb: NotebookNode, folder: Path, config: Config) -> dict[str, dict[str, list[Any]]]:

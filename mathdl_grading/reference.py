@@ -11,6 +11,7 @@ process; no kernel can reach that folder.
 import hashlib
 import json
 import os
+import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -48,32 +49,63 @@ def source_of(config: Config, resources: dict[str, Any]) -> tuple[Path, Path]:
 
 
 def references(
-    source: Path | str, config: Config, cache: Path | str | None = None
+    source: Path | str,
+    config: Config,
+    cache: Path | str | None = None,
+    compute: Callable[[], dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
+    """The solution's records, cached; ``compute()`` gives them where they are not cached
+    (default: run the solution here; :mod:`.parallel` hands in a worker's result)."""
     data = Path(source).read_bytes() + VERSION.encode()
-    return cached(data, Path(source).stem, cache, lambda: run_solution(source, config))
+    return cached(data, Path(source).stem, cache, compute or (lambda: run_solution(source, config)))
+
+
+def references_stored(source: Path | str, cache: Path | str | None) -> bool:
+    """Whether :func:`references` of ``source`` would be read from the cache (nothing runs)."""
+    return stored(Path(source).read_bytes() + VERSION.encode(), Path(source).stem, cache)
+
+
+def _cache_file(key: str, stem: str, cache: Path | str | None) -> Path | None:
+    return Path(cache) / f"{stem}-{key[:20]}.json" if cache else None
+
+
+def stored(data: bytes, stem: str, cache: Path | str | None) -> bool:
+    """Whether :func:`cached` has a result for ``data`` (in memory or in ``cache``)."""
+    key = hashlib.sha256(data).hexdigest()
+    path = _cache_file(key, stem, cache)
+    return key in _MEMORY or (path is not None and path.is_file())
 
 
 def cached(
     data: bytes, stem: str, cache: Path | str | None, compute: Callable[[], dict[str, Any]]
 ) -> dict[str, Any]:
     """``compute()``, kept in memory and in ``cache``/<stem>-<sha256 of data>.json (written by
-    the grader's process only, atomically); the same ``data`` gives the stored result."""
+    the grader's process only, atomically); the same ``data`` gives the stored result. A result
+    found in memory is written to ``cache`` too where it is not there yet (so that grading
+    workers, which start with an empty memory, read it rather than run it again)."""
     key = hashlib.sha256(data).hexdigest()
+    path = _cache_file(key, stem, cache)
     if key in _MEMORY:
+        if path is not None and not path.is_file():
+            _write(path, _MEMORY[key])
         return _MEMORY[key]
-    path = Path(cache) / f"{stem}-{key[:20]}.json" if cache else None
     if path is not None and path.is_file():
         _MEMORY[key] = json.loads(path.read_text())
         return _MEMORY[key]
     result = compute()
     if path is not None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        tmp.write_text(json.dumps(result))
-        os.replace(tmp, path)
+        _write(path, result)
     _MEMORY[key] = result
     return result
+
+
+def _write(path: Path, result: dict[str, Any]) -> None:
+    """``result`` as JSON at ``path``, atomically (a unique temporary file, then a rename)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=path.stem, suffix=".tmp", dir=path.parent)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(json.dumps(result))
+    os.replace(tmp, path)
 
 
 def run_solution(source: Path | str, config: Config) -> dict[str, Any]:
