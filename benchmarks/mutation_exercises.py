@@ -179,9 +179,9 @@ PLANTED = [
     (
         "08_optimizers",
         "stable_sol",
-        "lr_max = 2.0 / np.linalg.eigvalsh(H).max()",
-        "lr_max = 2.0 / np.linalg.eigvalsh(H).min()",
-        "lr_max = 2 / lambda_min",
+        "((1.0 + 2.0 * mu) * np.linalg.eigvalsh(H).max())",
+        "((1.0 + 2.0 * mu) * np.linalg.eigvalsh(H).min())",
+        "Nesterov's lr_max from lambda_min instead of lambda_max",
     ),
     (
         "07_losses",
