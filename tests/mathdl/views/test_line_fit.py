@@ -17,8 +17,8 @@ from mathdl.views.line_fit import (
     line_fit_run,
     line_problem,
 )
-from tests.exercises.test_playgrounds import drive
 from tests.helpers.pictures import line
+from tests.helpers.playgrounds import drive
 
 matplotlib.use("Agg")
 

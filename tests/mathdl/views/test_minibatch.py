@@ -11,7 +11,7 @@ import pytest
 
 from mathdl import init
 from mathdl.views.minibatch import BatchCurves, batch_curves, minibatch_playground
-from tests.exercises.test_playgrounds import drive
+from tests.helpers.playgrounds import drive
 
 matplotlib.use("Agg")
 

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from mathdl.views.parabola import noise_floor, parabola_playground, parabola_run
-from tests.exercises.test_playgrounds import drive
+from tests.helpers.playgrounds import drive
 
 matplotlib.use("Agg")
 

@@ -12,7 +12,7 @@ import torch
 
 from mathdl import init
 from mathdl.views.softmax_map import softmax_playground, softmax_run
-from tests.exercises.test_playgrounds import drive
+from tests.helpers.playgrounds import drive
 
 matplotlib.use("Agg")
 
