@@ -67,3 +67,27 @@ def mathdl_vjp(fn, arrays, upstream, requires_grad=None):
 def random_upstream(rng, shape):
     """A random upstream gradient dL/d(output): generic, so no symmetry hides a bug (not ones)."""
     return rng.standard_normal(shape) if len(shape) else np.array(rng.standard_normal())
+
+
+def numpy_mlp_backprop(Ws, bs, X, y, f, df):
+    """An MLP's backprop written out in NumPy, apart from mathdl (the hand-written code views/layers.py
+    had before it ran on the engine): integer labels ``y``, activation ``f`` with derivative ``df``;
+    returns the mean softmax cross-entropy, the z's, h's, dL/dh's and parameter gradients."""
+    hs, zs = [X], []
+    for W, b in zip(Ws[:-1], bs[:-1]):
+        zs.append(hs[-1] @ W + b)
+        hs.append(f(zs[-1]))
+    logits = hs[-1] @ Ws[-1] + bs[-1]
+    shifted = logits - logits.max(axis=1, keepdims=True)
+    logp = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+    loss = -logp[np.arange(len(y)), y].mean()
+    g = np.exp(logp)
+    g[np.arange(len(y)), y] -= 1
+    g /= len(y)
+    gWs, gbs, ghs = [None] * len(Ws), [None] * len(Ws), [None] * (len(Ws) - 1)
+    for layer in range(len(Ws) - 1, -1, -1):
+        gWs[layer], gbs[layer] = hs[layer].T @ g, g.sum(axis=0)
+        if layer > 0:
+            ghs[layer - 1] = g @ Ws[layer].T
+            g = ghs[layer - 1] * df(zs[layer - 1])
+    return loss, zs, hs[1:], ghs, gWs, gbs

@@ -24,6 +24,7 @@ from mathdl.views.gradient_sizes import (
     gradient_sizes_playground,
     train_deep,
 )
+from tests.helpers.refs import numpy_mlp_backprop
 
 TORCH_ACT = {"relu": torch.relu, "tanh": torch.tanh, "sigmoid": torch.sigmoid}
 
@@ -35,22 +36,8 @@ def data(n_per_class=10):
 
 def numpy_grads(Ws, bs, X, Y, activation):
     """A backward pass written apart from the lesson's (the reference the playground runs)."""
-    f, df = activation
-    hs, zs = [X], []
-    for W, b in zip(Ws[:-1], bs[:-1]):
-        zs.append(hs[-1] @ W + b)
-        hs.append(f(zs[-1]))
-    z = hs[-1] @ Ws[-1] + bs[-1]
-    z = z - z.max(axis=1, keepdims=True)
-    logp = z - np.log(np.exp(z).sum(axis=1, keepdims=True))
-    delta = (np.exp(logp) - Y) / len(X)
-    gW, gb = [], []
-    for i in range(len(Ws) - 1, -1, -1):
-        gW.insert(0, hs[i].T @ delta)
-        gb.insert(0, delta.sum(axis=0))
-        if i:
-            delta = (delta @ Ws[i].T) * df(zs[i - 1])
-    return -(logp * Y).sum(axis=1).mean(), gW, gb
+    loss, _zs, _hs, _ghs, gW, gb = numpy_mlp_backprop(Ws, bs, X, Y.argmax(axis=1), *activation)
+    return loss, gW, gb
 
 
 def torch_run(X, Y, lr, init, seed, activation, depth, width, steps):

@@ -22,6 +22,7 @@ from mathdl.views.layers import (
     train_momentum,
 )
 from tests.helpers.pictures import blit_vs_full
+from tests.helpers.refs import numpy_mlp_backprop
 
 
 # ----- per-layer statistics --------------------------------------------------------------------
@@ -116,29 +117,6 @@ def test_train_momentum_follows_torch_sgd():
     np.testing.assert_allclose(losses, tl, atol=1e-12)
 
 
-def _numpy_mlp(Ws, bs, X, y, f, df):
-    """The hand-written NumPy backprop views/layers.py had before it ran on the engine: loss,
-    z's, h's, dL/dh's and parameter gradients, with its own softmax cross-entropy."""
-    hs, zs = [X], []
-    for W, b in zip(Ws[:-1], bs[:-1]):
-        zs.append(hs[-1] @ W + b)
-        hs.append(f(zs[-1]))
-    logits = hs[-1] @ Ws[-1] + bs[-1]
-    shifted = logits - logits.max(axis=1, keepdims=True)
-    logp = shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
-    loss = -logp[np.arange(len(y)), y].mean()
-    g = np.exp(logp)
-    g[np.arange(len(y)), y] -= 1
-    g /= len(y)
-    gWs, gbs, ghs = [None] * len(Ws), [None] * len(Ws), [None] * (len(Ws) - 1)
-    for layer in range(len(Ws) - 1, -1, -1):
-        gWs[layer], gbs[layer] = hs[layer].T @ g, g.sum(axis=0)
-        if layer > 0:
-            ghs[layer - 1] = g @ Ws[layer].T
-            g = ghs[layer - 1] * df(zs[layer - 1])
-    return loss, zs, hs[1:], ghs, gWs, gbs
-
-
 PAIRS = ACTIVATIONS  # the (f, df) pairs the names stand for
 
 
@@ -154,7 +132,7 @@ def test_layer_statistics_on_the_engine_give_the_old_numpy_numbers(activation, i
     X = (X - X.mean(axis=0)) / X.std(axis=0)
     f, df = PAIRS[activation]
     Ws, bs = make_mlp(init, 20, 32, scale=scale, seed=4)
-    loss, zs, hs, ghs, _, _ = _numpy_mlp(Ws, bs, X, y, f, df)
+    loss, zs, hs, ghs, _, _ = numpy_mlp_backprop(Ws, bs, X, y, f, df)
     stats = layer_statistics(Ws, bs, X, y, activation)
     assert stats["loss"] == pytest.approx(loss, rel=1e-12)
     np.testing.assert_allclose(stats["forward"], [h.std() for h in hs], rtol=1e-10)
@@ -163,7 +141,7 @@ def test_layer_statistics_on_the_engine_give_the_old_numpy_numbers(activation, i
     old, velocity = [], [np.zeros_like(p) for p in Ws + bs]
     params = [p.copy() for p in Ws + bs]
     for _ in range(15):
-        out = _numpy_mlp(params[:21], params[21:], X, y, f, df)
+        out = numpy_mlp_backprop(params[:21], params[21:], X, y, f, df)
         old.append(out[0])
         if not np.isfinite(out[0]):  # the former trainer stopped there
             break
