@@ -79,6 +79,9 @@ def pct(xs, q):
     return xs[min(len(xs) - 1, round(q * (len(xs) - 1)))]
 
 
+NEAREST_VBOX = "xpath=ancestor::div[contains(concat(' ', @class, ' '), ' widget-vbox ')][1]"
+
+
 def sweep(n):
     one = ["ArrowRight"] * 5 + ["ArrowLeft"] * 10 + ["ArrowRight"] * 5
     return (one * (n // len(one) + 1))[:n]
@@ -143,7 +146,9 @@ def bench_lesson(browser, name, presses, dpr, root=None):
                 for i in range(sliders.count()):
                     slider = sliders.nth(i)
                     slider.scroll_into_view_if_needed()
-                    image = page.locator(".widget-vbox", has=slider).locator("img").first
+                    # the picture of this slider's own playground: its nearest VBox ancestor
+                    # (a `has=sliders.nth(i)` filter would ask for a box with i + 1 such sliders)
+                    image = slider.locator(NEAREST_VBOX).locator("img").first
                     image.wait_for(state="visible", timeout=30_000)
                     image.scroll_into_view_if_needed()
                     page.wait_for_timeout(300)
