@@ -66,6 +66,17 @@ CMP_SWAP = {
     ast.Eq: ast.NotEq,
     ast.NotEq: ast.Eq,
 }
+
+
+def swapped(table, op, rebuild, label=""):
+    """The mutant that puts ``op``'s partner in ``table`` in its place (none when it has none):
+    ``(description, build)`` with ``build()`` returning ``rebuild(partner())``."""
+    partner = table.get(type(op))
+    if partner is None:
+        return []
+    return [(f"{label}{type(op).__name__} -> {partner.__name__}", lambda: rebuild(partner()))]
+
+
 NAME_SWAP = {
     "sum": "mean",
     "mean": "sum",
@@ -293,14 +304,9 @@ class Mutator(ast.NodeTransformer):
         node = super().generic_visit(node)
         variants = []
         if isinstance(node, ast.BinOp):
-            swap = BINOP_SWAP.get(type(node.op))
-            if swap:
-                variants.append(
-                    (
-                        f"{type(node.op).__name__} -> {swap.__name__}",
-                        lambda n=node, s=swap: ast.BinOp(n.left, s(), n.right),
-                    )
-                )
+            variants += swapped(
+                BINOP_SWAP, node.op, lambda op: ast.BinOp(node.left, op, node.right)
+            )
             if isinstance(node.op, (ast.Add, ast.Sub, ast.Mult, ast.Div)):
                 variants.append(("drop right operand", lambda n=node: n.left))
                 variants.append(("drop left operand", lambda n=node: n.right))
@@ -317,23 +323,16 @@ class Mutator(ast.NodeTransformer):
         elif isinstance(node, ast.Attribute) and node.attr == "T":
             variants.append(("drop transpose .T", lambda n=node: n.value))
         elif isinstance(node, ast.Compare) and len(node.ops) == 1:
-            swap = CMP_SWAP.get(type(node.ops[0]))
-            if swap:
-                variants.append(
-                    (
-                        f"{type(node.ops[0]).__name__} -> {swap.__name__}",
-                        lambda n=node, s=swap: ast.Compare(n.left, [s()], n.comparators),
-                    )
-                )
+            variants += swapped(
+                CMP_SWAP, node.ops[0], lambda op: ast.Compare(node.left, [op], node.comparators)
+            )
         elif isinstance(node, ast.AugAssign):
-            swap = BINOP_SWAP.get(type(node.op))
-            if swap:
-                variants.append(
-                    (
-                        f"augmented {type(node.op).__name__} -> {swap.__name__}",
-                        lambda n=node, s=swap: ast.AugAssign(n.target, s(), n.value),
-                    )
-                )
+            variants += swapped(
+                BINOP_SWAP,
+                node.op,
+                lambda op: ast.AugAssign(node.target, op, node.value),
+                label="augmented ",
+            )
         elif (
             isinstance(node, ast.Assign)
             and len(node.targets) == 1
