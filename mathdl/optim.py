@@ -356,7 +356,8 @@ class RMSprop(Optimizer):
 
 
 class Adam(Optimizer):
-    r"""Adam (``torch.optim.Adam``), with L2 weight decay added to the gradient.
+    r"""Adam (``torch.optim.Adam``), with L2 weight decay added to the gradient (or, with
+    ``decoupled_weight_decay=True``, applied to the weights as :class:`AdamW` does).
 
     .. math::
 
@@ -368,7 +369,7 @@ class Adam(Optimizer):
         \theta &\leftarrow \theta - \gamma\, \hat m_t / (\sqrt{\hat v_t} + \epsilon)
 
     Defaults (torch's): ``lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0,
-    amsgrad=False``. Source: Kingma & Ba, "Adam: A Method for Stochastic Optimization",
+    amsgrad=False, decoupled_weight_decay=False``. Source: Kingma & Ba, "Adam: A Method for Stochastic Optimization",
     ICLR 2015; amsgrad: Reddi, Kale & Kumar, ICLR 2018.
     """
 
@@ -380,11 +381,11 @@ class Adam(Optimizer):
         eps: float = 1e-8,
         weight_decay: float = 0,
         amsgrad: bool = False,
+        *,
+        decoupled_weight_decay: bool = False,
     ):
-        super().__init__(
-            params,
-            dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay, amsgrad=amsgrad),
-        )
+        hyper = dict(lr=lr, betas=tuple(betas), eps=eps, weight_decay=weight_decay, amsgrad=amsgrad)
+        super().__init__(params, dict(hyper, decoupled_weight_decay=decoupled_weight_decay))
 
     def _check_group(self, group: dict[str, Any]) -> None:
         super()._check_group(group)
@@ -392,20 +393,19 @@ class Adam(Optimizer):
         if len(b) != 2 or not (0 <= b[0] < 1 and 0 <= b[1] < 1):
             raise ValueError(f"invalid betas {b}: two numbers, each in [0, 1)")
 
-    _decoupled = False  # AdamW: the weight decay shrinks theta instead of adding to g
-
     def step(self, closure: Closure | None = None) -> Any:
         loss = _evaluate(closure)
         for group in self.param_groups:
             lr, (b1, b2), eps = group["lr"], group["betas"], group["eps"]
             wd, amsgrad = group["weight_decay"], group["amsgrad"]
+            decoupled = group["decoupled_weight_decay"]  # shrink theta instead of adding to g
             for p in group["params"]:
                 if p.grad is None:
                     continue
                 state = self.state[p]
                 g = np.asarray(p.grad, dtype=np.float64)
                 if wd != 0:
-                    if self._decoupled:
+                    if decoupled:
                         p.data *= 1 - lr * wd
                     else:
                         g = g + wd * p.data
@@ -430,8 +430,6 @@ class AdamW(Adam):
     ICLR 2019.
     """
 
-    _decoupled = True
-
     def __init__(
         self,
         params: ParamsT,
@@ -442,5 +440,11 @@ class AdamW(Adam):
         amsgrad: bool = False,
     ):
         super().__init__(
-            params, lr=lr, betas=betas, eps=eps, weight_decay=weight_decay, amsgrad=amsgrad
+            params,
+            lr=lr,
+            betas=betas,
+            eps=eps,
+            weight_decay=weight_decay,
+            amsgrad=amsgrad,
+            decoupled_weight_decay=True,
         )
