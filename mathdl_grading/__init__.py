@@ -10,7 +10,9 @@
 * :mod:`.reference`: the solution's answers the submissions are compared with;
 * :mod:`.feedback`: offline MathJax for the feedback HTML;
 * :mod:`.apps`: nbgrader's apps run in this process with the course's configuration, used by
-  :mod:`.cli` (``mathdl-grade``) and :mod:`.release` (``mathdl-make-exercises``).
+  :mod:`.cli` (``mathdl-grade``) and :mod:`.release` (``mathdl-make-exercises``);
+* :mod:`.roster`: which submitted folders are graded (and why the others are not);
+  :mod:`.results`: the scores into the report, grades.csv and report.md.
 
 Importing this package imports nothing (students' kernels import only :mod:`.checks`).
 """

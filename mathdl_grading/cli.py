@@ -26,77 +26,20 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-import nbformat
-from nbgrader.api import Gradebook, MissingEntry
+from nbgrader.api import Gradebook
 from nbgrader.converters import GenerateAssignment, GenerateFeedback
 from nbgrader.coursedir import CourseDirectory
-from nbgrader.plugins import CsvExportPlugin
 from traitlets.config import Config
 
-from . import intake, late, parallel, regrade, schema_cache
+from . import late, parallel, regrade, schema_cache
 from .apps import load_config, run_app
 from .intake import Limits
 from .parallel import default_jobs
 from .reference import references
+from .results import record_scores, render
+from .roster import submissions
 from .safe_autograde import SafeAutograde as Autograde
 from .sandbox import bwrap_problem
-
-
-def submissions(
-    root: Path, assignment: str, only: list[str] | None = None, limits: intake.Limits | None = None
-) -> dict[str, tuple[str, str]]:
-    """``{student: (status, note)}`` for every folder under submitted/: graded, missing,
-    unreadable, refused (:func:`vetted`)."""
-    out = {}
-    folders = sorted(p for p in (root / "submitted").glob("*") if p.is_dir())
-    for folder in folders:
-        if folder.name.startswith(".") or (only and folder.name not in only):
-            continue
-        path = folder / assignment / f"{assignment}.ipynb"
-        out[folder.name] = vetted(root, folder / assignment, path.name, limits)
-        if out[folder.name][0] == "refused":
-            if intake.bad_name(folder.name):  # one line in the report, never the raw name
-                out[intake.shown(folder.name)] = out.pop(folder.name)
-            continue
-        if not path.is_file():
-            found = (
-                sorted(p.name for p in (folder / assignment).glob("*"))
-                if path.parent.is_dir()
-                else []
-            )
-            out[folder.name] = (
-                "missing",
-                f"no {assignment}.ipynb" + (f" (found: {', '.join(found[:5])})" if found else ""),
-            )
-            continue
-        try:
-            nbformat.validate(nbformat.read(str(path), as_version=4))
-            out[folder.name] = ("graded", out[folder.name][1])
-        except Exception as exc:
-            out[folder.name] = ("unreadable", f"the notebook cannot be read: {str(exc)[:200]}")
-    return out
-
-
-def vetted(
-    root: Path, folder: Path, notebook: str, limits: intake.Limits | None
-) -> tuple[str, str]:
-    """``("refused", why)`` for a submission the grader must not read (a link, a special file,
-    over the limits: :mod:`.intake`), else ``("graded", note)`` naming the files refused in it."""
-    if intake.bad_name(folder.parent.name):
-        return (
-            "refused",
-            f"not graded: the student's folder: {intake.bad_name(folder.parent.name)}",
-        )
-    if not os.path.lexists(folder):
-        return ("graded", "")
-    try:
-        submitted, limits = str(root / "submitted"), limits or intake.Limits()
-        refused = intake.vet_submission(submitted, str(folder), limits)
-    except intake.SubmissionRefused as exc:
-        return ("refused", f"not graded: {exc}")
-    if any(item.path == notebook for item in refused):
-        return ("refused", f"not graded: {intake.summary(refused)}")
-    return ("graded", intake.summary(refused) if refused else "")
 
 
 def prepare_assignment(root: Path, cfg: Config, assignment: str, work: Path) -> None:
@@ -119,7 +62,7 @@ def prepare(
     only: list[str] | None,
     fetch: parallel.Prefetch | None,
 ) -> dict[str, tuple[str, str]]:
-    """Everything before the students: ``{student: (status, note)}`` (:func:`submissions`),
+    """Everything before the students: ``{student: (status, note)}`` (:func:`.roster.submissions`),
     the gradebook (created if new), the assignment and its references (:func:`prepare_assignment`),
     the late-day policy's dates. ``fetch``: the reference runs that grading workers are doing
     meanwhile (:class:`.parallel.Prefetch`), or None."""
@@ -208,57 +151,6 @@ def grade(
     regrade.write(work, before, regrade.snapshot(root, assignment))  # regrade.md and .csv
     report["phases"]["reports"] = lap()
     return report
-
-
-def record_scores(
-    root: Path, cfg: Config, assignment: str, students: dict[str, dict[str, Any]]
-) -> None:
-    """Every student in the gradebook (a row in grades.csv), their scores in the report, grades.csv."""
-    with Gradebook(f"sqlite:///{root / 'gradebook.db'}", cfg.CourseDirectory.course_id) as gb:
-        for student, entry in students.items():
-            gb.update_or_create_student(student)
-            try:
-                # no score from an earlier run
-                if entry["status"] in ("missing", "unreadable", "refused"):
-                    gb.remove_submission(assignment, student)
-                sub = gb.find_submission(assignment, student)
-                scores = (sub.score, sub.max_score, sub.needs_manual_grade)
-            except MissingEntry:
-                scores = (0.0, gb.find_assignment(assignment).max_score, False)
-            entry.update(zip(("score", "max_score", "needs_manual"), scores, strict=True))
-            entry["flags"] = flags_of(root, assignment, student)
-        plugin = CsvExportPlugin()
-        plugin.to = str(root / "grades.csv")
-        plugin.export(gb)
-
-
-def flags_of(root: Path, assignment: str, student: str) -> list[dict[str, Any]]:
-    """The integrity flags ScoreChecks left in a graded notebook (see :mod:`.integrity`)."""
-    path = root / "autograded" / student / assignment / f"{assignment}.ipynb"
-    try:
-        return nbformat.read(str(path), as_version=4).metadata.get("mathdl", {}).get("flags", [])
-    except (OSError, ValueError):
-        return []
-
-
-def render(report: dict[str, Any]) -> str:
-    lines = [
-        f"# Grading report: {report['assignment']}",
-        "",
-        "| student | status | score | notes |",
-    ]
-    lines.append("|---|---|---|---|")
-    for student, s in sorted(report["students"].items()):
-        lines_of_note = [ln.strip() for ln in s["note"].strip().splitlines() if ln.strip()]
-        note = "; ".join(lines_of_note[:1] + lines_of_note[1:][-1:])[:300]  # first and last
-        note += " needs manual grading" if s.get("needs_manual") else ""
-        if s.get("flags"):
-            f = s["flags"][0]
-            note += f" REVIEW: cell {f['cell']} uses {f['what']} ({f['why']})"
-        status = "**GRADING ERROR**" if s["status"] == "error" else s["status"]
-        score = f"{s['score']:g} / {s['max_score']:g}"
-        lines.append(f"| {student} | {status} | {score} | {note.strip().replace('|', '/')} |")
-    return "\n".join(lines) + "\n"
 
 
 def main(argv: list[str] | None = None) -> int:
