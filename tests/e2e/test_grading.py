@@ -170,7 +170,10 @@ def test_nbgrader_autograde_gives_the_same_scores(batch):
     env = clean_env(copy, [str(BIN)])
     gen = run(["nbgrader", "generate_assignment", gf.ASSIGNMENT, "--force"], copy, env)
     assert gen.returncode == 0, gen.stderr[-3000:]
-    auto = run(["nbgrader", "autograde", gf.ASSIGNMENT, "--force"], copy, env)
+    # the limits mathdl-grade was given above, as nbgrader's own options (else each hanging
+    # cell would wait out nbgrader_config.py's 30 s)
+    limits = ["--Execute.timeout=3", "--SandboxKernelManager.memory_mb=1024"]
+    auto = run(["nbgrader", "autograde", gf.ASSIGNMENT, "--force", *limits], copy, env)
     from nbgrader.api import Gradebook, MissingEntry
 
     scores = {}

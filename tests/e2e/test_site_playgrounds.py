@@ -5,8 +5,9 @@ The site build precomputes every Playground's pictures over its site grid
 
 * In Chromium with every request off 127.0.0.1 aborted, on every lesson page: the live
   playground replaced the saved widget, pressing the arrow keys on the learning-rate slider
-  shows the precomputed picture of each new setting (the right files, in place), key press to
-  picture p50 within 50 ms, nothing requested from outside, no local request failed.
+  shows the precomputed picture of each new setting (the right files, in place), nothing
+  requested from outside, no local request failed; the key-press-to-picture time is printed
+  (its figures: benchmarks/bench_site_playgrounds.py, docs/performance.md).
 * Against the notebook: each lesson runs in a fresh kernel, its playgrounds are set to a
   sample of the site's settings (in another order than the build's) and the digest of the
   pixels the notebook shows (its own PNG, at pixel ratio 2) must equal the site's; the site's
@@ -32,7 +33,6 @@ from mathdl_harness.course import LESSONS, NOTEBOOKS
 from tests.e2e.test_site import ARTIFACTS, browser, open_offline, server, site  # noqa: F401 (fixtures)
 
 PRESSES = 16
-TARGET_MS = 50.0
 MARK = "@@SITE-SAMPLES@@"
 
 
@@ -90,7 +90,7 @@ def press_lr(page, root, lr, n):
 
 
 @pytest.mark.parametrize("lesson", LESSONS)
-def test_learning_rate_moves_the_picture_offline_within_50_ms(browser, server, site, lesson):  # noqa: F811
+def test_learning_rate_moves_the_picture_offline(browser, server, site, lesson):  # noqa: F811
     ms = manifests(site, lesson)
     context, page, log = open_offline(browser, server, f"notebooks/{lesson}.html")
     try:
@@ -140,10 +140,11 @@ def test_learning_rate_moves_the_picture_offline_within_50_ms(browser, server, s
     latency = [s["t"] - p for p, s in zip(rec["presses"], rec["shown"])]
     p50 = statistics.median(latency)
     p95 = sorted(latency)[round(0.95 * (len(latency) - 1))]
+    # printed, not asserted: the figure is benchmarks/bench_site_playgrounds.py's (a shared,
+    # noisy machine must not fail a test on timing)
     print(
         f"{lesson}: key press -> picture p50 {p50:.1f} ms, p95 {p95:.1f} ms ({len(latency)} presses)"
     )
-    assert p50 <= TARGET_MS, f"{lesson}: p50 {p50:.1f} ms over {TARGET_MS} ms: {latency}"
 
 
 # --- the site's pictures are the notebook's ---------------------------------------------------
