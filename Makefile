@@ -24,8 +24,11 @@ $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 lab: $(STAMP)
 	$(VENV)/bin/jupyter lab $(ROOT_FLAG) --notebook-dir=. notebooks/00_welcome.ipynb
 
+# Two processes, each test file whole in one (its module fixtures built once; tests/conftest.py).
+# TEST_JOBS=1: one process.
+TEST_JOBS ?= 2
 test: $(STAMP)
-	$(PY) -m pytest
+	$(PY) -m pytest $(if $(filter-out 1,$(TEST_JOBS)),-n $(TEST_JOBS) --dist loadfile)
 
 # The quick loop while editing mathdl: everything but the tests marked slow, which are those in
 # tests/e2e/ (kernels, grading, browser, site, hub). `make test` still runs everything.

@@ -7,6 +7,10 @@ tests/helpers/. Everything end to end (lessons executed in a kernel, grading, th
 the website and the hub) goes in tests/e2e/, whose conftest.py marks all of it slow: `make test`
 runs everything, `make test-fast` everything but tests/e2e/. A test marked slow by hand outside
 tests/e2e/ is refused, so the folder stays the one place that decides.
+
+`make test` runs in two processes (pytest-xdist, ``--dist loadfile``): each test file whole in
+one, so its module-scoped fixtures (a graded class, a built course) are made once; the website
+fixture (tests/e2e/test_site.py) takes a file lock, so only one process builds build/site.
 """
 
 from pathlib import Path

@@ -9,6 +9,7 @@ none was made, that no local request failed, and that the pages show their figur
 hidden-test text taken from solutions/. Screenshots go to test-artifacts/.
 """
 
+import fcntl
 import html
 import importlib.util
 import json
@@ -46,14 +47,20 @@ def load_build():
 @pytest.fixture(scope="module")
 def site():
     build = load_build()
-    if build.is_stale():
-        if not shutil.which("npm"):
-            if os.environ.get("CI"):
-                pytest.fail("CI must build the site: npm is not installed (.ci/run installs it)")
-            pytest.skip("the site needs building and npm is missing (apt-get install npm)")
-        proc = subprocess.run(["make", "site"], cwd=ROOT, timeout=900)
-        assert proc.returncode == 0, "make site failed (see the output above)"
-    assert not build.is_stale(), "the site is still older than its sources after make site"
+    # `make test` runs test files in two processes: one builds, the other waits, then reads.
+    (ROOT / "build").mkdir(exist_ok=True)
+    with open(ROOT / "build" / ".site-test.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if build.is_stale():
+            if not shutil.which("npm"):
+                if os.environ.get("CI"):
+                    pytest.fail(
+                        "CI must build the site: npm is not installed (.ci/run installs it)"
+                    )
+                pytest.skip("the site needs building and npm is missing (apt-get install npm)")
+            proc = subprocess.run(["make", "site"], cwd=ROOT, timeout=900)
+            assert proc.returncode == 0, "make site failed (see the output above)"
+        assert not build.is_stale(), "the site is still older than its sources after make site"
     return build.SITE
 
 
