@@ -49,6 +49,8 @@ def flags_of(root: Path, assignment: str, student: str) -> list[dict[str, Any]]:
 
 
 def render(report: dict[str, Any]) -> str:
+    """The report as a markdown table, a row per student (sorted): status (a grading error in
+    bold), score, the note's first and last line, manual grading and the first integrity flag."""
     lines = [
         f"# Grading report: {report['assignment']}",
         "",
