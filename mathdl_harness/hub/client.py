@@ -3,10 +3,11 @@
 import asyncio
 import json
 import time
-import uuid
 from typing import Any
 
 import requests
+from jupyter_client.jsonutil import json_default
+from jupyter_client.session import Session
 from tornado.httpclient import HTTPRequest
 from tornado.websocket import websocket_connect
 
@@ -138,32 +139,12 @@ class HubUser:
         url = f"ws://127.0.0.1:{self.hub.port}/user/{self.name}/api/kernels/{kid}/channels"
         req = HTTPRequest(url, headers={"Authorization": f"token {self.token}"})
         ws = await websocket_connect(req)
-        msg_id = uuid.uuid4().hex
-        ws.write_message(
-            json.dumps(
-                {
-                    "header": {
-                        "msg_id": msg_id,
-                        "username": self.name,
-                        "session": uuid.uuid4().hex,
-                        "msg_type": "execute_request",
-                        "version": "5.3",
-                    },
-                    "parent_header": {},
-                    "metadata": {},
-                    "content": {
-                        "code": code,
-                        "silent": False,
-                        "store_history": False,
-                        "user_expressions": {},
-                        "allow_stdin": False,
-                        "stop_on_error": True,
-                    },
-                    "channel": "shell",
-                    "buffers": [],
-                }
-            )
-        )
+        content = dict(code=code, silent=False, store_history=False, user_expressions={})
+        content.update(allow_stdin=False, stop_on_error=True)
+        request = Session(username=self.name).msg("execute_request", content)
+        msg_id = request["header"]["msg_id"]
+        frame = {**request, "channel": "shell", "buffers": []}
+        ws.write_message(json.dumps(frame, default=json_default))
         output: list[str] = []
         status, idle = None, False
         deadline = time.monotonic() + timeout

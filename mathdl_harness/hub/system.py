@@ -1,21 +1,19 @@
-"""What the other modules share: the checkout, free ports, commands, processes from /proc."""
+"""What the other modules share: the checkout, commands, processes from /proc (and jlab's
+:func:`~mathdl_harness.jlab.free_port`)."""
 
 import os
-import socket
 import subprocess
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
+from ..jlab import free_port
+
 REPO = Path(__file__).resolve().parents[2]
 PREFIX_ENV = "MATHDL_HUB_TEST_PREFIX"
 USER_PREFIX = "mdlh_"
 
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+__all__ = ["PREFIX_ENV", "REPO", "USER_PREFIX", "descendants", "free_port", "pids_of_uids", "sh"]
 
 
 def sh(*cmd: str, **kw: Any) -> subprocess.CompletedProcess[str]:
