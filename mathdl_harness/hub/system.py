@@ -1,11 +1,12 @@
-"""What the other modules share: the checkout, commands, processes from /proc (and jlab's
+"""What the other modules share: the checkout, commands, processes (psutil) (and jlab's
 :func:`~mathdl_harness.jlab.free_port`)."""
 
-import os
 import subprocess
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
+
+import psutil
 
 from ..jlab import free_port
 
@@ -21,38 +22,18 @@ def sh(*cmd: str, **kw: Any) -> subprocess.CompletedProcess[str]:
 
 
 def pids_of_uids(uids: Iterable[int]) -> list[int]:
-    """Processes (by pid) whose real uid is one of `uids`, from /proc."""
-    pids, uids = [], set(uids)
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/status") as fh:
-                for line in fh:
-                    if line.startswith("Uid:"):
-                        if int(line.split()[1]) in uids:
-                            pids.append(int(entry))
-                        break
-        except (OSError, ValueError):
-            continue
-    return pids
+    """Processes (by pid) whose real uid is one of `uids`."""
+    wanted = set(uids)
+    return [
+        p.info["pid"]
+        for p in psutil.process_iter(["pid", "uids"])
+        if p.info["uids"] is not None and p.info["uids"].real in wanted
+    ]
 
 
 def descendants(pid: int) -> list[int]:
-    """All live descendants of `pid` (pids), from /proc."""
-    children: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as fh:
-                ppid = int(fh.read().rsplit(")", 1)[1].split()[1])
-        except (OSError, ValueError, IndexError):
-            continue
-        children.setdefault(ppid, []).append(int(entry))
-    out, todo = [], [pid]
-    while todo:
-        for kid in children.get(todo.pop(), []):
-            out.append(kid)
-            todo.append(kid)
-    return out
+    """All live descendants of `pid` (pids); none once `pid` is gone."""
+    try:
+        return [child.pid for child in psutil.Process(pid).children(recursive=True)]
+    except psutil.NoSuchProcess:
+        return []
